@@ -1,0 +1,614 @@
+//! Configuration: every environment variable read once, into types, at start-up.
+//!
+//! Names follow the official Next.js starter so its `.env` can be brought over. Values come
+//! from the process environment and `.env` (loaded by `main` through dotenvy); an empty value
+//! counts as unset. Every problem is collected and reported together, each naming the variable
+//! and how to fix it, so a newcomer fixes their `.env` in one pass. Nothing below this module
+//! reads the environment.
+
+use std::fmt;
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use secrecy::{ExposeSecret, SecretString};
+use url::Url;
+
+use crate::scopes::ScopeSet;
+
+/// Minimum length of `SESSION_SECRET`, in characters.
+pub const MIN_SECRET_LEN: usize = 32;
+
+/// Client id the in-process sandbox registers for the app.
+pub const SANDBOX_CLIENT_ID: &str = "fanvue-app-starter-sandbox";
+
+/// How the app is started.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// Against Fanvue (or any provider configured through the environment).
+    Fanvue,
+    /// Together with the built-in sandbox, which supplies the provider settings.
+    Sandbox,
+}
+
+/// The whole configuration.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// OAuth client settings.
+    pub oauth: OAuthConfig,
+    /// Fanvue REST API settings.
+    pub api: ApiConfig,
+    /// Public origin of this app, e.g. `https://my-fanvue-app.dev:3001`.
+    pub base_url: Url,
+    /// Session cookie and store.
+    pub session: SessionConfig,
+    /// Listener settings.
+    pub server: ServerConfig,
+    /// The built-in sandbox, when started with `--sandbox`.
+    pub sandbox: Option<SandboxConfig>,
+}
+
+/// OAuth 2.0 client settings.
+#[derive(Clone, Debug)]
+pub struct OAuthConfig {
+    /// `OAUTH_CLIENT_ID`.
+    pub client_id: String,
+    /// `OAUTH_CLIENT_SECRET` (redacted in `Debug`).
+    pub client_secret: SecretString,
+    /// `OAUTH_SCOPES`: the app's scopes; the system scopes are added at login.
+    pub scopes: ScopeSet,
+    /// `OAUTH_REDIRECT_URI`, default `{BASE_URL}/api/oauth/callback`.
+    pub redirect_uri: Url,
+    /// `OAUTH_ISSUER_BASE_URL` without a trailing slash.
+    pub issuer: Url,
+    /// `OAUTH_RESPONSE_MODE`.
+    pub response_mode: ResponseMode,
+    /// `OAUTH_PROMPT`, e.g. `login` to force a fresh Fanvue login.
+    pub prompt: Option<String>,
+}
+
+/// How the provider returns the authorization response.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ResponseMode {
+    /// Redirect with `?code=…&state=…` (default).
+    Query,
+    /// Cross-site POST of an HTML form to the callback.
+    FormPost,
+}
+
+/// Fanvue REST API settings.
+#[derive(Clone, Debug)]
+pub struct ApiConfig {
+    /// `API_BASE_URL` without a trailing slash.
+    pub base_url: Url,
+    /// `FANVUE_API_VERSION`, sent as `X-Fanvue-API-Version` on every call.
+    pub version: String,
+    /// `UPSTREAM_TIMEOUT_SECS`: total time allowed for one upstream call.
+    pub timeout: Duration,
+    /// Extra PEM roots the HTTP client trusts (the sandbox's self-signed certificate).
+    pub extra_root_pem: Option<Vec<u8>>,
+}
+
+/// Session settings.
+#[derive(Clone, Debug)]
+pub struct SessionConfig {
+    /// `SESSION_SECRET`: the master key for sealing sessions (redacted in `Debug`).
+    pub secret: SecretString,
+    /// Whether the secret was generated for this run (sandbox without `SESSION_SECRET`).
+    pub secret_is_ephemeral: bool,
+    /// `SESSION_COOKIE_NAME`.
+    pub cookie_name: String,
+    /// `SESSION_STORE`.
+    pub store: StoreKind,
+    /// `SESSION_TTL_HOURS`: a session unused for this long expires.
+    pub ttl: Duration,
+}
+
+/// Where sessions are kept.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StoreKind {
+    /// A SQLite file (created with its folder when missing).
+    Sqlite(PathBuf),
+    /// Process memory: lost at restart, one instance only.
+    Memory,
+}
+
+/// Listener settings.
+#[derive(Clone, Debug)]
+pub struct ServerConfig {
+    /// `BIND_ADDRESS`, default `0.0.0.0`.
+    pub bind: IpAddr,
+    /// `PORT`, default 3001.
+    pub port: u16,
+    /// How TLS is provided.
+    pub tls: TlsSetting,
+}
+
+/// How the listener gets TLS.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TlsSetting {
+    /// Certificate and key from these PEM files (must exist).
+    Files {
+        /// Certificate chain.
+        cert: PathBuf,
+        /// Private key.
+        key: PathBuf,
+    },
+    /// `certs/<host>.pem` and `certs/<host>-key.pem`, generated self-signed when missing.
+    Auto {
+        /// The `BASE_URL` host the certificate is named after.
+        host: String,
+    },
+    /// `TLS_TERMINATED_BY_PROXY=true`: plain HTTP for a TLS-terminating proxy in front.
+    TerminatedByProxy,
+}
+
+/// Settings of the built-in sandbox.
+#[derive(Clone, Debug)]
+pub struct SandboxConfig {
+    /// `SANDBOX_PORT`, default 3002; the sandbox listens on 127.0.0.1 only.
+    pub port: u16,
+    /// `SANDBOX_ACCESS_TOKEN_TTL_SECS`, default 3600 like Fanvue.
+    pub access_token_ttl: Duration,
+}
+
+/// One configuration problem: which variable, what is wrong, how to fix it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// The variable's name.
+    pub var: &'static str,
+    /// What is wrong with it.
+    pub message: String,
+}
+
+/// Every problem found in the configuration.
+#[derive(Debug, Clone)]
+pub struct ConfigError(pub Vec<Problem>);
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "configuration error ({} problem(s)):", self.0.len())?;
+        for problem in &self.0 {
+            writeln!(f, "  - {}: {}", problem.var, problem.message)?;
+        }
+        write!(
+            f,
+            "Set these in .env (copy .env.example) or the environment; see the README's configuration table."
+        )
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// Reads variables through a lookup function, treating empty values as unset and
+/// collecting problems instead of stopping at the first.
+struct Reader<'a> {
+    lookup: &'a dyn Fn(&str) -> Option<String>,
+    problems: Vec<Problem>,
+}
+
+impl Reader<'_> {
+    fn get(&self, var: &str) -> Option<String> {
+        (self.lookup)(var)
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty())
+    }
+
+    fn problem(&mut self, var: &'static str, message: impl Into<String>) {
+        self.problems.push(Problem {
+            var,
+            message: message.into(),
+        });
+    }
+
+    fn required(&mut self, var: &'static str, fix: &str) -> String {
+        self.get(var).unwrap_or_else(|| {
+            self.problem(var, format!("is not set; {fix}"));
+            String::new()
+        })
+    }
+
+    fn parsed<T: std::str::FromStr>(&mut self, var: &'static str, default: T, expected: &str) -> T {
+        match self.get(var) {
+            None => default,
+            Some(raw) => raw.parse().unwrap_or_else(|_| {
+                self.problem(var, format!("`{raw}` is not {expected}"));
+                default
+            }),
+        }
+    }
+
+    /// An absolute URL, https unless its host is loopback (for plain-HTTP test stand-ins).
+    fn upstream_url(&mut self, var: &'static str, default: &str) -> Url {
+        let raw = self.get(var).unwrap_or_else(|| default.to_owned());
+        let url = self.url(var, &raw);
+        if url.scheme() == "http" && !is_loopback(&url) {
+            self.problem(
+                var,
+                format!("`{raw}` uses http://; use https:// (plain http is allowed only for loopback hosts such as 127.0.0.1)"),
+            );
+        }
+        url
+    }
+
+    /// An absolute https URL without query or fragment, trailing slash removed.
+    fn url(&mut self, var: &'static str, raw: &str) -> Url {
+        match Url::parse(raw) {
+            Ok(mut url)
+                if matches!(url.scheme(), "http" | "https")
+                    && url.host().is_some()
+                    && url.query().is_none()
+                    && url.fragment().is_none() =>
+            {
+                let trimmed = url.path().trim_end_matches('/').to_owned();
+                url.set_path(&trimmed);
+                url
+            }
+            _ => {
+                self.problem(
+                    var,
+                    format!("`{raw}` is not an absolute http(s) URL without query, e.g. https://example.com"),
+                );
+                fallback_url()
+            }
+        }
+    }
+
+    fn https_url(&mut self, var: &'static str, raw: &str) -> Url {
+        let url = self.url(var, raw);
+        if url.scheme() != "https" {
+            self.problem(
+                var,
+                format!("`{raw}` must use https:// (session cookies are Secure; browsers drop them over http)"),
+            );
+        }
+        url
+    }
+}
+
+fn fallback_url() -> Url {
+    // A constant that always parses; only used to keep going after a reported problem.
+    Url::parse("https://invalid.example").unwrap_or_else(|_| unreachable_url())
+}
+
+#[expect(clippy::unwrap_used, reason = "a literal URL known to parse")]
+fn unreachable_url() -> Url {
+    Url::parse("https://localhost").unwrap()
+}
+
+fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(d)) => d == "localhost",
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
+}
+
+impl Config {
+    /// Reads the configuration from the process environment (after `.env` was loaded).
+    pub fn from_env(mode: Mode) -> Result<Self, ConfigError> {
+        Self::from_lookup(mode, &|var| std::env::var(var).ok())
+    }
+
+    /// Reads the configuration through `lookup` (tests pass a map).
+    pub fn from_lookup(
+        mode: Mode,
+        lookup: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Self, ConfigError> {
+        let mut r = Reader {
+            lookup,
+            problems: Vec::new(),
+        };
+        let sandbox = match mode {
+            Mode::Sandbox => Some(SandboxConfig {
+                port: r.parsed("SANDBOX_PORT", 3002, "a port number (0-65535)"),
+                access_token_ttl: Duration::from_secs(r.parsed(
+                    "SANDBOX_ACCESS_TOKEN_TTL_SECS",
+                    3600,
+                    "a whole number of seconds",
+                )),
+            }),
+            Mode::Fanvue => None,
+        };
+        let port: u16 = r.parsed("PORT", 3001, "a port number (0-65535)");
+        let bind: IpAddr = r.parsed(
+            "BIND_ADDRESS",
+            IpAddr::from([0, 0, 0, 0]),
+            "an IP address such as 0.0.0.0 or 127.0.0.1",
+        );
+
+        let default_base = match mode {
+            Mode::Sandbox => format!("https://localhost:{port}"),
+            Mode::Fanvue => "https://my-fanvue-app.dev:3001".to_owned(),
+        };
+        let base_raw = r.get("BASE_URL").unwrap_or(default_base);
+        let base_url = r.https_url("BASE_URL", &base_raw);
+        if base_url.path() != "" && base_url.path() != "/" {
+            r.problem("BASE_URL", "must be an origin without a path, e.g. https://my-fanvue-app.dev:3001");
+        }
+
+        let redirect_raw = r
+            .get("OAUTH_REDIRECT_URI")
+            .unwrap_or_else(|| format!("{}/api/oauth/callback", origin(&base_url)));
+        let redirect_uri = r.https_url("OAUTH_REDIRECT_URI", &redirect_raw);
+
+        let (client_id, client_secret, issuer, api_base) = match &sandbox {
+            Some(sb) => {
+                let issuer = format!("https://127.0.0.1:{}", sb.port);
+                (
+                    SANDBOX_CLIENT_ID.to_owned(),
+                    // The in-process sandbox registers this client at start-up.
+                    SecretString::from(crate::crypto::random_token(32)),
+                    r.url("SANDBOX_PORT", &issuer),
+                    r.url("SANDBOX_PORT", &format!("{issuer}/api")),
+                )
+            }
+            None => (
+                r.required("OAUTH_CLIENT_ID", "copy the Client ID of your app in Fanvue's Builder (Developer area)"),
+                SecretString::from(r.required(
+                    "OAUTH_CLIENT_SECRET",
+                    "copy the Client Secret shown once when the app was created in Fanvue's Builder (regenerate it if lost)",
+                )),
+                r.upstream_url("OAUTH_ISSUER_BASE_URL", "https://auth.fanvue.com"),
+                r.upstream_url("API_BASE_URL", "https://api.fanvue.com"),
+            ),
+        };
+
+        let scopes = match r.get("OAUTH_SCOPES") {
+            Some(list) => ScopeSet::parse_strict(&list).unwrap_or_else(|err| {
+                r.problem("OAUTH_SCOPES", format!("{err}. List the scopes ticked for your app in Fanvue's Builder, space-separated"));
+                ScopeSet::empty()
+            }),
+            None if sandbox.is_some() => ScopeSet::all(),
+            None => ScopeSet::parse_granted("read:self"),
+        };
+
+        let response_mode = match r.get("OAUTH_RESPONSE_MODE").as_deref() {
+            None | Some("query") => ResponseMode::Query,
+            Some("form_post") => ResponseMode::FormPost,
+            Some(other) => {
+                r.problem("OAUTH_RESPONSE_MODE", format!("`{other}` is not `query` or `form_post`"));
+                ResponseMode::Query
+            }
+        };
+        let prompt = r.get("OAUTH_PROMPT");
+        if let Some(p) = &prompt
+            && !p.split(' ').all(|v| matches!(v, "none" | "login" | "consent" | "select_account"))
+        {
+            r.problem("OAUTH_PROMPT", format!("`{p}` is not one of none, login, consent, select_account"));
+        }
+
+        let version = r.get("FANVUE_API_VERSION").unwrap_or_else(|| "2025-06-26".to_owned());
+        if !is_api_version(&version) {
+            r.problem("FANVUE_API_VERSION", format!("`{version}` is not a date like 2025-06-26"));
+        }
+        let timeout = Duration::from_secs(r.parsed("UPSTREAM_TIMEOUT_SECS", 15, "a whole number of seconds"));
+
+        let (secret, secret_is_ephemeral) = match (r.get("SESSION_SECRET"), &sandbox) {
+            (Some(secret), _) => {
+                if secret.chars().count() < MIN_SECRET_LEN {
+                    r.problem(
+                        "SESSION_SECRET",
+                        format!("is {} characters; it must be at least {MIN_SECRET_LEN}. Generate one with `openssl rand -hex 32`", secret.chars().count()),
+                    );
+                }
+                (secret, false)
+            }
+            (None, Some(_)) => (crate::crypto::random_token(32), true),
+            (None, None) => (
+                r.required("SESSION_SECRET", "generate one with `openssl rand -hex 32` (at least 32 characters)"),
+                false,
+            ),
+        };
+        let cookie_name = r.get("SESSION_COOKIE_NAME").unwrap_or_else(|| "fanvue_oauth".to_owned());
+        if !cookie_name.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b)) {
+            r.problem("SESSION_COOKIE_NAME", format!("`{cookie_name}` may only contain letters, digits, `-`, `_` and `.`"));
+        }
+        let store = match r.get("SESSION_STORE") {
+            None => StoreKind::Sqlite(PathBuf::from("data/sessions.db")),
+            Some(s) if s == "memory" => StoreKind::Memory,
+            Some(s) => match s.strip_prefix("sqlite://") {
+                Some(path) if !path.is_empty() => StoreKind::Sqlite(PathBuf::from(path)),
+                _ => {
+                    r.problem("SESSION_STORE", format!("`{s}` is not `sqlite://PATH` or `memory`"));
+                    StoreKind::Memory
+                }
+            },
+        };
+        let ttl_hours: u64 = r.parsed("SESSION_TTL_HOURS", 24 * 30, "a whole number of hours");
+
+        let tls = tls_setting(&mut r, &base_url);
+
+        if !r.problems.is_empty() {
+            return Err(ConfigError(r.problems));
+        }
+        Ok(Config {
+            oauth: OAuthConfig {
+                client_id,
+                client_secret,
+                scopes,
+                redirect_uri,
+                issuer,
+                response_mode,
+                prompt,
+            },
+            api: ApiConfig {
+                base_url: api_base,
+                version,
+                timeout,
+                extra_root_pem: None,
+            },
+            base_url,
+            session: SessionConfig {
+                secret: SecretString::from(secret),
+                secret_is_ephemeral,
+                cookie_name,
+                store,
+                ttl: Duration::from_secs(ttl_hours.saturating_mul(3600)),
+            },
+            server: ServerConfig { bind, port, tls },
+            sandbox,
+        })
+    }
+
+    /// The app's public origin as a string without a trailing slash.
+    pub fn origin(&self) -> String {
+        origin(&self.base_url)
+    }
+
+    /// The session master secret.
+    pub fn session_secret(&self) -> &str {
+        self.session.secret.expose_secret()
+    }
+}
+
+fn tls_setting(r: &mut Reader<'_>, base_url: &Url) -> TlsSetting {
+    let plain = r.parsed("TLS_TERMINATED_BY_PROXY", false, "`true` or `false`");
+    let cert = r.get("TLS_CERT_PATH");
+    let key = r.get("TLS_KEY_PATH");
+    if plain {
+        if cert.is_some() || key.is_some() {
+            r.problem("TLS_TERMINATED_BY_PROXY", "is true, so TLS_CERT_PATH/TLS_KEY_PATH would be ignored; unset one or the other");
+        }
+        return TlsSetting::TerminatedByProxy;
+    }
+    match (cert, key) {
+        (Some(cert), Some(key)) => {
+            for (var, path) in [("TLS_CERT_PATH", &cert), ("TLS_KEY_PATH", &key)] {
+                if !std::path::Path::new(path).is_file() {
+                    r.problem(var, format!("`{path}` does not exist or is not a file; fix the path or unset both TLS_CERT_PATH and TLS_KEY_PATH to use certs/"));
+                }
+            }
+            TlsSetting::Files {
+                cert: cert.into(),
+                key: key.into(),
+            }
+        }
+        (None, None) => TlsSetting::Auto {
+            host: base_url.host_str().unwrap_or("localhost").to_owned(),
+        },
+        (Some(_), None) => {
+            r.problem("TLS_KEY_PATH", "is not set while TLS_CERT_PATH is; set both or neither");
+            TlsSetting::TerminatedByProxy
+        }
+        (None, Some(_)) => {
+            r.problem("TLS_CERT_PATH", "is not set while TLS_KEY_PATH is; set both or neither");
+            TlsSetting::TerminatedByProxy
+        }
+    }
+}
+
+/// `scheme://host[:port]` of a URL.
+pub fn origin(url: &Url) -> String {
+    url.origin().ascii_serialization()
+}
+
+fn is_api_version(v: &str) -> bool {
+    let b = v.as_bytes();
+    b.len() == 10
+        && b[4] == b'-'
+        && b[7] == b'-'
+        && b.iter()
+            .enumerate()
+            .all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn load(mode: Mode, vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        Config::from_lookup(mode, &move |k| map.get(k).cloned())
+    }
+
+    const GOOD: [(&str, &str); 3] = [
+        ("OAUTH_CLIENT_ID", "client"),
+        ("OAUTH_CLIENT_SECRET", "secret"),
+        ("SESSION_SECRET", "0123456789abcdef0123456789abcdef"),
+    ];
+
+    fn problems(result: Result<Config, ConfigError>) -> Vec<Problem> {
+        result.err().map(|e| e.0).unwrap_or_default()
+    }
+
+    #[test]
+    fn defaults_follow_the_nextjs_starter() {
+        let config = load(Mode::Fanvue, &GOOD).ok();
+        let c = config.as_ref();
+        assert_eq!(c.map(|c| c.origin()).as_deref(), Some("https://my-fanvue-app.dev:3001"));
+        assert_eq!(
+            c.map(|c| c.oauth.redirect_uri.as_str()),
+            Some("https://my-fanvue-app.dev:3001/api/oauth/callback")
+        );
+        assert_eq!(c.map(|c| c.oauth.issuer.as_str()), Some("https://auth.fanvue.com/"));
+        assert_eq!(c.map(|c| c.api.version.as_str()), Some("2025-06-26"));
+        assert_eq!(c.map(|c| c.session.cookie_name.as_str()), Some("fanvue_oauth"));
+        assert_eq!(c.map(|c| c.server.port), Some(3001));
+    }
+
+    #[test]
+    fn missing_variables_are_all_named_with_a_fix() {
+        let found = problems(load(Mode::Fanvue, &[]));
+        let vars: Vec<_> = found.iter().map(|p| p.var).collect();
+        assert_eq!(vars, ["OAUTH_CLIENT_ID", "OAUTH_CLIENT_SECRET", "SESSION_SECRET"]);
+        assert!(found[2].message.contains("openssl rand -hex 32"));
+    }
+
+    #[test]
+    fn empty_values_count_as_unset() {
+        let mut vars = GOOD.to_vec();
+        vars.push(("PORT", ""));
+        vars.push(("API_BASE_URL", "  "));
+        let config = load(Mode::Fanvue, &vars).ok();
+        assert_eq!(config.as_ref().map(|c| c.server.port), Some(3001));
+        assert_eq!(config.map(|c| c.api.base_url.to_string()).as_deref(), Some("https://api.fanvue.com/"));
+    }
+
+    #[test]
+    fn short_secret_unknown_scope_and_plain_http_are_refused() {
+        let found = problems(load(
+            Mode::Fanvue,
+            &[
+                ("OAUTH_CLIENT_ID", "c"),
+                ("OAUTH_CLIENT_SECRET", "s"),
+                ("SESSION_SECRET", "too-short"),
+                ("OAUTH_SCOPES", "read:self read:wallet"),
+                ("OAUTH_ISSUER_BASE_URL", "http://auth.example.com"),
+                ("API_BASE_URL", "http://127.0.0.1:9999"),
+            ],
+        ));
+        let vars: Vec<_> = found.iter().map(|p| p.var).collect();
+        assert_eq!(vars, ["OAUTH_ISSUER_BASE_URL", "OAUTH_SCOPES", "SESSION_SECRET"]);
+        assert!(found[1].message.contains("read:wallet"));
+    }
+
+    #[test]
+    fn tls_paths_must_exist_and_come_in_pairs() {
+        let mut vars = GOOD.to_vec();
+        vars.push(("TLS_CERT_PATH", "/nonexistent/cert.pem"));
+        vars.push(("TLS_KEY_PATH", "/nonexistent/key.pem"));
+        let found = problems(load(Mode::Fanvue, &vars));
+        assert_eq!(found.iter().map(|p| p.var).collect::<Vec<_>>(), ["TLS_CERT_PATH", "TLS_KEY_PATH"]);
+        let mut vars = GOOD.to_vec();
+        vars.push(("TLS_CERT_PATH", "/etc/hostname"));
+        assert_eq!(problems(load(Mode::Fanvue, &vars))[0].var, "TLS_KEY_PATH");
+    }
+
+    #[test]
+    fn sandbox_needs_nothing_and_supplies_the_provider() {
+        let config = load(Mode::Sandbox, &[]).ok();
+        let c = config.as_ref();
+        assert_eq!(c.map(|c| c.origin()).as_deref(), Some("https://localhost:3001"));
+        assert_eq!(c.map(|c| c.oauth.issuer.as_str()), Some("https://127.0.0.1:3002/"));
+        assert_eq!(c.map(|c| c.api.base_url.as_str()), Some("https://127.0.0.1:3002/api"));
+        assert_eq!(c.map(|c| c.session.secret_is_ephemeral), Some(true));
+        assert_eq!(c.map(|c| c.oauth.scopes), Some(ScopeSet::all()));
+    }
+}

@@ -1,0 +1,187 @@
+//! [`FanvueClient`]: every Fanvue API call goes through [`FanvueClient::send`].
+//!
+//! `send` joins the checked path onto `API_BASE_URL`, adds `Authorization: Bearer` and
+//! `X-Fanvue-API-Version`, relies on the shared HTTP client's timeouts and no-redirect
+//! policy (a redirect would carry the bearer token to wherever it points), caps the response
+//! size, logs `Deprecation`/`Sunset` warnings, and keeps the rate-limit headers. Pages
+//! (typed, through [`crate::upstream::get_json`]) and the JSON proxy are thin layers on top.
+
+use bytes::Bytes;
+use http::header::{ACCEPT, CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue, RETRY_AFTER};
+use http::{Method, StatusCode};
+use oauth2::AccessToken;
+use serde::de::DeserializeOwned;
+use url::Url;
+
+use super::endpoints::{self, Lookup};
+use super::{ApiPath, FanvueError};
+use crate::config::ApiConfig;
+use crate::scopes::ScopeSet;
+
+/// Largest upstream response body accepted (Fanvue's JSON pages are far smaller).
+const MAX_RESPONSE_BYTES: usize = 8 * 1024 * 1024;
+
+/// Response headers worth keeping: passed back by the proxy, read by callers.
+pub const KEPT_HEADERS: [&str; 8] = [
+    "content-type",
+    "retry-after",
+    "x-ratelimit-limit",
+    "x-ratelimit-remaining",
+    "x-ratelimit-reset",
+    "deprecation",
+    "sunset",
+    "x-fanvue-api-next-version",
+];
+
+/// One request to the Fanvue API.
+#[derive(Debug)]
+pub struct ApiRequest {
+    /// HTTP method.
+    pub method: Method,
+    /// Checked path below `API_BASE_URL`.
+    pub path: ApiPath,
+    /// Raw query string, passed through.
+    pub query: Option<String>,
+    /// JSON body for POST/PATCH/PUT.
+    pub json_body: Option<Bytes>,
+}
+
+impl ApiRequest {
+    /// A GET without query.
+    pub fn get(path: ApiPath) -> Self {
+        ApiRequest {
+            method: Method::GET,
+            path,
+            query: None,
+            json_body: None,
+        }
+    }
+}
+
+/// Fanvue's answer, whatever its status.
+#[derive(Debug)]
+pub struct ApiResponse {
+    /// Upstream status.
+    pub status: StatusCode,
+    /// The [`KEPT_HEADERS`] that were present.
+    pub headers: HeaderMap,
+    /// Body bytes.
+    pub body: Bytes,
+    /// Scopes the endpoint table lists for the call (for 403 messages).
+    pub required: ScopeSet,
+}
+
+impl ApiResponse {
+    /// `Retry-After` in seconds, when given as a number.
+    pub fn retry_after(&self) -> Option<u64> {
+        self.headers.get(RETRY_AFTER)?.to_str().ok()?.trim().parse().ok()
+    }
+
+    /// Turns a non-2xx status into its [`FanvueError`].
+    pub fn error_for_status(self) -> Result<Self, FanvueError> {
+        if self.status.is_success() {
+            Ok(self)
+        } else {
+            Err(FanvueError::from_status(self.status, self.required, self.retry_after(), &self.body))
+        }
+    }
+
+    /// Decodes a successful JSON body.
+    pub fn json<T: DeserializeOwned>(self) -> Result<T, FanvueError> {
+        let ok = self.error_for_status()?;
+        serde_json::from_slice(&ok.body).map_err(|e| FanvueError::Decode(e.to_string()))
+    }
+}
+
+/// The Fanvue API client. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct FanvueClient {
+    http: reqwest::Client,
+    base: Url,
+    version: HeaderValue,
+}
+
+impl FanvueClient {
+    /// A client for `config.base_url`, sending `config.version`.
+    pub fn new(config: &ApiConfig, http: reqwest::Client) -> Result<Self, FanvueError> {
+        let version = HeaderValue::from_str(&config.version).map_err(|e| FanvueError::Decode(e.to_string()))?;
+        Ok(Self {
+            http,
+            base: config.base_url.clone(),
+            version,
+        })
+    }
+
+    /// Sends one request. Returns Fanvue's answer whatever its status; only transport
+    /// failures are errors here (use [`ApiResponse::error_for_status`] for the rest).
+    pub async fn send(&self, request: ApiRequest, token: &AccessToken) -> Result<ApiResponse, FanvueError> {
+        let required = match endpoints::lookup(&request.method, &request.path) {
+            Lookup::Found(endpoint) => endpoint.required(),
+            _ => ScopeSet::empty(),
+        };
+        let mut url = request
+            .path
+            .join_onto(&self.base)
+            .ok_or_else(|| FanvueError::Decode("API_BASE_URL cannot take a path".into()))?;
+        url.set_query(request.query.as_deref().filter(|q| !q.is_empty()));
+        let mut builder = self
+            .http
+            .request(request.method.clone(), url)
+            .bearer_auth(token.secret())
+            .header("x-fanvue-api-version", self.version.clone())
+            .header(ACCEPT, "application/json");
+        if let Some(body) = request.json_body {
+            builder = builder.header(CONTENT_TYPE, "application/json").body(body);
+        }
+        let mut response = builder.send().await.map_err(transport_error)?;
+        let status = response.status();
+        let headers = kept_headers(response.headers());
+        warn_if_deprecated(&headers, &request.path);
+        let mut body = Vec::new();
+        while let Some(chunk) = response.chunk().await.map_err(transport_error)? {
+            if body.len() + chunk.len() > MAX_RESPONSE_BYTES {
+                return Err(FanvueError::TooLarge);
+            }
+            body.extend_from_slice(&chunk);
+        }
+        tracing::debug!(method = %request.method, path = %request.path, %status, "fanvue call");
+        Ok(ApiResponse {
+            status,
+            headers,
+            body: Bytes::from(body),
+            required,
+        })
+    }
+}
+
+fn transport_error(err: reqwest::Error) -> FanvueError {
+    if err.is_timeout() {
+        FanvueError::Timeout
+    } else {
+        // `without_url`: query strings can carry user data; keep logs clean.
+        FanvueError::Transport(err.without_url().to_string())
+    }
+}
+
+fn kept_headers(all: &HeaderMap) -> HeaderMap {
+    let mut kept = HeaderMap::new();
+    for name in KEPT_HEADERS {
+        if let Some(value) = all.get(name) {
+            kept.insert(HeaderName::from_static(name), value.clone());
+        }
+    }
+    kept
+}
+
+fn warn_if_deprecated(headers: &HeaderMap, path: &ApiPath) {
+    let get = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    if get("deprecation").is_some() || get("sunset").is_some() {
+        tracing::warn!(
+            %path,
+            deprecation = get("deprecation"),
+            sunset = get("sunset"),
+            next_version = get("x-fanvue-api-next-version"),
+            "Fanvue marks the API version in FANVUE_API_VERSION as deprecated; plan the upgrade"
+        );
+    }
+}

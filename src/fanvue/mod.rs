@@ -1,0 +1,18 @@
+//! The typed Fanvue API client.
+//!
+//! - [`endpoints`]: the one table of every API endpoint and the scopes it needs;
+//! - [`path`]: [`ApiPath`], an API path that cannot leave `API_BASE_URL`;
+//! - [`client`]: [`FanvueClient::send`], the single function every call goes through;
+//! - [`models`]: response types, tolerant of fields and enum values Fanvue adds later;
+//! - [`error`]: [`FanvueError`], upstream statuses as types.
+
+pub mod client;
+pub mod endpoints;
+pub mod error;
+pub mod models;
+pub mod path;
+
+pub use client::{ApiRequest, ApiResponse, FanvueClient};
+pub use endpoints::Endpoint;
+pub use error::FanvueError;
+pub use path::ApiPath;

@@ -1,0 +1,200 @@
+//! # fanvue-app-starter
+//!
+//! A Rust starter for Fanvue apps: an axum server on HTTPS that signs creators in with
+//! Fanvue (OAuth 2.0 + PKCE), keeps their tokens in sealed server-side sessions, and calls
+//! the Fanvue API for server-rendered pages and a scope-gated JSON proxy.
+//!
+//! ## Map
+//!
+//! ```text
+//! main.rs ─► run() ─► router(): pages · oauth::routes · proxy · assets ─► middleware::stack
+//!                          │ extract (tower_sessions::Session, raw query/body)
+//!                          ▼
+//!            domain: oauth (login, refresh) · upstream (one call path) · fanvue (client,
+//!                    endpoint table) · scopes · crypto
+//!                          ▼
+//!            infrastructure: config · session (sealed store) · tls · sandbox (--sandbox)
+//! error.rs: domain errors ──From──► AppError ──► middleware::render_errors ──► HTML or JSON
+//! ```
+//!
+//! Arrows point down only: domain modules never build responses, handlers never build
+//! Fanvue URLs. The two seams tests use are [`build_app`] (a `Router` for in-process
+//! `oneshot` tests) and the binary itself (end-to-end over TLS).
+
+pub mod assets;
+pub mod config;
+pub mod crypto;
+pub mod error;
+pub mod fanvue;
+pub mod middleware;
+pub mod oauth;
+pub mod pages;
+pub mod proxy;
+#[cfg(feature = "sandbox")]
+pub mod sandbox;
+pub mod scopes;
+pub mod session;
+pub mod state;
+pub mod tls;
+pub mod upstream;
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use axum::Router;
+use axum::http::StatusCode;
+use axum::routing::get;
+use axum_server::Handle;
+
+use config::{Config, ConfigError, Mode};
+use state::AppState;
+
+/// How long in-flight requests get to finish after SIGTERM/SIGINT.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+/// Installs ring as the process's one rustls crypto provider. Call it before building any
+/// TLS client or server (reqwest with `rustls-no-provider` panics otherwise).
+pub fn install_crypto_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+/// Why the server could not start. Each message says what to fix.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// Bad or missing configuration.
+    #[error("{0}")]
+    Config(#[from] ConfigError),
+    /// The certificate could not be loaded or generated.
+    #[error("TLS: {0}")]
+    Tls(#[from] tls::TlsError),
+    /// The session store could not be opened.
+    #[error("{0}")]
+    Store(#[from] session::StoreError),
+    /// The port is taken or not allowed.
+    #[error("cannot listen on {addr}: {reason}. Stop whatever uses the port or set PORT (and BASE_URL) to another one")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// The OS error.
+        reason: String,
+    },
+    /// Anything else.
+    #[error("{0}")]
+    Other(String),
+}
+
+/// The whole application as a `Router`: routes, session layer and middleware stack.
+pub async fn build_app(state: AppState) -> Result<Router, StartError> {
+    let store = session::open_store(&state.config.session).await?;
+    let routes = Router::new()
+        .merge(pages::router())
+        .merge(oauth::routes::router())
+        .merge(proxy::router())
+        .merge(assets::router())
+        .route("/healthz", get(|| async { "ok" }))
+        .fallback(|| async { StatusCode::NOT_FOUND })
+        .layer(session::layer(store, &state.config.session));
+    Ok(middleware::stack(routes, state.clone()).with_state(state))
+}
+
+/// Runs the server (and the sandbox in [`Mode::Sandbox`]) until SIGTERM/SIGINT.
+pub async fn run(mode: Mode) -> ExitCode {
+    install_crypto_provider();
+    match serve(mode).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(mode: Mode) -> Result<(), StartError> {
+    #[cfg_attr(not(feature = "sandbox"), allow(unused_mut))]
+    let mut config = Config::from_env(mode)?;
+    let material = tls::load_or_generate(&config.server.tls)?;
+    let tls_config = match &material {
+        Some(material) => Some(tls::rustls_config(material).await?),
+        None => None,
+    };
+    let handles = vec![Handle::new(), Handle::new()];
+
+    #[cfg(feature = "sandbox")]
+    if let Some(sandbox) = config.sandbox.clone() {
+        start_sandbox(&mut config, sandbox.port, handles[1].clone()).await?;
+    }
+    #[cfg(not(feature = "sandbox"))]
+    if config.sandbox.is_some() {
+        return Err(StartError::Other("this binary was built without the sandbox (cargo feature `sandbox`)".into()));
+    }
+
+    let addr = SocketAddr::new(config.server.bind, config.server.port);
+    let listener = std::net::TcpListener::bind(addr).map_err(|e| StartError::Bind { addr, reason: e.to_string() })?;
+    let local = listener.local_addr().map_err(|e| StartError::Bind { addr, reason: e.to_string() })?;
+    if config.session.secret_is_ephemeral {
+        tracing::warn!("SESSION_SECRET is not set: using a random one, so sessions end when the server restarts");
+    }
+    let scheme = if tls_config.is_some() { "https" } else { "http (TLS terminated by a proxy)" };
+    tracing::info!(
+        listen = %local,
+        scopes = %config.oauth.scopes,
+        redirect_uri = %config.oauth.redirect_uri,
+        "serving {scheme}; open {} in your browser",
+        config.base_url.as_str().trim_end_matches('/')
+    );
+    let state = AppState::new(config)?;
+    let app = build_app(state).await?;
+    tokio::spawn(shutdown_on_signal(handles.clone()));
+    tls::serve(listener, tls_config, app, handles[0].clone())
+        .await
+        .map_err(|e| StartError::Other(format!("server error: {e}")))?;
+    tracing::info!("shut down cleanly");
+    Ok(())
+}
+
+/// Starts the in-process sandbox on its own self-signed certificate for 127.0.0.1, and makes
+/// the app's HTTP client trust that certificate (and only add it, not replace system roots).
+#[cfg(feature = "sandbox")]
+async fn start_sandbox(config: &mut Config, port: u16, handle: Handle<SocketAddr>) -> Result<(), StartError> {
+    let generated = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_owned()])
+        .map_err(|e| StartError::Other(format!("sandbox certificate: {e}")))?;
+    let material = tls::TlsMaterial {
+        cert_pem: generated.cert.pem().into_bytes(),
+        key_pem: generated.signing_key.serialize_pem().into_bytes(),
+    };
+    let sandbox_tls = tls::rustls_config(&material).await?;
+    config.api.extra_root_pem = Some(material.cert_pem);
+    let state = sandbox::SandboxState::from_config(config);
+    let addr = sandbox::spawn(state, port, sandbox_tls, handle).map_err(|e| StartError::Bind {
+        addr: SocketAddr::from(([127, 0, 0, 1], port)),
+        reason: format!("{e} (the sandbox's port; set SANDBOX_PORT)"),
+    })?;
+    tracing::info!("sandbox: a stand-in for Fanvue's sign-in and API at https://{addr} (its self-signed certificate is trusted by the app; your browser will ask once)");
+    Ok(())
+}
+
+async fn shutdown_on_signal(handles: Vec<Handle<SocketAddr>>) {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutdown signal received; finishing in-flight requests");
+    for handle in handles {
+        handle.graceful_shutdown(Some(SHUTDOWN_GRACE));
+    }
+}

@@ -1,0 +1,53 @@
+//! The `fanvue-app-starter` binary: reads arguments and `.env`, sets up logging, and hands
+//! over to [`fanvue_app_starter::run`].
+
+use std::process::ExitCode;
+
+use fanvue_app_starter::config::Mode;
+
+const USAGE: &str = "\
+Usage: fanvue-app-starter [--sandbox]
+
+  (no flag)   run against Fanvue; configure it in .env (copy .env.example)
+  --sandbox   run with the built-in Fanvue sandbox: no credentials, no network
+  --help      show this help
+  --version   show the version
+
+Logging: RUST_LOG (default `info`). Configuration: see the README.";
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let mut mode = Mode::Fanvue;
+    for arg in std::env::args().skip(1) {
+        match arg.as_str() {
+            "--sandbox" => mode = Mode::Sandbox,
+            "--help" | "-h" => {
+                println!("{USAGE}");
+                return ExitCode::SUCCESS;
+            }
+            "--version" | "-V" => {
+                println!("fanvue-app-starter {}", env!("CARGO_PKG_VERSION"));
+                return ExitCode::SUCCESS;
+            }
+            other => {
+                eprintln!("error: unknown argument `{other}`\n\n{USAGE}");
+                return ExitCode::from(2);
+            }
+        }
+    }
+    // A missing .env is normal (CI, containers); a broken one is an error worth stopping for.
+    if let Err(err) = dotenvy::dotenv()
+        && !err.not_found()
+    {
+        eprintln!("error: .env could not be read: {err}. Fix the line it names (KEY=value) or remove the file.");
+        return ExitCode::FAILURE;
+    }
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_target(false)
+        .init();
+    fanvue_app_starter::run(mode).await
+}

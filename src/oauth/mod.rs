@@ -1,0 +1,391 @@
+//! Fanvue login: OAuth 2.0 authorization code flow with PKCE against ORY Hydra.
+//!
+//! The flow, end to end:
+//! 1. `GET /api/oauth/login` — [`OAuthClient::begin`] makes a PKCE verifier (S256), a 256-bit
+//!    `state` and a `nonce`, stores them as a [`PendingLogin`] in the server-side session and
+//!    redirects to `{issuer}/oauth2/auth`.
+//! 2. The user signs in at Fanvue and allows (or denies) the app's scopes.
+//! 3. Fanvue sends the browser back to `/api/oauth/callback` with `code` and `state`, as a
+//!    query string (GET) or as a cross-site form POST (`OAUTH_RESPONSE_MODE=form_post`).
+//! 4. The callback takes the pending login out of the session (read once), compares `state`
+//!    in constant time and [`OAuthClient::exchange`]s the code with the verifier, using
+//!    `client_secret_basic`.
+//! 5. The session id is renewed (no fixation) and the [`TokenSet`] stored, sealed.
+//! 6. Before each API call, [`refresh`] renews an access token that is about to expire,
+//!    once per session however many requests race for it (refresh tokens are single-use).
+//!
+//! This module knows nothing about HTTP routing; the handlers live in [`routes`].
+
+pub mod refresh;
+pub mod return_to;
+pub mod routes;
+pub mod tokens;
+
+use std::future::Future;
+use std::pin::Pin;
+
+use oauth2::basic::{BasicErrorResponse, BasicErrorResponseType, BasicRevocationErrorResponse, BasicTokenIntrospectionResponse, BasicTokenType};
+use oauth2::{
+    AuthType, AuthUrl, AuthorizationCode, Client, ClientId, ClientSecret, CsrfToken, EndpointNotSet, EndpointSet,
+    ExtraTokenFields, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, RefreshToken, RequestTokenError,
+    StandardRevocableToken, StandardTokenResponse, TokenResponse, TokenUrl,
+};
+use secrecy::ExposeSecret;
+use serde::{Deserialize, Serialize};
+use url::Url;
+
+use crate::config::{OAuthConfig, ResponseMode};
+use crate::crypto;
+use crate::scopes::{Scope, ScopeSet};
+
+pub use return_to::ReturnTo;
+pub use tokens::TokenSet;
+
+/// A login that has been started but not completed: kept in the session between steps 1
+/// and 4, consumed by the callback. Every secret field redacts itself in `Debug`.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct PendingLogin {
+    state: CsrfToken,
+    verifier: PkceCodeVerifier,
+    nonce: CsrfToken,
+    /// Where to go after login.
+    pub return_to: ReturnTo,
+    /// Unix time the login started; older than [`PENDING_LOGIN_TTL_SECS`] is refused.
+    pub started_at: i64,
+}
+
+/// How long a started login stays valid (as the Next.js starter's 10-minute cookies).
+pub const PENDING_LOGIN_TTL_SECS: i64 = 600;
+
+impl PendingLogin {
+    /// Whether `state` from the callback is this login's, compared in constant time.
+    pub fn state_matches(&self, state: &str) -> bool {
+        crypto::constant_time_eq(self.state.secret().as_bytes(), state.as_bytes())
+    }
+
+    /// Whether the login is too old to finish.
+    pub fn is_expired(&self, now: i64) -> bool {
+        now - self.started_at > PENDING_LOGIN_TTL_SECS
+    }
+}
+
+/// `id_token` next to the standard token fields; only its `nonce` is checked.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct IdTokenField {
+    id_token: Option<String>,
+}
+
+impl ExtraTokenFields for IdTokenField {}
+
+type TokenResp = StandardTokenResponse<IdTokenField, BasicTokenType>;
+type Oauth2Client = Client<
+    BasicErrorResponse,
+    TokenResp,
+    BasicTokenIntrospectionResponse,
+    StandardRevocableToken,
+    BasicRevocationErrorResponse,
+    EndpointSet,
+    EndpointNotSet,
+    EndpointNotSet,
+    EndpointNotSet,
+    EndpointSet,
+>;
+
+/// What can go wrong talking to the provider.
+#[derive(Debug, thiserror::Error)]
+pub enum OAuthError {
+    /// The refresh token or code is dead: expired, used twice, or the grant was revoked.
+    /// The user has to sign in again.
+    #[error("the provider refused the grant (invalid_grant): {0}")]
+    InvalidGrant(String),
+    /// Any other OAuth error response from the token endpoint.
+    #[error("the token endpoint answered `{code}`: {description}")]
+    Rejected {
+        /// The OAuth error code, e.g. `invalid_client`.
+        code: String,
+        /// The provider's description.
+        description: String,
+    },
+    /// The provider could not be reached or timed out.
+    #[error("the provider could not be reached: {0}")]
+    Transport(String),
+    /// The provider answered something that is not a valid token response.
+    #[error("the provider's response was not understood: {0}")]
+    BadResponse(String),
+    /// The id_token's nonce is not the one this login sent.
+    #[error("the id_token's nonce does not match this login")]
+    NonceMismatch,
+    /// A configured URL cannot be used.
+    #[error("invalid OAuth configuration: {0}")]
+    Config(String),
+}
+
+/// The OAuth client: builds authorize URLs and talks to the token and revocation endpoints.
+#[derive(Clone, Debug)]
+pub struct OAuthClient {
+    client: Oauth2Client,
+    http: OAuthHttp,
+    revoke_url: Url,
+    client_id: String,
+    client_secret: secrecy::SecretString,
+    scopes: ScopeSet,
+    response_mode: ResponseMode,
+    prompt: Option<String>,
+}
+
+/// `{base}{path}` with exactly one slash between them.
+pub fn endpoint_url(base: &Url, path: &str) -> Result<Url, OAuthError> {
+    let joined = format!("{}{}", base.as_str().trim_end_matches('/'), path);
+    Url::parse(&joined).map_err(|e| OAuthError::Config(format!("{joined}: {e}")))
+}
+
+impl OAuthClient {
+    /// Builds the client from configuration and the shared HTTP client (no redirects).
+    pub fn new(config: &OAuthConfig, http: reqwest::Client) -> Result<Self, OAuthError> {
+        let url = |path: &str| endpoint_url(&config.issuer, path).map(|u| u.to_string());
+        let bad = |e: url::ParseError| OAuthError::Config(e.to_string());
+        let client = oauth2::Client::new(ClientId::new(config.client_id.clone()))
+            .set_client_secret(ClientSecret::new(config.client_secret.expose_secret().to_owned()))
+            // Fanvue accepts client_secret_basic only.
+            .set_auth_type(AuthType::BasicAuth)
+            .set_auth_uri(AuthUrl::new(url("/oauth2/auth")?).map_err(bad)?)
+            .set_token_uri(TokenUrl::new(url("/oauth2/token")?).map_err(bad)?)
+            .set_redirect_uri(RedirectUrl::new(config.redirect_uri.to_string()).map_err(bad)?);
+        Ok(Self {
+            client,
+            http: OAuthHttp(http),
+            revoke_url: endpoint_url(&config.issuer, "/oauth2/revoke")?,
+            client_id: config.client_id.clone(),
+            client_secret: config.client_secret.clone(),
+            scopes: config.scopes,
+            response_mode: config.response_mode,
+            prompt: config.prompt.clone(),
+        })
+    }
+
+    /// The scopes this app asks for (without the system scopes).
+    pub fn requested_scopes(&self) -> ScopeSet {
+        self.scopes
+    }
+
+    /// Step 1: the authorize URL and the secrets to keep until the callback.
+    pub fn begin(&self, return_to: ReturnTo, now: i64) -> (Url, PendingLogin) {
+        let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+        let nonce = CsrfToken::new_random_len(16);
+        let scopes = Scope::SYSTEM
+            .iter()
+            .copied()
+            .chain(self.scopes.iter().map(Scope::as_str))
+            .map(|s| oauth2::Scope::new(s.to_owned()));
+        let mut request = self
+            .client
+            .authorize_url(|| CsrfToken::new_random_len(32))
+            .add_scopes(scopes)
+            .set_pkce_challenge(challenge)
+            .add_extra_param("nonce", nonce.secret().clone());
+        if self.response_mode == ResponseMode::FormPost {
+            request = request.add_extra_param("response_mode", "form_post");
+        }
+        if let Some(prompt) = &self.prompt {
+            request = request.add_extra_param("prompt", prompt.clone());
+        }
+        let (url, state) = request.url();
+        let pending = PendingLogin {
+            state,
+            verifier,
+            nonce,
+            return_to,
+            started_at: now,
+        };
+        (url, pending)
+    }
+
+    /// Step 4: trades the code (plus the PKCE verifier) for tokens.
+    pub async fn exchange(&self, code: String, pending: PendingLogin, now: i64) -> Result<TokenSet, OAuthError> {
+        let response = self
+            .client
+            .exchange_code(AuthorizationCode::new(code))
+            .set_pkce_verifier(pending.verifier)
+            .request_async(&self.http)
+            .await
+            .map_err(map_token_error)?;
+        check_nonce(response.extra_fields().id_token.as_deref(), pending.nonce.secret())?;
+        Ok(token_set(&response, None, self.scopes, now))
+    }
+
+    /// Trades a refresh token for a new token set. Fanvue rotates refresh tokens: the old
+    /// one is dead once this returns, so the caller must persist the result before use.
+    pub async fn refresh(&self, current: &TokenSet, now: i64) -> Result<TokenSet, OAuthError> {
+        let Some(refresh_token) = &current.refresh_token else {
+            return Err(OAuthError::InvalidGrant("the session has no refresh token".into()));
+        };
+        let response = self
+            .client
+            .exchange_refresh_token(refresh_token)
+            .request_async(&self.http)
+            .await
+            .map_err(map_token_error)?;
+        Ok(token_set(&response, Some(refresh_token), current.scopes, now))
+    }
+
+    /// Revokes a refresh token (RFC 7009) and with it the grant. Done by hand because the
+    /// oauth2 crate refuses non-https revocation URLs, and loopback stand-ins are plain http.
+    pub async fn revoke(&self, refresh_token: &RefreshToken) -> Result<(), OAuthError> {
+        let encode = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
+        let response = self
+            .http
+            .0
+            .post(self.revoke_url.clone())
+            .basic_auth(encode(&self.client_id), Some(encode(self.client_secret.expose_secret())))
+            .form(&[("token", refresh_token.secret().as_str()), ("token_type_hint", "refresh_token")])
+            .send()
+            .await
+            .map_err(|e| OAuthError::Transport(e.without_url().to_string()))?;
+        if response.status().is_success() {
+            Ok(())
+        } else {
+            Err(OAuthError::Rejected {
+                code: response.status().to_string(),
+                description: "revocation refused".into(),
+            })
+        }
+    }
+}
+
+fn token_set(response: &TokenResp, previous_refresh: Option<&RefreshToken>, fallback_scopes: ScopeSet, now: i64) -> TokenSet {
+    let expires_in = response.expires_in().map_or(3600, |d| i64::try_from(d.as_secs()).unwrap_or(3600));
+    let scopes = response.scopes().map_or(fallback_scopes, |granted| {
+        granted.iter().filter_map(|s| s.as_str().parse::<Scope>().ok()).collect()
+    });
+    TokenSet {
+        access_token: response.access_token().clone(),
+        // Fanvue always rotates; keep the old one only if a provider returns none.
+        refresh_token: response.refresh_token().cloned().or_else(|| previous_refresh.cloned()),
+        expires_at: now.saturating_add(expires_in),
+        scopes,
+    }
+}
+
+/// Checks the id_token's `nonce` claim. The token came straight from the token endpoint
+/// over TLS, which OIDC Core §3.1.3.7 accepts in place of checking its signature.
+fn check_nonce(id_token: Option<&str>, expected: &str) -> Result<(), OAuthError> {
+    let Some(id_token) = id_token else {
+        return Ok(());
+    };
+    #[derive(Deserialize)]
+    struct Claims {
+        nonce: Option<String>,
+    }
+    let claims = id_token
+        .split('.')
+        .nth(1)
+        .and_then(crypto::unb64)
+        .and_then(|json| serde_json::from_slice::<Claims>(&json).ok())
+        .ok_or_else(|| OAuthError::BadResponse("the id_token is not a JWT".into()))?;
+    match claims.nonce {
+        Some(nonce) if crypto::constant_time_eq(nonce.as_bytes(), expected.as_bytes()) => Ok(()),
+        _ => Err(OAuthError::NonceMismatch),
+    }
+}
+
+fn map_token_error(err: RequestTokenError<oauth2::HttpClientError<reqwest::Error>, BasicErrorResponse>) -> OAuthError {
+    match err {
+        RequestTokenError::ServerResponse(resp) => {
+            let description = resp.error_description().cloned().unwrap_or_default();
+            match resp.error() {
+                BasicErrorResponseType::InvalidGrant => OAuthError::InvalidGrant(description),
+                other => OAuthError::Rejected {
+                    code: other.as_ref().to_owned(),
+                    description,
+                },
+            }
+        }
+        RequestTokenError::Request(e) => OAuthError::Transport(match e {
+            oauth2::HttpClientError::Reqwest(e) => e.without_url().to_string(),
+            other => other.to_string(),
+        }),
+        RequestTokenError::Parse(e, _) => OAuthError::BadResponse(e.to_string()),
+        RequestTokenError::Other(e) => OAuthError::BadResponse(e),
+    }
+}
+
+/// Runs oauth2's requests over the app's one reqwest client (oauth2 5's own reqwest
+/// feature would pull a second, older reqwest).
+#[derive(Clone, Debug)]
+pub struct OAuthHttp(pub reqwest::Client);
+
+impl<'c> oauth2::AsyncHttpClient<'c> for OAuthHttp {
+    type Error = oauth2::HttpClientError<reqwest::Error>;
+    type Future = Pin<Box<dyn Future<Output = Result<oauth2::HttpResponse, Self::Error>> + Send + Sync + 'c>>;
+
+    fn call(&'c self, request: oauth2::HttpRequest) -> Self::Future {
+        Box::pin(async move {
+            let request = reqwest::Request::try_from(request).map_err(Box::new)?;
+            let response = self.0.execute(request).await.map_err(Box::new)?;
+            let mut builder = http::Response::builder().status(response.status());
+            for (name, value) in response.headers() {
+                builder = builder.header(name, value);
+            }
+            let body = response.bytes().await.map_err(Box::new)?;
+            builder.body(body.to_vec()).map_err(oauth2::HttpClientError::Http)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn client() -> OAuthClient {
+        let config = crate::config::Config::from_lookup(crate::config::Mode::Fanvue, &|k| match k {
+            "OAUTH_CLIENT_ID" => Some("client-123".into()),
+            "OAUTH_CLIENT_SECRET" => Some("s3cret".into()),
+            "SESSION_SECRET" => Some("x".repeat(32)),
+            "OAUTH_SCOPES" => Some("read:self read:chat".into()),
+            "OAUTH_PROMPT" => Some("login".into()),
+            _ => None,
+        });
+        let config = config.map_err(|e| e.to_string());
+        let oauth = config.map(|c| c.oauth);
+        let oauth = match oauth {
+            Ok(o) => o,
+            Err(e) => panic!("{e}"),
+        };
+        match OAuthClient::new(&oauth, reqwest::Client::new()) {
+            Ok(c) => c,
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    #[test]
+    fn authorize_url_carries_pkce_state_nonce_and_all_scopes() {
+        crate::install_crypto_provider();
+        let (url, pending) = client().begin(ReturnTo::home(), 0);
+        assert!(url.as_str().starts_with("https://auth.fanvue.com/oauth2/auth?"));
+        let q: std::collections::HashMap<_, _> = url.query_pairs().into_owned().collect();
+        assert_eq!(q["response_type"], "code");
+        assert_eq!(q["client_id"], "client-123");
+        assert_eq!(q["scope"], "openid offline_access offline read:self read:chat");
+        assert_eq!(q["code_challenge_method"], "S256");
+        assert_eq!(q["code_challenge"].len(), 43);
+        assert_eq!(q["prompt"], "login");
+        assert!(q["state"].len() >= 43, "at least 128 bits of state");
+        assert!(!q["nonce"].is_empty());
+        assert_eq!(q["redirect_uri"], "https://my-fanvue-app.dev:3001/api/oauth/callback");
+        assert!(pending.state_matches(&q["state"]));
+        assert!(!pending.state_matches("forged"));
+        assert_eq!(pending.verifier.secret().len(), 43);
+        let debug = format!("{pending:?}");
+        assert!(!debug.contains(&q["state"]) && !debug.contains(pending.verifier.secret()));
+    }
+
+    #[test]
+    fn nonce_check_accepts_only_the_sent_nonce() {
+        let jwt = |claims: &str| format!("e30.{}.sig", crypto::b64(claims.as_bytes()));
+        assert!(check_nonce(None, "n").is_ok());
+        assert!(check_nonce(Some(&jwt(r#"{"nonce":"n"}"#)), "n").is_ok());
+        assert!(matches!(check_nonce(Some(&jwt(r#"{"nonce":"x"}"#)), "n"), Err(OAuthError::NonceMismatch)));
+        assert!(matches!(check_nonce(Some(&jwt("{}")), "n"), Err(OAuthError::NonceMismatch)));
+        assert!(matches!(check_nonce(Some("garbage"), "n"), Err(OAuthError::BadResponse(_))));
+    }
+}

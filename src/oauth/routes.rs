@@ -1,0 +1,207 @@
+//! HTTP handlers of the login flow: `GET /api/oauth/login`, `GET|POST /api/oauth/callback`
+//! (also served at `/oauth/callback`, the path Fanvue's newer starter registers) and
+//! `POST /api/oauth/logout`. Each extracts, calls [`super::OAuthClient`], and redirects.
+//!
+//! Query strings and form bodies are parsed leniently by hand: a malformed or hostile
+//! callback must end on the home page with a clear message, never in an extractor's
+//! plain-text 400.
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{RawQuery, State};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use tower_sessions::Session;
+
+use super::refresh;
+use super::tokens::now_unix;
+use super::{PendingLogin, ReturnTo};
+use crate::error::AppError;
+use crate::pages::codes;
+use crate::state::AppState;
+
+/// Where Fanvue sends the browser back (the default `OAUTH_REDIRECT_URI` path).
+pub const CALLBACK_PATH: &str = "/api/oauth/callback";
+/// Alternative callback path (Fanvue's newer starter registers `/oauth/callback`).
+pub const ALT_CALLBACK_PATH: &str = "/oauth/callback";
+/// Session key of the logins in progress.
+const PENDING_KEY: &str = "oauth.pending";
+/// Logins in progress kept per session (several tabs may start one).
+const MAX_PENDING: usize = 3;
+
+/// The login routes.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/oauth/login", get(login))
+        .route(CALLBACK_PATH, get(callback_get).post(callback_post))
+        .route(ALT_CALLBACK_PATH, get(callback_get).post(callback_post))
+        .route("/api/oauth/logout", post(logout))
+}
+
+/// Whether `path` is a callback path (exempt from the cross-site check: see `middleware`).
+pub fn is_callback_path(path: &str) -> bool {
+    path == CALLBACK_PATH || path == ALT_CALLBACK_PATH
+}
+
+/// What the provider sends back.
+#[derive(Debug, Default)]
+struct CallbackParams {
+    code: Option<String>,
+    state: Option<String>,
+    error: Option<String>,
+    error_description: Option<String>,
+}
+
+/// Longest parameter value kept; Hydra's codes and states are far shorter.
+const MAX_PARAM: usize = 4096;
+
+impl CallbackParams {
+    fn parse(raw: &[u8]) -> Self {
+        let mut params = CallbackParams::default();
+        for (key, value) in url::form_urlencoded::parse(raw) {
+            if value.len() > MAX_PARAM {
+                continue;
+            }
+            let slot = match key.as_ref() {
+                "code" => &mut params.code,
+                "state" => &mut params.state,
+                "error" => &mut params.error,
+                "error_description" => &mut params.error_description,
+                _ => continue,
+            };
+            slot.get_or_insert_with(|| value.into_owned());
+        }
+        params
+    }
+}
+
+/// Step 1: remember the login's secrets server-side, send the browser to Fanvue.
+async fn login(State(state): State<AppState>, session: Session, RawQuery(query): RawQuery) -> Result<Response, AppError> {
+    let return_to = url::form_urlencoded::parse(query.as_deref().unwrap_or("").as_bytes())
+        .find(|(key, _)| key == "return_to")
+        .map(|(_, value)| value.into_owned());
+    let (url, pending) = state.oauth.begin(ReturnTo::parse(return_to.as_deref()), now_unix());
+    let mut pendings: Vec<PendingLogin> = session.get(PENDING_KEY).await?.unwrap_or_default();
+    pendings.retain(|p| !p.is_expired(now_unix()));
+    if pendings.len() >= MAX_PENDING {
+        pendings.remove(0);
+    }
+    pendings.push(pending);
+    session.insert(PENDING_KEY, &pendings).await?;
+    Ok(Redirect::to(url.as_str()).into_response())
+}
+
+async fn callback_get(State(state): State<AppState>, session: Session, RawQuery(query): RawQuery) -> Result<Response, AppError> {
+    let params = CallbackParams::parse(query.as_deref().unwrap_or("").as_bytes());
+    finish_login(&state, &session, params).await
+}
+
+/// `response_mode=form_post`: Fanvue's page POSTs the form from its own origin. Browsers
+/// withhold `SameSite=Lax` cookies on such cross-site POSTs, so when this request arrives
+/// without our session, the parameters are bounced to the GET callback: a top-level GET
+/// navigation does carry the Lax cookie.
+async fn callback_post(State(state): State<AppState>, session: Session, body: Bytes) -> Result<Response, AppError> {
+    let params = CallbackParams::parse(&body);
+    let has_pending = session.get::<Vec<PendingLogin>>(PENDING_KEY).await?.is_some_and(|p| !p.is_empty());
+    if has_pending {
+        return finish_login(&state, &session, params).await;
+    }
+    let mut query = url::form_urlencoded::Serializer::new(String::new());
+    for (key, value) in [
+        ("code", &params.code),
+        ("state", &params.state),
+        ("error", &params.error),
+        ("error_description", &params.error_description),
+    ] {
+        if let Some(value) = value {
+            query.append_pair(key, value);
+        }
+    }
+    Ok(Redirect::to(&format!("{CALLBACK_PATH}?{}", query.finish())).into_response())
+}
+
+/// Steps 4 and 5: match `state` to a login in progress (once), exchange the code, renew
+/// the session id, store the tokens.
+async fn finish_login(state: &AppState, session: &Session, params: CallbackParams) -> Result<Response, AppError> {
+    let pending = take_pending(session, params.state.as_deref()).await?;
+    if let Some(error) = params.error {
+        // Provider errors go to the home page as the Next.js starter does.
+        return Ok(home_with_error(&error, params.error_description.as_deref()));
+    }
+    let Some(pending) = pending else {
+        tracing::warn!("callback state matches no login in progress (forged, replayed or expired)");
+        return Ok(home_with_error(codes::STATE_MISMATCH, None));
+    };
+    let Some(code) = params.code else {
+        return Ok(home_with_error(codes::BAD_CALLBACK, None));
+    };
+    let return_to = pending.return_to.clone();
+    match state.oauth.exchange(code, pending, now_unix()).await {
+        Ok(tokens) => {
+            // New id at privilege change: a session id planted before login is worthless.
+            session.cycle_id().await?;
+            refresh::store(session, &tokens).await?;
+            tracing::info!(scopes = %tokens.scopes, "signed in");
+            Ok(Redirect::to(return_to.as_str()).into_response())
+        }
+        Err(err) => {
+            tracing::warn!(error = %err, "token exchange failed");
+            Ok(home_with_error(codes::TOKEN_EXCHANGE_FAILED, None))
+        }
+    }
+}
+
+/// Removes and returns the unexpired login whose `state` matches; others stay.
+async fn take_pending(session: &Session, state: Option<&str>) -> Result<Option<PendingLogin>, AppError> {
+    let Some(state) = state else {
+        return Ok(None);
+    };
+    let mut pendings: Vec<PendingLogin> = session.get(PENDING_KEY).await?.unwrap_or_default();
+    let Some(index) = pendings.iter().position(|p| p.state_matches(state)) else {
+        return Ok(None);
+    };
+    let pending = pendings.remove(index);
+    pendings.retain(|p| !p.is_expired(now_unix()));
+    if pendings.is_empty() {
+        session.remove_value(PENDING_KEY).await?;
+    } else {
+        session.insert(PENDING_KEY, &pendings).await?;
+    }
+    Ok((!pending.is_expired(now_unix())).then_some(pending))
+}
+
+fn home_with_error(code: &str, description: Option<&str>) -> Response {
+    let mut query = url::form_urlencoded::Serializer::new(String::new());
+    query.append_pair("error", code);
+    if let Some(description) = description {
+        query.append_pair("error_description", description);
+    }
+    Redirect::to(&format!("/?{}", query.finish())).into_response()
+}
+
+/// `POST /api/oauth/logout`: revoke the grant at Fanvue (best effort), end the session.
+async fn logout(State(state): State<AppState>, session: Session) -> Result<Response, AppError> {
+    if let Some(refresh_token) = refresh::current(&session).await?.and_then(|t| t.refresh_token)
+        && let Err(err) = state.oauth.revoke(&refresh_token).await
+    {
+        tracing::warn!(error = %err, "revoking the refresh token failed; signing out anyway");
+    }
+    session.flush().await?;
+    Ok(Redirect::to("/").into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn callback_params_are_parsed_leniently_first_value_wins() {
+        let p = CallbackParams::parse(b"code=a&state=b&code=evil&x=%ZZ&error_description=%3Cb%3E");
+        assert_eq!(p.code.as_deref(), Some("a"));
+        assert_eq!(p.state.as_deref(), Some("b"));
+        assert_eq!(p.error_description.as_deref(), Some("<b>"));
+        let huge = format!("code={}", "a".repeat(10_000));
+        assert!(CallbackParams::parse(huge.as_bytes()).code.is_none());
+        assert!(CallbackParams::parse(&[0xff, 0xfe, b'=', 0]).code.is_none());
+    }
+}

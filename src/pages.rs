@@ -1,0 +1,214 @@
+//! Server-rendered pages (askama templates under `templates/pages/`): one struct per
+//! template, one thin handler per page.
+
+use askama::Template;
+use axum::Router;
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+use serde::Deserialize;
+use tower_sessions::Session;
+
+use crate::error::{AppError, ErrorReport};
+use crate::fanvue::models::User;
+use crate::oauth::refresh;
+use crate::scopes::{Scope, ScopeSet};
+use crate::state::AppState;
+use crate::upstream;
+
+/// The page routes.
+pub fn router() -> Router<AppState> {
+    Router::new().route("/", get(home))
+}
+
+/// Renders a template, turning a render failure into a logged 500 (never a panic, never
+/// the error text in the page).
+pub fn render<T: Template>(status: StatusCode, page: &T) -> Response {
+    match page.render() {
+        Ok(html) => (status, Html(html)).into_response(),
+        Err(err) => AppError::Internal(format!("template: {err}")).into_response(),
+    }
+}
+
+/// `templates/pages/error.html`, filled by `middleware::render_errors`.
+#[derive(Template)]
+#[template(path = "pages/error.html")]
+pub struct ErrorPage<'a> {
+    /// HTTP status.
+    pub status: u16,
+    /// Status text.
+    pub title: &'a str,
+    /// What happened.
+    pub report: &'a ErrorReport,
+    /// The request id, to quote in support requests.
+    pub request_id: &'a str,
+}
+
+/// `templates/pages/home.html`.
+#[derive(Template)]
+#[template(path = "pages/home.html")]
+pub struct HomePage {
+    signed_in: Option<SignedInView>,
+    login_error: Option<LoginError>,
+    requested_scopes: String,
+}
+
+struct SignedInView {
+    user: Option<User>,
+    avatar: Option<String>,
+    initial: char,
+    scopes: Vec<&'static str>,
+    not_granted: Vec<&'static str>,
+    links: Vec<ApiLink>,
+    problem: Option<String>,
+}
+
+struct ApiLink {
+    label: &'static str,
+    href: &'static str,
+    scope: &'static str,
+}
+
+/// A login or session error shown on the home page, as the Next.js starter does with
+/// `/?error=…&error_description=…`.
+struct LoginError {
+    title: &'static str,
+    message: &'static str,
+    detail: Option<String>,
+}
+
+/// Query of the home page.
+#[derive(Debug, Default, Deserialize)]
+pub struct HomeQuery {
+    error: Option<String>,
+    error_description: Option<String>,
+}
+
+/// Error codes the app itself puts in `/?error=`.
+pub mod codes {
+    /// The callback's `state` matched no login in progress (forged, replayed or expired).
+    pub const STATE_MISMATCH: &str = "oauth_state_mismatch";
+    /// The token endpoint refused the code or could not be reached.
+    pub const TOKEN_EXCHANGE_FAILED: &str = "oauth_token_exchange_failed";
+    /// The grant died; sign in again.
+    pub const REAUTH_REQUIRED: &str = "reauth_required";
+    /// The callback had neither `code` nor `error`.
+    pub const BAD_CALLBACK: &str = "oauth_bad_callback";
+}
+
+fn describe(code: &str, description: Option<String>) -> LoginError {
+    let (title, message) = match code {
+        codes::STATE_MISMATCH => (
+            "Login could not be completed",
+            "The login link was already used, expired, or was not started here. Start again with “Login with Fanvue”.",
+        ),
+        codes::TOKEN_EXCHANGE_FAILED => (
+            "Fanvue did not accept the login",
+            "The authorization code could not be exchanged for tokens. Check OAUTH_CLIENT_ID, OAUTH_CLIENT_SECRET and OAUTH_REDIRECT_URI, then try again.",
+        ),
+        codes::REAUTH_REQUIRED => (
+            "Please sign in again",
+            "Your Fanvue connection ended (it was revoked, or refreshed elsewhere). Sign in again to continue.",
+        ),
+        "access_denied" => ("Access was not granted", "You chose not to allow this app. You can try again whenever you like."),
+        "invalid_scope" => (
+            "The app asked for scopes it may not use",
+            "OAUTH_SCOPES must only list scopes ticked for this app in Fanvue's Builder.",
+        ),
+        "login_required" | "consent_required" | "interaction_required" => (
+            "Fanvue needs you to sign in",
+            "Start again with “Login with Fanvue”.",
+        ),
+        _ => ("Login failed", "Fanvue reported an error during login."),
+    };
+    // Only provider text is echoed (HTML-escaped by the template), and only bounded.
+    let detail = description
+        .map(|d| d.chars().take(300).collect::<String>())
+        .or_else(|| (!code.is_empty()).then(|| code.chars().take(64).collect()));
+    LoginError { title, message, detail }
+}
+
+/// `GET /`: signed out, the login button; signed in, the profile from `GET /users/me`.
+async fn home(State(state): State<AppState>, session: Session, Query(query): Query<HomeQuery>) -> Result<Response, AppError> {
+    let mut login_error = query.error.as_deref().map(|code| describe(code, query.error_description.clone()));
+    let requested_scopes = state.oauth.requested_scopes().to_wire();
+    let signed_out = |login_error| HomePage {
+        signed_in: None,
+        login_error,
+        requested_scopes: requested_scopes.clone(),
+    };
+    let tokens = match refresh::current(&session).await? {
+        None => return Ok(render(StatusCode::OK, &signed_out(login_error))),
+        Some(tokens) => tokens,
+    };
+    let (user, status, problem) = if tokens.scopes.contains(Scope::ReadSelf) {
+        match upstream::get_json::<User>(&state, &session, "/users/me").await {
+            Ok(user) => (Some(user), StatusCode::OK, None),
+            Err(AppError::NotSignedIn) => return Ok(render(StatusCode::OK, &signed_out(login_error))),
+            Err(AppError::ReauthRequired | AppError::Refresh(crate::oauth::OAuthError::InvalidGrant(_))) => {
+                login_error = Some(describe(codes::REAUTH_REQUIRED, None));
+                return Ok(render(StatusCode::OK, &signed_out(login_error)));
+            }
+            Err(err) => {
+                let (status, code, message) = err.classify();
+                tracing::warn!(error = %err, code, "profile unavailable; keeping the session");
+                (None, status, Some(message))
+            }
+        }
+    } else {
+        (None, StatusCode::OK, Some("This session was not granted read:self, so the profile cannot be shown.".to_owned()))
+    };
+    let view = signed_in_view(user, tokens.scopes, state.oauth.requested_scopes(), problem);
+    Ok(render(
+        status,
+        &HomePage {
+            signed_in: Some(view),
+            login_error,
+            requested_scopes,
+        },
+    ))
+}
+
+fn signed_in_view(user: Option<User>, granted: ScopeSet, requested: ScopeSet, problem: Option<String>) -> SignedInView {
+    // Upstream URLs become `img src` only over https: anything else is mixed content or
+    // worse (`javascript:`).
+    let avatar = user
+        .as_ref()
+        .and_then(|u| u.avatar_url.clone())
+        .filter(|url| url.starts_with("https://"));
+    let initial = user
+        .as_ref()
+        .and_then(|u| u.display_name.as_deref().unwrap_or(&u.handle).chars().next())
+        .unwrap_or('?');
+    SignedInView {
+        user,
+        avatar,
+        initial,
+        scopes: granted.iter().map(Scope::as_str).collect(),
+        not_granted: granted.missing(requested).iter().map(Scope::as_str).collect(),
+        links: API_LINKS
+            .iter()
+            .filter(|(scope, _, _)| granted.contains(*scope))
+            .map(|(scope, label, href)| ApiLink {
+                label,
+                href,
+                scope: scope.as_str(),
+            })
+            .collect(),
+        problem,
+    }
+}
+
+/// One read endpoint per scope, to try from the home page.
+const API_LINKS: [(Scope, &str, &str); 9] = [
+    (Scope::ReadSelf, "Your profile", "/api/fanvue/users/me"),
+    (Scope::ReadChat, "Chats", "/api/fanvue/chats"),
+    (Scope::ReadFan, "Followers", "/api/fanvue/followers"),
+    (Scope::ReadCreator, "Managed creators", "/api/fanvue/creators"),
+    (Scope::ReadMedia, "Media", "/api/fanvue/media"),
+    (Scope::ReadPost, "Posts", "/api/fanvue/posts"),
+    (Scope::ReadInsights, "Earnings", "/api/fanvue/insights/earnings"),
+    (Scope::ReadTrackingLinks, "Tracking links", "/api/fanvue/tracking-links"),
+    (Scope::ReadAgency, "Agency team", "/api/fanvue/agencies/team-members"),
+];

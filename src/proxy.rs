@@ -1,0 +1,69 @@
+//! `/api/fanvue/{*path}`: the scope-gated JSON proxy for the browser.
+//!
+//! The app's own pages (and any JavaScript you add) call Fanvue through here without ever
+//! seeing a token. The path is checked ([`ApiPath`]: it cannot leave `API_BASE_URL`), the
+//! request goes through [`upstream::call`] (endpoint table, scope check before any upstream
+//! call, fresh token, one retry after 401 for reads), and Fanvue's status, body and
+//! `Retry-After`/`X-RateLimit-*` headers are passed back as they are. State-changing methods
+//! are refused cross-site by the middleware before they get here.
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::State;
+use axum::http::{HeaderMap, Method, Uri, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::any;
+use tower_sessions::Session;
+
+use crate::error::AppError;
+use crate::fanvue::{ApiPath, ApiRequest};
+use crate::state::AppState;
+use crate::upstream;
+
+/// Prefix of the proxy routes.
+pub const PREFIX: &str = "/api/fanvue";
+
+/// The proxy route.
+pub fn router() -> Router<AppState> {
+    Router::new().route(&format!("{PREFIX}/{{*path}}"), any(forward))
+}
+
+async fn forward(
+    State(state): State<AppState>,
+    session: Session,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, AppError> {
+    let raw_path = uri.path().strip_prefix(PREFIX).unwrap_or_default();
+    let path = ApiPath::parse(raw_path).map_err(|e| AppError::BadRequest(e.to_string()))?;
+    let json_body = json_body(&method, &headers, body)?;
+    let request = ApiRequest {
+        method,
+        path,
+        query: uri.query().map(str::to_owned),
+        json_body,
+    };
+    let answer = upstream::call(&state, &session, request).await?;
+    let mut response = Body::from(answer.body).into_response();
+    *response.status_mut() = answer.status;
+    response.headers_mut().extend(answer.headers);
+    Ok(response)
+}
+
+/// The body to forward: only for POST/PUT/PATCH, only JSON, and only if it parses.
+fn json_body(method: &Method, headers: &HeaderMap, body: Bytes) -> Result<Option<Bytes>, AppError> {
+    if !matches!(*method, Method::POST | Method::PUT | Method::PATCH) || body.is_empty() {
+        return Ok(None);
+    }
+    let is_json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.split(';').next().is_some_and(|t| t.trim().eq_ignore_ascii_case("application/json")));
+    if !is_json {
+        return Err(AppError::BadRequest("send the body as JSON with Content-Type: application/json".into()));
+    }
+    serde_json::from_slice::<serde::de::IgnoredAny>(&body).map_err(|e| AppError::BadRequest(format!("the body is not valid JSON: {e}")))?;
+    Ok(Some(body))
+}

@@ -1,0 +1,115 @@
+//! The sandbox's REST API under `/api`, checked exactly as Fanvue checks: the
+//! `X-Fanvue-API-Version` header (400 missing or unknown, 410 sunset), the bearer token (401),
+//! the endpoint's scopes from the shared endpoint table (403), and the per-user budget of 200
+//! requests per 60 s (429 with `Retry-After`); every answer carries `X-RateLimit-*`.
+
+use axum::Json;
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+use super::SandboxState;
+use crate::fanvue::ApiPath;
+use crate::fanvue::endpoints::{self, Lookup};
+
+/// The seeded creator's UUID.
+pub const USER_UUID: &str = "a3c1e6f2-5b7d-4e8a-9c0f-1d2e3f4a5b6c";
+/// The seeded creator's handle.
+pub const USER_HANDLE: &str = "ava.sandbox";
+/// The only API version the sandbox serves (Fanvue's current one).
+pub const CURRENT_VERSION: &str = "2025-06-26";
+/// A version Fanvue documents as sunset.
+pub const SUNSET_VERSION: &str = "2024-01-01";
+
+fn api_error(status: StatusCode, body: serde_json::Value) -> Response {
+    (status, Json(body)).into_response()
+}
+
+/// Every `/api/*` request.
+pub async fn dispatch(State(sb): State<SandboxState>, request: Request) -> Response {
+    sb.store.count(|s| s.api_calls += 1);
+    let version = request.headers().get("x-fanvue-api-version").and_then(|v| v.to_str().ok());
+    match version {
+        Some(CURRENT_VERSION) => {}
+        Some(SUNSET_VERSION) => {
+            return api_error(
+                StatusCode::GONE,
+                json!({"error": "API version no longer supported", "message": "API version '2024-01-01' was sunset on 2024-12-31T00:00:00.000Z", "nextVersion": CURRENT_VERSION}),
+            );
+        }
+        other => {
+            return api_error(
+                StatusCode::BAD_REQUEST,
+                json!({"error": "Unsupported API version", "message": format!("API version '{}' is not supported", other.unwrap_or(""))}),
+            );
+        }
+    }
+    let bearer = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    let Some(claims) = bearer.and_then(|t| sb.store.verify_access(t)) else {
+        return api_error(StatusCode::UNAUTHORIZED, json!({"error": "Unauthorized: the access token is missing, expired or revoked"}));
+    };
+    let path = request.uri().path().strip_prefix("/api").unwrap_or_default();
+    let Ok(path) = ApiPath::parse(path) else {
+        return api_error(StatusCode::NOT_FOUND, json!({"message": "Not Found"}));
+    };
+    let method = request.method().clone();
+    let endpoint = match endpoints::lookup(&method, &path) {
+        Lookup::Found(endpoint) => endpoint,
+        Lookup::MethodNotAllowed | Lookup::Unknown => {
+            return api_error(StatusCode::NOT_FOUND, json!({"message": format!("Cannot {method} {path}")}));
+        }
+    };
+    let missing = claims.scp.missing(endpoint.required());
+    if !missing.is_empty() {
+        return api_error(StatusCode::FORBIDDEN, json!({"error": format!("Insufficient scope: this endpoint requires {missing}")}));
+    }
+    let (remaining, reset) = match sb.store.take_budget(&claims.sub) {
+        Ok(budget) => budget,
+        Err(retry_after) => {
+            let mut response = api_error(StatusCode::TOO_MANY_REQUESTS, json!({"error": "Too Many Requests"}));
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
+            rate_headers(&mut response, 0, super::store::RATE_LIMIT, crate::oauth::tokens::now_unix() + retry_after);
+            return response;
+        }
+    };
+    let mut response = match (method, endpoint.pattern) {
+        (Method::GET | Method::HEAD, "/users/me") => Json(me(&sb)).into_response(),
+        (method, pattern) => api_error(
+            StatusCode::NOT_IMPLEMENTED,
+            json!({"message": format!("The sandbox does not serve {method} {pattern} yet; it is part of the Fanvue API and works against Fanvue.")}),
+        ),
+    };
+    rate_headers(&mut response, remaining, super::store::RATE_LIMIT, reset);
+    response
+}
+
+fn rate_headers(response: &mut Response, remaining: u32, limit: u32, reset: i64) {
+    let headers = response.headers_mut();
+    headers.insert("x-ratelimit-limit", HeaderValue::from(limit));
+    headers.insert("x-ratelimit-remaining", HeaderValue::from(remaining));
+    headers.insert("x-ratelimit-reset", HeaderValue::from(reset));
+}
+
+/// The seeded creator, as `GET /users/me` returns it.
+fn me(sb: &SandboxState) -> serde_json::Value {
+    json!({
+        "uuid": USER_UUID,
+        "email": "ava@sandbox.fanvue.test",
+        "handle": USER_HANDLE,
+        "bio": "Creator in the built-in sandbox. <b>Everything</b> here is seeded test data.",
+        "displayName": "Ava Sandbox",
+        "isCreator": true,
+        "createdAt": "2024-03-14T09:30:00.000Z",
+        "updatedAt": null,
+        "avatarUrl": format!("{}/_sandbox/avatar.svg", sb.issuer),
+        "bannerUrl": null,
+        "likesCount": 5421,
+        "fanCounts": {"followersCount": 1280, "subscribersCount": 312},
+        "contentCounts": {"imageCount": 148, "videoCount": 37, "audioCount": 4, "postCount": 96, "payToViewPostCount": 12}
+    })
+}

@@ -1,0 +1,116 @@
+//! The built-in Fanvue sandbox: a faithful stand-in for Fanvue's OAuth provider (ORY
+//! Hydra) and REST API, started next to the app by `--sandbox`, so the whole app runs and is
+//! tested with no Fanvue account and no network.
+//!
+//! It listens on `https://127.0.0.1:SANDBOX_PORT` with the app's certificate. The host differs
+//! from the app's (`localhost`) on purpose: to a browser the sandbox is another site, as Fanvue
+//! is, so `SameSite` cookie rules and `form_post` behave as they do in production.
+//!
+//! What it enforces, like Fanvue: exact redirect URIs, PKCE S256, `state` and `nonce`
+//! strength, one-time codes (a replay revokes the grant), `client_secret_basic` only, access
+//! token expiry (`SANDBOX_ACCESS_TOKEN_TTL_SECS`), refresh-token rotation with reuse detection
+//! that revokes the whole grant, revocation, `X-Fanvue-API-Version`, scope checks on every API
+//! call (the same endpoint table the app uses), and the 200 requests / 60 s budget.
+//!
+//! - [`provider`]: authorize, consent, token, revoke;
+//! - [`api`]: the REST API and its seeded data;
+//! - [`store`]: codes, grants, tokens and counters (`GET /_sandbox/stats`).
+
+pub mod api;
+pub mod provider;
+pub mod store;
+
+use std::net::SocketAddr;
+
+use axum::Router;
+use axum::http::{HeaderValue, header};
+use axum::response::IntoResponse;
+use axum::routing::{any, get, post};
+use axum_server::Handle;
+use axum_server::tls_rustls::RustlsConfig;
+use secrecy::ExposeSecret;
+
+use crate::config::Config;
+use store::{RegisteredClient, SandboxStore};
+
+/// State of the sandbox's handlers.
+#[derive(Clone)]
+pub struct SandboxState {
+    /// Codes, grants, tokens, counters.
+    pub store: SandboxStore,
+    /// The sandbox's issuer URL, e.g. `https://127.0.0.1:3002`.
+    pub issuer: String,
+}
+
+impl SandboxState {
+    /// Registers the app's client (id, secret, exact redirect URI) from its configuration.
+    pub fn from_config(config: &Config) -> Self {
+        let sandbox = config.sandbox.as_ref();
+        let client = RegisteredClient {
+            id: config.oauth.client_id.clone(),
+            secret: config.oauth.client_secret.expose_secret().to_owned(),
+            redirect_uris: vec![config.oauth.redirect_uri.to_string()],
+        };
+        let ttl = sandbox.map_or(std::time::Duration::from_secs(3600), |s| s.access_token_ttl);
+        SandboxState {
+            store: SandboxStore::new(client, config.session_secret(), ttl),
+            issuer: config.oauth.issuer.as_str().trim_end_matches('/').to_owned(),
+        }
+    }
+}
+
+/// The sandbox's routes.
+pub fn router(state: SandboxState) -> Router {
+    Router::new()
+        .route("/oauth2/auth", get(provider::authorize))
+        .route("/oauth2/consent", post(provider::consent))
+        .route("/oauth2/token", post(provider::token))
+        .route("/oauth2/revoke", post(provider::revoke))
+        .route("/.well-known/openid-configuration", get(discovery))
+        .route("/api/{*rest}", any(api::dispatch))
+        .route("/_sandbox/stats", get(stats))
+        .route("/_sandbox/{file}", get(asset))
+        .with_state(state)
+}
+
+async fn discovery(axum::extract::State(sb): axum::extract::State<SandboxState>) -> impl IntoResponse {
+    let issuer = &sb.issuer;
+    axum::Json(serde_json::json!({
+        "issuer": format!("{issuer}/"),
+        "authorization_endpoint": format!("{issuer}/oauth2/auth"),
+        "token_endpoint": format!("{issuer}/oauth2/token"),
+        "revocation_endpoint": format!("{issuer}/oauth2/revoke"),
+        "response_types_supported": ["code"],
+        "response_modes_supported": ["query", "form_post"],
+        "grant_types_supported": ["authorization_code", "refresh_token"],
+        "code_challenge_methods_supported": ["S256"],
+        "token_endpoint_auth_methods_supported": ["client_secret_basic"],
+        "scopes_supported": crate::scopes::Scope::ALL.map(|(_, name)| name),
+    }))
+}
+
+async fn stats(axum::extract::State(sb): axum::extract::State<SandboxState>) -> impl IntoResponse {
+    axum::Json(sb.store.stats())
+}
+
+async fn asset(axum::extract::Path(file): axum::extract::Path<String>) -> axum::response::Response {
+    let (content_type, body): (&str, &'static [u8]) = match file.as_str() {
+        "style.css" => ("text/css; charset=utf-8", include_bytes!("../../static/app.css")),
+        "avatar.svg" => ("image/svg+xml", include_bytes!("sandbox-avatar.svg")),
+        "form_post.js" => ("text/javascript; charset=utf-8", b"document.getElementById('form-post').submit();\n"),
+        _ => return axum::http::StatusCode::NOT_FOUND.into_response(),
+    };
+    ([(header::CONTENT_TYPE, HeaderValue::from_static(content_type))], body).into_response()
+}
+
+/// Binds the sandbox on `127.0.0.1:port` and serves it in the background.
+pub fn spawn(state: SandboxState, port: u16, tls: RustlsConfig, handle: Handle<SocketAddr>) -> std::io::Result<SocketAddr> {
+    let listener = std::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], port)))?;
+    let addr = listener.local_addr()?;
+    tokio::spawn(async move {
+        if let Err(err) = crate::tls::serve(listener, Some(tls), router(state), handle).await {
+            tracing::error!(error = %err, "the sandbox stopped");
+        }
+    });
+    Ok(addr)
+}

@@ -1,0 +1,272 @@
+//! The sandbox's OAuth provider, modelled on ORY Hydra as Fanvue runs it:
+//! `GET /oauth2/auth` (consent page), `POST /oauth2/consent` (Allow/Deny),
+//! `POST /oauth2/token` (authorization_code with PKCE S256, refresh_token with rotation and
+//! reuse detection; `client_secret_basic` only) and `POST /oauth2/revoke` (RFC 7009).
+//!
+//! As at Hydra, an unknown client or a redirect URI that does not match exactly gets an error
+//! page and no redirect; every other authorize error is sent back to the app.
+
+use askama::Template;
+use axum::Form;
+use axum::body::Bytes;
+use axum::extract::{RawQuery, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use serde::Deserialize;
+
+use super::SandboxState;
+use super::store::ConsentRequest;
+use crate::crypto;
+use crate::oauth::tokens::now_unix;
+use crate::scopes::{Scope, ScopeSet};
+
+#[derive(Template)]
+#[template(path = "sandbox/consent.html")]
+struct ConsentPage<'a> {
+    client_id: &'a str,
+    challenge: &'a str,
+    scopes: Vec<&'static str>,
+    offline: bool,
+    user_handle: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "sandbox/form_post.html")]
+struct FormPostPage<'a> {
+    action: &'a str,
+    fields: Vec<(&'a str, String)>,
+}
+
+#[derive(Template)]
+#[template(path = "sandbox/error.html")]
+struct ErrorPage<'a> {
+    title: &'a str,
+    message: &'a str,
+}
+
+fn error_page(status: StatusCode, title: &str, message: &str) -> Response {
+    let html = ErrorPage { title, message }.render().unwrap_or_else(|_| message.to_owned());
+    (status, Html(html)).into_response()
+}
+
+/// `GET /oauth2/auth`.
+pub async fn authorize(State(sb): State<SandboxState>, RawQuery(query): RawQuery) -> Response {
+    let params: std::collections::HashMap<String, String> =
+        url::form_urlencoded::parse(query.as_deref().unwrap_or("").as_bytes()).into_owned().collect();
+    let get = |k: &str| params.get(k).map(String::as_str).filter(|v| !v.is_empty());
+    let client = sb.store.client();
+    if get("client_id") != Some(client.id.as_str()) {
+        return error_page(StatusCode::BAD_REQUEST, "Unknown client", "The OAuth 2.0 Client does not exist (invalid_client).");
+    }
+    let Some(redirect_uri) = get("redirect_uri").filter(|r| client.redirect_uris.iter().any(|u| u == r)) else {
+        return error_page(
+            StatusCode::BAD_REQUEST,
+            "Redirect URI mismatch",
+            "The 'redirect_uri' parameter does not match any of the OAuth 2.0 Client's pre-registered redirect URLs.",
+        );
+    };
+    let state = get("state").unwrap_or("");
+    let form_post = match get("response_mode") {
+        None | Some("query") => false,
+        Some("form_post") => true,
+        Some(_) => return deny(redirect_uri, state, false, "invalid_request", "The response_mode is not supported."),
+    };
+    let reject = |code: &str, description: &str| deny(redirect_uri, state, form_post, code, description);
+    if get("response_type") != Some("code") {
+        return reject("unsupported_response_type", "The authorization server does not support this response_type.");
+    }
+    if state.len() < 8 {
+        return reject(
+            "invalid_state",
+            "The state is missing or does not have enough characters and is therefore considered too weak.",
+        );
+    }
+    if get("code_challenge_method") != Some("S256") || get("code_challenge").is_none_or(|c| c.len() != 43) {
+        return reject("invalid_request", "PKCE is required: send code_challenge with code_challenge_method=S256.");
+    }
+    if get("nonce").is_some_and(|n| n.len() < 8) {
+        return reject("invalid_request", "The nonce is too short and therefore considered too weak.");
+    }
+    let mut scopes = ScopeSet::empty();
+    let (mut offline, mut openid) = (false, false);
+    for name in get("scope").unwrap_or("").split(' ').filter(|s| !s.is_empty()) {
+        match name {
+            "openid" => openid = true,
+            "offline" | "offline_access" => offline = true,
+            other => match other.parse::<Scope>() {
+                Ok(scope) => scopes.insert(scope),
+                Err(_) => {
+                    return reject(
+                        "invalid_scope",
+                        &format!("The requested scope is invalid, unknown, or malformed. The OAuth 2.0 Client is not allowed to request scope '{other}'."),
+                    );
+                }
+            },
+        }
+    }
+    let request = ConsentRequest {
+        redirect_uri: redirect_uri.to_owned(),
+        scopes,
+        offline,
+        openid,
+        state: state.to_owned(),
+        nonce: get("nonce").map(str::to_owned),
+        code_challenge: get("code_challenge").unwrap_or_default().to_owned(),
+        form_post,
+        created_at: now_unix(),
+    };
+    let challenge = sb.store.park_consent(request);
+    let page = ConsentPage {
+        client_id: &client.id,
+        challenge: &challenge,
+        scopes: scopes.iter().map(Scope::as_str).collect(),
+        offline,
+        user_handle: super::api::USER_HANDLE,
+    };
+    match page.render() {
+        Ok(html) => Html(html).into_response(),
+        Err(_) => error_page(StatusCode::INTERNAL_SERVER_ERROR, "Error", "The consent page could not be rendered."),
+    }
+}
+
+/// The consent form's answer.
+#[derive(Debug, Deserialize)]
+pub struct ConsentForm {
+    challenge: String,
+    decision: String,
+}
+
+/// `POST /oauth2/consent`: Allow issues a one-time code, Deny sends `access_denied`.
+pub async fn consent(State(sb): State<SandboxState>, Form(form): Form<ConsentForm>) -> Response {
+    let Some(request) = sb.store.take_consent(&form.challenge) else {
+        return error_page(StatusCode::BAD_REQUEST, "This consent request expired", "Start the login again from the app.");
+    };
+    if form.decision != "allow" {
+        return deny(&request.redirect_uri, &request.state, request.form_post, "access_denied", "The resource owner denied the request");
+    }
+    let (redirect_uri, state, form_post) = (request.redirect_uri.clone(), request.state.clone(), request.form_post);
+    let code = sb.store.issue_code(request);
+    respond(&redirect_uri, form_post, vec![("code", code), ("state", state)])
+}
+
+fn deny(redirect_uri: &str, state: &str, form_post: bool, error: &str, description: &str) -> Response {
+    let mut fields = vec![("error", error.to_owned()), ("error_description", description.to_owned())];
+    if !state.is_empty() {
+        fields.push(("state", state.to_owned()));
+    }
+    respond(redirect_uri, form_post, fields)
+}
+
+/// Sends the authorization response as a redirect (query) or an auto-submitting form.
+fn respond(redirect_uri: &str, form_post: bool, fields: Vec<(&str, String)>) -> Response {
+    if form_post {
+        let page = FormPostPage { action: redirect_uri, fields };
+        return match page.render() {
+            Ok(html) => Html(html).into_response(),
+            Err(_) => error_page(StatusCode::INTERNAL_SERVER_ERROR, "Error", "The response could not be rendered."),
+        };
+    }
+    let mut url = match url::Url::parse(redirect_uri) {
+        Ok(url) => url,
+        Err(_) => return error_page(StatusCode::BAD_REQUEST, "Bad redirect URI", "The registered redirect URI is invalid."),
+    };
+    url.query_pairs_mut().extend_pairs(fields.iter().map(|(k, v)| (*k, v.as_str())));
+    Redirect::to(url.as_str()).into_response()
+}
+
+/// An OAuth error response from the token or revocation endpoint.
+fn oauth_error(status: StatusCode, error: &str, description: &str) -> Response {
+    let body = serde_json::json!({ "error": error, "error_description": description });
+    let mut response = (status, axum::Json(body)).into_response();
+    response.headers_mut().insert(header::CACHE_CONTROL, header::HeaderValue::from_static("no-store"));
+    if status == StatusCode::UNAUTHORIZED {
+        response.headers_mut().insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Basic realm=\"sandbox\""));
+    }
+    response
+}
+
+/// Checks `client_secret_basic` (ids and secrets form-urlencoded inside Basic, RFC 6749
+/// §2.3.1). A secret in the body is refused, as Fanvue does.
+fn authenticate(sb: &SandboxState, headers: &HeaderMap, form: &std::collections::HashMap<String, String>) -> Result<(), Response> {
+    if form.contains_key("client_secret") {
+        return Err(oauth_error(
+            StatusCode::UNAUTHORIZED,
+            "invalid_client",
+            "Client authentication failed: this client must use client_secret_basic, not client_secret_post.",
+        ));
+    }
+    let decoded = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Basic "))
+        .and_then(|b64| base64::Engine::decode(&base64::engine::general_purpose::STANDARD, b64).ok())
+        .and_then(|raw| String::from_utf8(raw).ok());
+    let Some((id, secret)) = decoded.as_deref().and_then(|d| d.split_once(':')) else {
+        return Err(oauth_error(StatusCode::UNAUTHORIZED, "invalid_client", "Client authentication failed: no Basic credentials."));
+    };
+    let unescape = |s: &str| url::form_urlencoded::parse(format!("x={s}").as_bytes()).next().map(|(_, v)| v.into_owned()).unwrap_or_default();
+    let client = sb.store.client();
+    let ok = unescape(id) == client.id && crypto::constant_time_eq(unescape(secret).as_bytes(), client.secret.as_bytes());
+    if ok {
+        Ok(())
+    } else {
+        Err(oauth_error(StatusCode::UNAUTHORIZED, "invalid_client", "Client authentication failed."))
+    }
+}
+
+/// `POST /oauth2/token`.
+pub async fn token(State(sb): State<SandboxState>, headers: HeaderMap, body: Bytes) -> Response {
+    sb.store.count(|s| s.token_requests += 1);
+    let form: std::collections::HashMap<String, String> = url::form_urlencoded::parse(&body).into_owned().collect();
+    if let Err(response) = authenticate(&sb, &headers, &form) {
+        return response;
+    }
+    let get = |k: &str| form.get(k).map(String::as_str);
+    let result = match get("grant_type") {
+        Some("authorization_code") => {
+            let code = get("code").unwrap_or("");
+            sb.store
+                .redeem_code(code, get("redirect_uri"), get("code_verifier"))
+                .map(|(issued, request)| {
+                    let id_token = request.openid.then(|| sb.store.id_token(&sb.issuer, &issued.grant_id, request.nonce.as_deref()));
+                    (issued, id_token)
+                })
+        }
+        Some("refresh_token") => sb.store.refresh(get("refresh_token").unwrap_or(""), get("scope")).map(|i| (i, None)),
+        _ => Err(("unsupported_grant_type", "The authorization grant type is not supported by the authorization server.".into())),
+    };
+    match result {
+        Ok((issued, id_token)) => {
+            let mut scope: Vec<&str> = vec!["openid", "offline_access", "offline"];
+            scope.extend(issued.scopes.iter().map(Scope::as_str));
+            let mut body = serde_json::json!({
+                "access_token": issued.access_token,
+                "expires_in": issued.expires_in,
+                "scope": scope.join(" "),
+                "token_type": "bearer",
+            });
+            if let Some(rt) = issued.refresh_token {
+                body["refresh_token"] = rt.into();
+            }
+            if let Some(id_token) = id_token {
+                body["id_token"] = id_token.into();
+            }
+            let mut response = axum::Json(body).into_response();
+            response.headers_mut().insert(header::CACHE_CONTROL, header::HeaderValue::from_static("no-store"));
+            response
+        }
+        Err((error, description)) => oauth_error(StatusCode::BAD_REQUEST, error, &description),
+    }
+}
+
+/// `POST /oauth2/revoke` (RFC 7009): always 200 for an authenticated client.
+pub async fn revoke(State(sb): State<SandboxState>, headers: HeaderMap, body: Bytes) -> Response {
+    let form: std::collections::HashMap<String, String> = url::form_urlencoded::parse(&body).into_owned().collect();
+    if let Err(response) = authenticate(&sb, &headers, &form) {
+        return response;
+    }
+    if let Some(token) = form.get("token") {
+        sb.store.revoke(token);
+    }
+    StatusCode::OK.into_response()
+}

@@ -1,0 +1,395 @@
+//! The sandbox's memory: the registered client, consent requests, one-time codes, grants,
+//! rotating refresh tokens, self-contained access tokens, and counters tests can read.
+//!
+//! Access tokens are HMAC-signed (like Fanvue's JWTs, they validate without a lookup), so
+//! they survive a restart of the app and its in-process sandbox when `SESSION_SECRET` is set;
+//! refresh tokens, codes and grants live in memory only.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::crypto::{self, Key};
+use crate::oauth::tokens::now_unix;
+use crate::scopes::ScopeSet;
+
+/// How long an authorization code is valid (Hydra's default).
+pub const CODE_TTL_SECS: i64 = 600;
+/// How long a consent screen stays answerable.
+pub const CONSENT_TTL_SECS: i64 = 600;
+/// Fanvue's per-user budget: requests per window.
+pub const RATE_LIMIT: u32 = 200;
+/// Fanvue's budget window.
+pub const RATE_WINDOW_SECS: i64 = 60;
+
+/// The one OAuth client the sandbox knows: this app.
+#[derive(Clone)]
+pub struct RegisteredClient {
+    /// `client_id`.
+    pub id: String,
+    /// `client_secret`.
+    pub secret: String,
+    /// Exact redirect URIs accepted.
+    pub redirect_uris: Vec<String>,
+}
+
+/// An authorize request waiting for Allow/Deny.
+#[derive(Clone, Debug)]
+pub struct ConsentRequest {
+    /// Where to send the answer.
+    pub redirect_uri: String,
+    /// App scopes asked for.
+    pub scopes: ScopeSet,
+    /// Whether `offline`/`offline_access` was asked for (refresh token issued).
+    pub offline: bool,
+    /// Whether `openid` was asked for (id_token issued).
+    pub openid: bool,
+    /// Client's `state`.
+    pub state: String,
+    /// Client's `nonce`.
+    pub nonce: Option<String>,
+    /// PKCE S256 challenge.
+    pub code_challenge: String,
+    /// `query` or `form_post`.
+    pub form_post: bool,
+    /// Creation time.
+    pub created_at: i64,
+}
+
+/// A code issued after consent.
+#[derive(Clone, Debug)]
+pub struct IssuedCode {
+    /// The consent it answers.
+    pub request: ConsentRequest,
+    /// Grant created from it.
+    pub grant_id: String,
+    /// Set when redeemed; a second redemption revokes the grant.
+    pub used: bool,
+}
+
+/// A consented grant: the chain of tokens one login created.
+#[derive(Clone, Debug)]
+pub struct Grant {
+    /// Granted app scopes.
+    pub scopes: ScopeSet,
+    /// Whether refresh tokens are issued.
+    pub offline: bool,
+    /// Revoked by reuse detection, code replay or revocation.
+    pub revoked: bool,
+}
+
+/// Counters for tests and the curious (`GET /_sandbox/stats`).
+#[derive(Clone, Debug, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Stats {
+    /// `GET /oauth2/auth` answered with a consent page.
+    pub authorize_requests: u64,
+    /// Requests to `/oauth2/token`, any outcome.
+    pub token_requests: u64,
+    /// Codes exchanged successfully.
+    pub code_exchanges: u64,
+    /// Refreshes that succeeded.
+    pub refreshes: u64,
+    /// Refresh-token reuses detected (each revoked a grant).
+    pub reuse_detected: u64,
+    /// Revocation requests.
+    pub revocations: u64,
+    /// API requests, any outcome.
+    pub api_calls: u64,
+}
+
+/// Claims inside a sandbox access token.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct AccessClaims {
+    /// Grant id.
+    pub grant: String,
+    /// User UUID.
+    pub sub: String,
+    /// Granted scopes.
+    pub scp: ScopeSet,
+    /// Expiry (Unix seconds).
+    pub exp: i64,
+    /// Unique id, so two tokens minted in the same second differ.
+    pub jti: String,
+}
+
+#[derive(Default)]
+struct Data {
+    consents: HashMap<String, ConsentRequest>,
+    codes: HashMap<String, IssuedCode>,
+    grants: HashMap<String, Grant>,
+    /// refresh token → (grant id, used)
+    refresh_tokens: HashMap<String, (String, bool)>,
+    /// user → (window start, count)
+    rate: HashMap<String, (i64, u32)>,
+    stats: Stats,
+}
+
+/// Shared sandbox state.
+#[derive(Clone)]
+pub struct SandboxStore {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    client: RegisteredClient,
+    token_key: Key,
+    access_ttl: Duration,
+    data: Mutex<Data>,
+}
+
+/// What a token request produced.
+pub struct Issued {
+    /// Access token.
+    pub access_token: String,
+    /// Refresh token, when offline access was granted.
+    pub refresh_token: Option<String>,
+    /// Lifetime of the access token.
+    pub expires_in: i64,
+    /// Granted scopes.
+    pub scopes: ScopeSet,
+    /// Grant id (for the id_token's `sid`).
+    pub grant_id: String,
+}
+
+/// Why a grant request failed: OAuth error code and description.
+pub type GrantError = (&'static str, String);
+
+impl SandboxStore {
+    /// A store for `client`; `secret` keys the access tokens.
+    pub fn new(client: RegisteredClient, secret: &str, access_ttl: Duration) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                client,
+                token_key: Key::derive(secret.as_bytes(), "sandbox-access-token-v1"),
+                access_ttl,
+                data: Mutex::default(),
+            }),
+        }
+    }
+
+    fn data(&self) -> MutexGuard<'_, Data> {
+        self.inner.data.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The registered client.
+    pub fn client(&self) -> &RegisteredClient {
+        &self.inner.client
+    }
+
+    /// A copy of the counters.
+    pub fn stats(&self) -> Stats {
+        self.data().stats.clone()
+    }
+
+    /// Updates the counters.
+    pub fn count(&self, f: impl FnOnce(&mut Stats)) {
+        f(&mut self.data().stats);
+    }
+
+    /// Parks a consent request; returns its challenge id.
+    pub fn park_consent(&self, request: ConsentRequest) -> String {
+        let challenge = crypto::random_token(24);
+        let mut data = self.data();
+        let now = now_unix();
+        data.consents.retain(|_, c| now - c.created_at < CONSENT_TTL_SECS);
+        data.consents.insert(challenge.clone(), request);
+        data.stats.authorize_requests += 1;
+        challenge
+    }
+
+    /// Takes a consent request (once).
+    pub fn take_consent(&self, challenge: &str) -> Option<ConsentRequest> {
+        let request = self.data().consents.remove(challenge)?;
+        (now_unix() - request.created_at < CONSENT_TTL_SECS).then_some(request)
+    }
+
+    /// Issues a one-time code for an allowed consent.
+    pub fn issue_code(&self, request: ConsentRequest) -> String {
+        let code = format!("sbx_ac_{}", crypto::random_token(32));
+        let grant_id = crypto::random_token(16);
+        self.data().codes.insert(
+            code.clone(),
+            IssuedCode {
+                request,
+                grant_id,
+                used: false,
+            },
+        );
+        code
+    }
+
+    /// Redeems a code: checks it is unused, fresh, for this redirect URI and PKCE verifier.
+    /// A second redemption revokes everything the first one issued (RFC 6749 §10.5).
+    pub fn redeem_code(&self, code: &str, redirect_uri: Option<&str>, verifier: Option<&str>) -> Result<(Issued, ConsentRequest), GrantError> {
+        let mut data = self.data();
+        let Some(issued) = data.codes.get_mut(code) else {
+            return Err(("invalid_grant", "The authorization code is invalid.".into()));
+        };
+        if issued.used {
+            let grant_id = issued.grant_id.clone();
+            if let Some(grant) = data.grants.get_mut(&grant_id) {
+                grant.revoked = true;
+            }
+            return Err(("invalid_grant", "The authorization code has already been used; the tokens issued for it were revoked.".into()));
+        }
+        issued.used = true;
+        let request = issued.request.clone();
+        let grant_id = issued.grant_id.clone();
+        if now_unix() - request.created_at > CODE_TTL_SECS {
+            return Err(("invalid_grant", "The authorization code has expired.".into()));
+        }
+        if redirect_uri != Some(request.redirect_uri.as_str()) {
+            return Err(("invalid_grant", "The redirect_uri does not match the one of the authorization request.".into()));
+        }
+        let Some(verifier) = verifier.filter(|v| (43..=128).contains(&v.len())) else {
+            return Err(("invalid_grant", "The PKCE code_verifier is missing or malformed.".into()));
+        };
+        let challenge = crypto::b64(&sha256(verifier.as_bytes()));
+        if !crypto::constant_time_eq(challenge.as_bytes(), request.code_challenge.as_bytes()) {
+            return Err(("invalid_grant", "The PKCE code_verifier does not match the code_challenge.".into()));
+        }
+        data.grants.insert(
+            grant_id.clone(),
+            Grant {
+                scopes: request.scopes,
+                offline: request.offline,
+                revoked: false,
+            },
+        );
+        data.stats.code_exchanges += 1;
+        let issued = self.mint(&mut data, &grant_id, request.scopes, request.offline);
+        Ok((issued, request))
+    }
+
+    /// Rotates a refresh token. Reusing one revokes the whole grant.
+    pub fn refresh(&self, refresh_token: &str, scope: Option<&str>) -> Result<Issued, GrantError> {
+        let mut data = self.data();
+        let Some((grant_id, used)) = data.refresh_tokens.get(refresh_token).cloned() else {
+            return Err(("invalid_grant", "The refresh token is malformed or not valid.".into()));
+        };
+        let Some(grant) = data.grants.get(&grant_id).cloned() else {
+            return Err(("invalid_grant", "The refresh token is not valid.".into()));
+        };
+        if used {
+            if let Some(g) = data.grants.get_mut(&grant_id) {
+                g.revoked = true;
+            }
+            data.stats.reuse_detected += 1;
+            return Err((
+                "invalid_grant",
+                "The refresh token has already been used; reuse was detected and the whole grant was revoked.".into(),
+            ));
+        }
+        if grant.revoked {
+            return Err(("invalid_grant", "The grant was revoked.".into()));
+        }
+        if let Some(asked) = scope {
+            let asked = ScopeSet::parse_granted(asked);
+            if !grant.scopes.missing(asked).is_empty() {
+                return Err(("invalid_scope", "The requested scope exceeds the original grant.".into()));
+            }
+        }
+        if let Some(entry) = data.refresh_tokens.get_mut(refresh_token) {
+            entry.1 = true;
+        }
+        data.stats.refreshes += 1;
+        Ok(self.mint(&mut data, &grant_id, grant.scopes, grant.offline))
+    }
+
+    /// Revokes the grant a refresh or access token belongs to (RFC 7009: unknown is fine).
+    pub fn revoke(&self, token: &str) {
+        let grant_id = self
+            .verify_access(token)
+            .map(|claims| claims.grant)
+            .or_else(|| self.data().refresh_tokens.get(token).map(|(g, _)| g.clone()));
+        let mut data = self.data();
+        data.stats.revocations += 1;
+        if let Some(grant) = grant_id.and_then(|g| data.grants.get_mut(&g)) {
+            grant.revoked = true;
+        }
+    }
+
+    fn mint(&self, data: &mut Data, grant_id: &str, scopes: ScopeSet, offline: bool) -> Issued {
+        let expires_in = i64::try_from(self.inner.access_ttl.as_secs()).unwrap_or(3600);
+        let claims = AccessClaims {
+            grant: grant_id.to_owned(),
+            sub: super::api::USER_UUID.to_owned(),
+            scp: scopes,
+            exp: now_unix() + expires_in,
+            jti: crypto::random_token(9),
+        };
+        let payload = crypto::b64(&serde_json::to_vec(&claims).unwrap_or_default());
+        let mac = crypto::b64(&self.inner.token_key.mac(payload.as_bytes()));
+        let refresh_token = offline.then(|| {
+            let token = format!("sbx_rt_{}", crypto::random_token(32));
+            data.refresh_tokens.insert(token.clone(), (grant_id.to_owned(), false));
+            token
+        });
+        Issued {
+            access_token: format!("sbx_at.{payload}.{mac}"),
+            refresh_token,
+            expires_in,
+            scopes,
+            grant_id: grant_id.to_owned(),
+        }
+    }
+
+    /// Checks an access token: signature, expiry, grant not revoked.
+    pub fn verify_access(&self, token: &str) -> Option<AccessClaims> {
+        let rest = token.strip_prefix("sbx_at.")?;
+        let (payload, mac) = rest.split_once('.')?;
+        let expected = crypto::b64(&self.inner.token_key.mac(payload.as_bytes()));
+        if !crypto::constant_time_eq(expected.as_bytes(), mac.as_bytes()) {
+            return None;
+        }
+        let claims: AccessClaims = serde_json::from_slice(&crypto::unb64(payload)?).ok()?;
+        if claims.exp <= now_unix() {
+            return None;
+        }
+        // A grant unknown here was issued before a restart: the signature vouches for it.
+        let revoked = self.data().grants.get(&claims.grant).is_some_and(|g| g.revoked);
+        (!revoked).then_some(claims)
+    }
+
+    /// Counts one API call against the user's budget. `Err(retry_after)` when spent.
+    pub fn take_budget(&self, user: &str) -> Result<(u32, i64), i64> {
+        let now = now_unix();
+        let mut data = self.data();
+        let window = data.rate.entry(user.to_owned()).or_insert((now, 0));
+        if now - window.0 >= RATE_WINDOW_SECS {
+            *window = (now, 0);
+        }
+        let reset = window.0 + RATE_WINDOW_SECS;
+        if window.1 >= RATE_LIMIT {
+            return Err((reset - now).max(1));
+        }
+        window.1 += 1;
+        Ok((RATE_LIMIT - window.1, reset))
+    }
+
+    /// Signs an id_token (HS256 under the sandbox key; the app checks only the nonce).
+    pub fn id_token(&self, issuer: &str, grant_id: &str, nonce: Option<&str>) -> String {
+        let header = crypto::b64(br#"{"alg":"HS256","typ":"JWT"}"#);
+        let now = now_unix();
+        let claims = serde_json::json!({
+            "iss": issuer,
+            "sub": super::api::USER_UUID,
+            "aud": [self.inner.client.id],
+            "iat": now,
+            "exp": now + 3600,
+            "sid": grant_id,
+            "nonce": nonce,
+        });
+        let payload = crypto::b64(claims.to_string().as_bytes());
+        let mac = crypto::b64(&self.inner.token_key.mac(format!("{header}.{payload}").as_bytes()));
+        format!("{header}.{payload}.{mac}")
+    }
+}
+
+fn sha256(bytes: &[u8]) -> [u8; 32] {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes).into()
+}

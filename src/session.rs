@@ -1,0 +1,270 @@
+//! Server-side sessions: the store (SQLite file or memory), sealed at rest, and the cookie.
+//!
+//! tower-sessions keeps the session record server-side and puts only a random 128-bit id in
+//! the cookie. Its stores write records in clear, so [`SealedStore`] wraps whichever store is
+//! configured and:
+//! - seals each record's data with XChaCha20-Poly1305 under a key derived from
+//!   `SESSION_SECRET`, bound to the record's storage key (a sealed blob copied to another
+//!   row does not open);
+//! - stores the record under a keyed hash of the session id, so a leaked database holds
+//!   neither tokens nor usable cookie values;
+//! - treats a record it cannot open (other `SESSION_SECRET`, tampering) as absent: the
+//!   user is simply signed out.
+
+use std::path::Path;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde_json::Value;
+use tower_sessions::cookie::SameSite;
+use tower_sessions::session::{Id, Record};
+use tower_sessions::session_store::{self, SessionStore};
+use tower_sessions::{Expiry, MemoryStore, SessionManagerLayer};
+use tower_sessions_sqlx_store::SqliteStore;
+use tower_sessions_sqlx_store::sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
+
+use crate::config::{SessionConfig, StoreKind};
+use crate::crypto::{self, Key};
+
+/// The key under which the sealed blob sits in the stored record's data.
+const SEALED_FIELD: &str = "sealed";
+
+/// A session store wrapper that seals records at rest (see the module docs).
+#[derive(Clone)]
+pub struct SealedStore<S> {
+    inner: S,
+    seal_key: Key,
+    id_key: Key,
+}
+
+impl<S> std::fmt::Debug for SealedStore<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SealedStore { keys: [redacted] }")
+    }
+}
+
+impl<S: SessionStore> SealedStore<S> {
+    /// Wraps `inner`, deriving both keys from the master secret.
+    pub fn new(inner: S, master_secret: &str) -> Self {
+        Self {
+            inner,
+            seal_key: Key::derive(master_secret.as_bytes(), "session-record-v1"),
+            id_key: Key::derive(master_secret.as_bytes(), "session-id-v1"),
+        }
+    }
+
+    /// The id a record is stored under: HMAC of the cookie's id, truncated to 128 bits.
+    pub fn storage_id(&self, id: &Id) -> Id {
+        let mac = self.id_key.mac(&id.0.to_le_bytes());
+        let mut bytes = [0u8; 16];
+        bytes.copy_from_slice(&mac[..16]);
+        Id(i128::from_le_bytes(bytes))
+    }
+
+    fn seal(&self, record: &Record) -> session_store::Result<Record> {
+        let storage_id = self.storage_id(&record.id);
+        let plain = serde_json::to_vec(&record.data).map_err(|e| session_store::Error::Encode(e.to_string()))?;
+        let sealed = self
+            .seal_key
+            .seal(&storage_id.0.to_le_bytes(), &plain)
+            .map_err(|e| session_store::Error::Encode(e.to_string()))?;
+        let mut data = std::collections::HashMap::new();
+        data.insert(SEALED_FIELD.to_owned(), Value::String(crypto::b64(&sealed)));
+        Ok(Record {
+            id: storage_id,
+            data,
+            expiry_date: record.expiry_date,
+        })
+    }
+
+    fn open(&self, id: Id, stored: Record) -> Option<Record> {
+        let blob = stored.data.get(SEALED_FIELD)?.as_str()?;
+        let sealed = crypto::unb64(blob)?;
+        let plain = self.seal_key.open(&stored.id.0.to_le_bytes(), &sealed).ok()?;
+        let data = serde_json::from_slice(&plain).ok()?;
+        Some(Record {
+            id,
+            data,
+            expiry_date: stored.expiry_date,
+        })
+    }
+}
+
+#[async_trait]
+impl<S: SessionStore + Clone> SessionStore for SealedStore<S> {
+    async fn create(&self, record: &mut Record) -> session_store::Result<()> {
+        // A fresh random id colliding is a 2^-128 event, but handle it as the stores do.
+        while self.inner.load(&self.storage_id(&record.id)).await?.is_some() {
+            record.id = Id::default();
+        }
+        self.inner.save(&self.seal(record)?).await
+    }
+
+    async fn save(&self, record: &Record) -> session_store::Result<()> {
+        self.inner.save(&self.seal(record)?).await
+    }
+
+    async fn load(&self, id: &Id) -> session_store::Result<Option<Record>> {
+        let Some(stored) = self.inner.load(&self.storage_id(id)).await? else {
+            return Ok(None);
+        };
+        let opened = self.open(*id, stored);
+        if opened.is_none() {
+            tracing::info!("a session record could not be opened (SESSION_SECRET changed?); treating it as signed out");
+        }
+        Ok(opened)
+    }
+
+    async fn delete(&self, id: &Id) -> session_store::Result<()> {
+        self.inner.delete(&self.storage_id(id)).await
+    }
+}
+
+/// The configured store behind the sealing wrapper.
+#[derive(Clone, Debug)]
+pub enum AnyStore {
+    /// A SQLite file.
+    Sqlite(SqliteStore),
+    /// Process memory.
+    Memory(MemoryStore),
+}
+
+#[async_trait]
+impl SessionStore for AnyStore {
+    async fn create(&self, record: &mut Record) -> session_store::Result<()> {
+        match self {
+            AnyStore::Sqlite(s) => s.create(record).await,
+            AnyStore::Memory(s) => s.create(record).await,
+        }
+    }
+    async fn save(&self, record: &Record) -> session_store::Result<()> {
+        match self {
+            AnyStore::Sqlite(s) => s.save(record).await,
+            AnyStore::Memory(s) => s.save(record).await,
+        }
+    }
+    async fn load(&self, id: &Id) -> session_store::Result<Option<Record>> {
+        match self {
+            AnyStore::Sqlite(s) => s.load(id).await,
+            AnyStore::Memory(s) => s.load(id).await,
+        }
+    }
+    async fn delete(&self, id: &Id) -> session_store::Result<()> {
+        match self {
+            AnyStore::Sqlite(s) => s.delete(id).await,
+            AnyStore::Memory(s) => s.delete(id).await,
+        }
+    }
+}
+
+/// Opening the session store failed.
+#[derive(Debug, thiserror::Error)]
+#[error("SESSION_STORE: cannot open the SQLite session store at {path}: {reason}")]
+pub struct StoreError {
+    path: String,
+    reason: String,
+}
+
+/// Opens the configured store (creating the SQLite file, its folder and table when missing)
+/// and starts the task that deletes expired records.
+pub async fn open_store(config: &SessionConfig) -> Result<SealedStore<AnyStore>, StoreError> {
+    let inner = match &config.store {
+        StoreKind::Memory => AnyStore::Memory(MemoryStore::default()),
+        StoreKind::Sqlite(path) => {
+            let store = open_sqlite(path).await.map_err(|reason| StoreError {
+                path: path.display().to_string(),
+                reason,
+            })?;
+            spawn_expired_deletion(store.clone());
+            AnyStore::Sqlite(store)
+        }
+    };
+    Ok(SealedStore::new(inner, secrecy::ExposeSecret::expose_secret(&config.secret)))
+}
+
+async fn open_sqlite(path: &Path) -> Result<SqliteStore, String> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        tokio::fs::create_dir_all(dir)
+            .await
+            .map_err(|e| format!("cannot create folder {}: {e}", dir.display()))?;
+    }
+    let options = SqliteConnectOptions::new()
+        .filename(path)
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        .busy_timeout(Duration::from_secs(5));
+    let pool = SqlitePoolOptions::new()
+        .max_connections(4)
+        .acquire_timeout(Duration::from_secs(5))
+        .connect_with(options)
+        .await
+        .map_err(|e| e.to_string())?;
+    let store = SqliteStore::new(pool);
+    store.migrate().await.map_err(|e| e.to_string())?;
+    Ok(store)
+}
+
+fn spawn_expired_deletion(store: SqliteStore) {
+    use tower_sessions::ExpiredDeletion;
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(600));
+        loop {
+            tick.tick().await;
+            if let Err(err) = store.delete_expired().await {
+                tracing::warn!(error = %err, "deleting expired sessions failed; will retry");
+            }
+        }
+    });
+}
+
+/// The session layer: cookie `HttpOnly; Secure; SameSite=Lax; Path=/`.
+///
+/// `Lax`, not `Strict`: the browser must send the cookie on the top-level redirect back from
+/// Fanvue to the callback, or the pending login (state, PKCE verifier) is lost.
+pub fn layer(
+    store: SealedStore<AnyStore>,
+    config: &SessionConfig,
+) -> SessionManagerLayer<SealedStore<AnyStore>> {
+    let ttl = time::Duration::seconds(i64::try_from(config.ttl.as_secs()).unwrap_or(i64::MAX / 2));
+    SessionManagerLayer::new(store)
+        .with_name(config.cookie_name.clone())
+        .with_http_only(true)
+        .with_secure(true)
+        .with_same_site(SameSite::Lax)
+        .with_path("/")
+        .with_expiry(Expiry::OnInactivity(ttl))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(value: &str) -> Record {
+        let mut data = std::collections::HashMap::new();
+        data.insert("tokens".to_owned(), Value::String(value.to_owned()));
+        Record {
+            id: Id::default(),
+            data,
+            expiry_date: time::OffsetDateTime::now_utc() + time::Duration::hours(1),
+        }
+    }
+
+    #[tokio::test]
+    async fn records_are_sealed_under_a_hashed_id_and_open_only_with_the_same_secret() {
+        let inner = MemoryStore::default();
+        let store = SealedStore::new(inner.clone(), "0123456789abcdef0123456789abcdef");
+        let mut rec = record("ory_at_SECRET");
+        store.create(&mut rec).await.ok();
+
+        assert!(inner.load(&rec.id).await.ok().flatten().is_none(), "stored under the cookie id");
+        let raw = inner.load(&store.storage_id(&rec.id)).await.ok().flatten();
+        let raw_json = raw.map(|r| serde_json::to_string(&r.data).unwrap_or_default()).unwrap_or_default();
+        assert!(raw_json.contains(SEALED_FIELD) && !raw_json.contains("ory_at_SECRET"));
+
+        let loaded = store.load(&rec.id).await.ok().flatten();
+        assert_eq!(loaded.map(|r| r.data), Some(rec.data.clone()));
+
+        let other = SealedStore::new(inner, "another-secret-another-secret-xx");
+        assert!(other.load(&rec.id).await.ok().flatten().is_none());
+    }
+}
