@@ -15,6 +15,9 @@
 //! - [`provider`]: authorize, consent, token, revoke;
 //! - [`api`]: the REST API and its seeded data;
 //! - [`store`]: codes, grants, tokens and counters (`GET /_sandbox/stats`).
+//!
+//! Two extras exist for tests and demos: `GET /_sandbox/stats` (counters) and
+//! `POST /_sandbox/revoke-consent` (what a creator does in Fanvue's settings).
 
 pub mod api;
 pub mod provider;
@@ -69,6 +72,7 @@ pub fn router(state: SandboxState) -> Router {
         .route("/.well-known/openid-configuration", get(discovery))
         .route("/api/{*rest}", any(api::dispatch))
         .route("/_sandbox/stats", get(stats))
+        .route("/_sandbox/revoke-consent", post(revoke_consent))
         .route("/_sandbox/{file}", get(asset))
         .with_state(state)
 }
@@ -91,6 +95,12 @@ async fn discovery(axum::extract::State(sb): axum::extract::State<SandboxState>)
 
 async fn stats(axum::extract::State(sb): axum::extract::State<SandboxState>) -> impl IntoResponse {
     axum::Json(sb.store.stats())
+}
+
+/// Emulates the creator revoking the app in Fanvue's settings: every grant dies.
+async fn revoke_consent(axum::extract::State(sb): axum::extract::State<SandboxState>) -> impl IntoResponse {
+    sb.store.revoke_all();
+    axum::http::StatusCode::NO_CONTENT
 }
 
 async fn asset(axum::extract::Path(file): axum::extract::Path<String>) -> axum::response::Response {

@@ -312,6 +312,14 @@ impl SandboxStore {
         }
     }
 
+    /// Revokes every grant, as a creator does under Settings → Third Party Apps → Revoke.
+    pub fn revoke_all(&self) {
+        let mut data = self.data();
+        for grant in data.grants.values_mut() {
+            grant.revoked = true;
+        }
+    }
+
     fn mint(&self, data: &mut Data, grant_id: &str, scopes: ScopeSet, offline: bool) -> Issued {
         let expires_in = i64::try_from(self.inner.access_ttl.as_secs()).unwrap_or(3600);
         let claims = AccessClaims {

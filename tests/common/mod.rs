@@ -1,0 +1,261 @@
+//! Test harness: starts the real binary (`--sandbox`) on free ports in a temporary folder,
+//! and drives it the way a browser would (cookie jar, no automatic redirects).
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::HashMap;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use reqwest::header::HeaderMap;
+use reqwest::{Client, Response, StatusCode};
+
+/// A free TCP port on loopback (bound, read, released).
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// One running app + sandbox process.
+pub struct TestApp {
+    pub port: u16,
+    pub sandbox_port: u16,
+    pub dir: Arc<tempfile::TempDir>,
+    pub env: HashMap<String, String>,
+    child: Option<Child>,
+    log: PathBuf,
+}
+
+/// A fixed secret so restarts keep sessions in tests that want that.
+pub const SECRET: &str = "test-session-secret-0123456789abcdef";
+
+impl TestApp {
+    /// Starts with the defaults plus `env`.
+    pub async fn spawn(env: &[(&str, &str)]) -> TestApp {
+        let dir = Arc::new(tempfile::tempdir().unwrap());
+        Self::spawn_in(dir, free_port(), free_port(), env).await
+    }
+
+    /// Starts in `dir` on the given ports (used to restart on the same state).
+    pub async fn spawn_in(dir: Arc<tempfile::TempDir>, port: u16, sandbox_port: u16, env: &[(&str, &str)]) -> TestApp {
+        let mut vars: HashMap<String, String> = HashMap::new();
+        vars.insert("PORT".into(), port.to_string());
+        vars.insert("SANDBOX_PORT".into(), sandbox_port.to_string());
+        vars.insert("BIND_ADDRESS".into(), "127.0.0.1".into());
+        vars.insert("RUST_LOG".into(), "info".into());
+        vars.insert("SESSION_SECRET".into(), SECRET.into());
+        for (k, v) in env {
+            vars.insert((*k).into(), (*v).into());
+        }
+        let log = dir.path().join(format!("server-{port}-{}.log", rand_suffix()));
+        let mut app = TestApp {
+            port,
+            sandbox_port,
+            dir,
+            env: vars,
+            child: None,
+            log,
+        };
+        app.start();
+        app.wait_ready().await;
+        app
+    }
+
+    fn start(&mut self) {
+        let log = std::fs::File::create(&self.log).unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_fanvue-app-starter"))
+            .arg("--sandbox")
+            .current_dir(self.dir.path())
+            .env_clear()
+            .envs(&self.env)
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        self.child = Some(child);
+    }
+
+    async fn wait_ready(&mut self) {
+        let client = self.client();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Ok(r) = client.get(self.url("/healthz")).send().await
+                && r.status() == StatusCode::OK
+            {
+                return;
+            }
+            if let Some(status) = self.child.as_mut().and_then(|c| c.try_wait().unwrap()) {
+                panic!("server exited with {status}:\n{}", self.logs());
+            }
+            assert!(Instant::now() < deadline, "server did not become ready:\n{}", self.logs());
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    pub fn origin(&self) -> String {
+        format!("https://localhost:{}", self.port)
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.origin())
+    }
+
+    pub fn sandbox_url(&self, path: &str) -> String {
+        format!("https://127.0.0.1:{}{path}", self.sandbox_port)
+    }
+
+    /// A browser-like client: cookie jar, no automatic redirects.
+    pub fn client(&self) -> Client {
+        client_builder().cookie_store(true).build().unwrap()
+    }
+
+    /// A client without cookies (what a browser sends cross-site with SameSite=Lax).
+    pub fn cookieless(&self) -> Client {
+        client_builder().build().unwrap()
+    }
+
+    pub fn logs(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    pub async fn stats(&self) -> serde_json::Value {
+        self.cookieless().get(self.sandbox_url("/_sandbox/stats")).send().await.unwrap().json().await.unwrap()
+    }
+
+    pub async fn stat(&self, name: &str) -> u64 {
+        self.stats().await[name].as_u64().unwrap()
+    }
+
+    /// Sends SIGTERM and waits for the exit status.
+    pub fn terminate(&mut self) -> std::process::ExitStatus {
+        let mut child = self.child.take().unwrap();
+        Command::new("kill").arg("-TERM").arg(child.id().to_string()).status().unwrap();
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(Instant::now() < deadline, "no exit after SIGTERM");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Stops and starts again in the same folder and ports, with `env` changes.
+    pub async fn restart(&mut self, env: &[(&str, &str)]) {
+        self.terminate();
+        for (k, v) in env {
+            self.env.insert((*k).into(), (*v).into());
+        }
+        self.start();
+        self.wait_ready().await;
+    }
+
+    pub fn db_files(&self) -> Vec<PathBuf> {
+        std::fs::read_dir(self.dir.path().join("data"))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect()
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+fn rand_suffix() -> u32 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos()
+}
+
+pub fn client_builder() -> reqwest::ClientBuilder {
+    fanvue_app_starter::install_crypto_provider();
+    Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        // The app's and the sandbox's certificates are self-signed.
+        .tls_danger_accept_invalid_certs(true)
+        .timeout(Duration::from_secs(30))
+}
+
+pub fn location(response: &Response) -> String {
+    response.headers().get("location").unwrap().to_str().unwrap().to_owned()
+}
+
+pub fn query_of(url: &str) -> HashMap<String, String> {
+    let parsed = reqwest::Url::parse(url).unwrap();
+    parsed.query_pairs().into_owned().collect()
+}
+
+/// The session cookie set by a response, if any: (value, full header).
+pub fn session_cookie(headers: &HeaderMap) -> Option<(String, String)> {
+    headers.get_all("set-cookie").iter().find_map(|v| {
+        let raw = v.to_str().ok()?.to_owned();
+        let value = raw.strip_prefix("fanvue_oauth=")?.split(';').next()?.to_owned();
+        Some((value, raw))
+    })
+}
+
+/// What one login produced.
+pub struct Login {
+    pub authorize_url: String,
+    pub callback_url: String,
+    pub landed_on: String,
+}
+
+/// Starts a login and returns the sandbox's consent challenge and the authorize URL.
+pub async fn start_login(app: &TestApp, client: &Client, path: &str) -> (String, String) {
+    let r = client.get(app.url(path)).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER, "{path}");
+    let authorize = location(&r);
+    let page = client.get(&authorize).send().await.unwrap().text().await.unwrap();
+    (authorize, challenge_of(&page))
+}
+
+pub fn challenge_of(page: &str) -> String {
+    let start = page.find("name=\"challenge\" value=\"").expect("consent page") + 24;
+    page[start..start + page[start..].find('"').unwrap()].to_owned()
+}
+
+/// Answers the consent page; returns the sandbox's response.
+pub async fn consent(app: &TestApp, client: &Client, challenge: &str, decision: &str) -> Response {
+    client
+        .post(app.sandbox_url("/oauth2/consent"))
+        .form(&[("challenge", challenge), ("decision", decision)])
+        .send()
+        .await
+        .unwrap()
+}
+
+/// A whole query-mode login: login → consent (Allow) → callback → landing page.
+pub async fn login_via(app: &TestApp, client: &Client, path: &str) -> Login {
+    let (authorize_url, challenge) = start_login(app, client, path).await;
+    let r = consent(app, client, &challenge, "allow").await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let callback_url = location(&r);
+    let r = client.get(&callback_url).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER, "callback: {}", r.text().await.unwrap_or_default());
+    Login {
+        authorize_url,
+        callback_url,
+        landed_on: location(&r),
+    }
+}
+
+pub async fn login(app: &TestApp, client: &Client) -> Login {
+    login_via(app, client, "/api/oauth/login").await
+}
+
+pub async fn home(app: &TestApp, client: &Client) -> (StatusCode, String) {
+    let r = client.get(app.url("/")).send().await.unwrap();
+    (r.status(), r.text().await.unwrap())
+}
+
+pub fn file_contains(path: &Path, needle: &[u8]) -> bool {
+    let bytes = std::fs::read(path).unwrap_or_default();
+    bytes.windows(needle.len()).any(|w| w == needle)
+}
