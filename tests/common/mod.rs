@@ -128,8 +128,9 @@ impl TestApp {
         self.stats().await[name].as_u64().unwrap()
     }
 
-    /// Sends SIGTERM and waits for the exit status.
-    pub fn terminate(&mut self) -> std::process::ExitStatus {
+    /// Sends SIGTERM and waits for the exit status. Async, so that this runtime keeps
+    /// serving its clients' connections (an HTTP/2 client must answer the server's GOAWAY).
+    pub async fn terminate(&mut self) -> std::process::ExitStatus {
         let mut child = self.child.take().unwrap();
         Command::new("kill").arg("-TERM").arg(child.id().to_string()).status().unwrap();
         let deadline = Instant::now() + Duration::from_secs(15);
@@ -138,13 +139,13 @@ impl TestApp {
                 return status;
             }
             assert!(Instant::now() < deadline, "no exit after SIGTERM");
-            std::thread::sleep(Duration::from_millis(20));
+            tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
 
     /// Stops and starts again in the same folder and ports, with `env` changes.
     pub async fn restart(&mut self, env: &[(&str, &str)]) {
-        self.terminate();
+        self.terminate().await;
         for (k, v) in env {
             self.env.insert((*k).into(), (*v).into());
         }
@@ -258,4 +259,50 @@ pub async fn home(app: &TestApp, client: &Client) -> (StatusCode, String) {
 pub fn file_contains(path: &Path, needle: &[u8]) -> bool {
     let bytes = std::fs::read(path).unwrap_or_default();
     bytes.windows(needle.len()).any(|w| w == needle)
+}
+
+/// Sends raw bytes over TLS (trusting the app's generated certificate) and returns what
+/// came back, so tests can send what no well-behaved HTTP client would (`..` paths, NULs).
+pub async fn raw_https(app: &TestApp, request: &[u8]) -> std::io::Result<String> {
+    use rustls::pki_types::pem::PemObject;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    fanvue_app_starter::install_crypto_provider();
+    let pem = app.dir.path().join("certs/localhost.pem");
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in rustls::pki_types::CertificateDer::pem_file_iter(&pem).unwrap() {
+        roots.add(cert.unwrap()).unwrap();
+    }
+    let config = rustls::ClientConfig::builder().with_root_certificates(roots).with_no_client_auth();
+    let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
+    let tcp = tokio::net::TcpStream::connect(("127.0.0.1", app.port)).await?;
+    let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+    let mut tls = connector.connect(name, tcp).await?;
+    tls.write_all(request).await?;
+    let mut out = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(10), tls.read_to_end(&mut out)).await;
+    Ok(String::from_utf8_lossy(&out).into_owned())
+}
+
+/// A raw `GET path` with `Connection: close`, plus optional extra header lines.
+pub async fn raw_get(app: &TestApp, path: &str, extra: &str) -> String {
+    let request = format!("GET {path} HTTP/1.1\r\nHost: localhost:{}\r\n{extra}Connection: close\r\n\r\n", app.port);
+    raw_https(app, request.as_bytes()).await.unwrap()
+}
+
+/// The status code of a raw response.
+pub fn raw_status(response: &str) -> u16 {
+    response.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0)
+}
+
+/// The Cookie header of the session in `client`'s jar for the app, via a login.
+pub async fn signed_in_cookie(app: &TestApp) -> String {
+    let browser = app.cookieless();
+    let r = browser.get(app.url("/api/oauth/login")).send().await.unwrap();
+    let (id, _) = session_cookie(r.headers()).unwrap();
+    let cookie = format!("fanvue_oauth={id}");
+    let page = browser.get(location(&r)).send().await.unwrap().text().await.unwrap();
+    let r = consent(app, &browser, &challenge_of(&page), "allow").await;
+    let r = browser.get(location(&r)).header("cookie", &cookie).send().await.unwrap();
+    let (id, _) = session_cookie(r.headers()).unwrap();
+    format!("fanvue_oauth={id}")
 }

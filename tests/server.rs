@@ -1,0 +1,219 @@
+//! The HTTPS listener and the process: certificates, hostile clients, headers, static
+//! files, graceful shutdown, and configuration errors at start-up.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use common::*;
+use reqwest::StatusCode;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+#[tokio::test]
+async fn a_self_signed_certificate_is_generated_once_and_reused() {
+    let mut app = TestApp::spawn(&[]).await;
+    let cert = app.dir.path().join("certs/localhost.pem");
+    let key = app.dir.path().join("certs/localhost-key.pem");
+    let first = std::fs::read(&cert).unwrap();
+    assert!(first.starts_with(b"-----BEGIN CERTIFICATE-----"));
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(std::fs::metadata(&key).unwrap().permissions().mode() & 0o777, 0o600);
+    }
+    assert!(app.logs().contains("mkcert"), "the log says how to get a trusted certificate");
+    app.restart(&[]).await;
+    assert_eq!(std::fs::read(&cert).unwrap(), first, "reused, not regenerated");
+    // The listener really serves that certificate for localhost.
+    let response = raw_get(&app, "/healthz", "").await;
+    assert_eq!(raw_status(&response), 200);
+}
+
+#[tokio::test]
+async fn hostile_clients_do_not_stop_the_server() {
+    let app = TestApp::spawn(&[]).await;
+    let addr = ("127.0.0.1", app.port);
+
+    // A client that connects and never sends a byte must not block others.
+    let _stalled = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let started = Instant::now();
+    let r = app.client().get(app.url("/healthz")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(started.elapsed() < Duration::from_secs(2), "served while a handshake is stalled");
+
+    // Plain HTTP on the TLS port: a clean failure for that connection only.
+    let mut plain = tokio::net::TcpStream::connect(addr).await.unwrap();
+    plain.write_all(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n").await.unwrap();
+    let mut buf = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(5), plain.read_to_end(&mut buf)).await;
+    assert!(!String::from_utf8_lossy(&buf).contains("200 OK"));
+
+    // Garbage bytes.
+    let mut garbage = tokio::net::TcpStream::connect(addr).await.unwrap();
+    garbage.write_all(&[0x16, 0x03, 0x01, 0xff, 0xff, 0x00, 0x13, 0x37]).await.unwrap();
+    garbage.write_all(&[0u8; 4096]).await.unwrap();
+    let _ = tokio::time::timeout(Duration::from_secs(5), garbage.read_to_end(&mut buf)).await;
+
+    // Malformed HTTP inside TLS, a huge query string, a broken cookie.
+    let junk = raw_https(&app, b"\x00\x01 NOT HTTP\r\n\r\n").await.unwrap_or_default();
+    assert!(junk.is_empty() || raw_status(&junk) == 400, "{junk}");
+    let huge = raw_get(&app, &format!("/?error={}", "x".repeat(200_000)), "").await;
+    let status = raw_status(&huge);
+    assert!((200..500).contains(&status) || huge.is_empty(), "{status}");
+    let cookie = raw_get(&app, "/", "Cookie: fanvue_oauth=%%%;;==garbage; fanvue_oauth=AAAAAAAAAAAAAAAAAAAAAA\r\n").await;
+    assert_eq!(raw_status(&cookie), 200, "a malformed session cookie is just no session");
+    let control = raw_get(&app, "/", "Cookie: fanvue_oauth=\u{7f}\u{1}\r\n").await;
+    assert_eq!(raw_status(&control), 400);
+    let nonsense = raw_get(&app, "/api/oauth/callback?code=%ZZ&state=%00%ff&&&=&error_description", "").await;
+    assert_eq!(raw_status(&nonsense), 303, "{nonsense}");
+
+    let r = app.client().get(app.url("/")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK, "still serving");
+}
+
+#[tokio::test]
+async fn pages_carry_security_headers_and_errors_are_pages_with_a_request_id() {
+    let app = TestApp::spawn(&[]).await;
+    let r = app.client().get(app.url("/")).send().await.unwrap();
+    let h = r.headers();
+    let csp = h["content-security-policy"].to_str().unwrap();
+    assert!(csp.contains("frame-ancestors 'none'") && csp.contains("script-src 'self'"), "{csp}");
+    assert_eq!(h["x-content-type-options"], "nosniff");
+    assert_eq!(h["x-frame-options"], "DENY");
+    assert_eq!(h["referrer-policy"], "same-origin");
+    assert_eq!(h["cache-control"], "no-store");
+    assert!(h.contains_key("x-request-id"));
+
+    let r = app.client().get(app.url("/no/such/page")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    let id = r.headers()["x-request-id"].to_str().unwrap().to_owned();
+    let page = r.text().await.unwrap();
+    assert!(page.contains(&format!(r#"<code id="request-id">{id}</code>"#)), "{page}");
+    let r = app.client().get(app.url("/api/oauth/logout")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::METHOD_NOT_ALLOWED, "logout is POST only");
+}
+
+#[tokio::test]
+async fn static_files_are_built_in() {
+    let app = TestApp::spawn(&[]).await;
+    for (path, content_type) in [
+        ("/static/app.css", "text/css; charset=utf-8"),
+        ("/static/logo.svg", "image/svg+xml"),
+        ("/favicon.ico", "image/svg+xml"),
+    ] {
+        let r = app.client().get(app.url(path)).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::OK, "{path}");
+        assert_eq!(r.headers()["content-type"], content_type);
+        assert!(r.headers()["cache-control"].to_str().unwrap().contains("max-age"));
+    }
+    let r = app.client().get(app.url("/static/../Cargo.toml")).send().await.unwrap();
+    assert_ne!(r.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn sigterm_lets_in_flight_requests_finish_and_exits_zero() {
+    let mut app = TestApp::spawn(&[]).await;
+    let browser = app.client();
+    login(&app, &browser).await;
+    let in_flight = {
+        let browser = browser.clone();
+        let url = app.url("/");
+        tokio::spawn(async move { browser.get(url).send().await.map(|r| r.status()) })
+    };
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    let status = app.terminate().await;
+    assert!(status.success(), "exit status {status}");
+    let finished = in_flight.await.unwrap();
+    assert!(finished.is_ok_and(|s| s == StatusCode::OK) || app.logs().contains("shut down cleanly"));
+    assert!(app.logs().contains("shut down cleanly"));
+}
+
+fn run_binary(env: &[(&str, &str)], args: &[&str]) -> (i32, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_fanvue-app-starter"))
+        .args(args)
+        .current_dir(dir.path())
+        .env_clear()
+        .envs(env.iter().copied())
+        .output()
+        .unwrap();
+    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+#[test]
+fn configuration_errors_name_the_variable_and_the_fix() {
+    let (code, err) = run_binary(&[], &[]);
+    assert_eq!(code, 1);
+    for needle in ["OAUTH_CLIENT_ID", "OAUTH_CLIENT_SECRET", "SESSION_SECRET", "openssl rand -hex 32", ".env.example"] {
+        assert!(err.contains(needle), "missing {needle} in:\n{err}");
+    }
+
+    let base = [("OAUTH_CLIENT_ID", "id"), ("OAUTH_CLIENT_SECRET", "secret")];
+    let with = |extra: &[(&'static str, &'static str)]| -> Vec<(&'static str, &'static str)> {
+        base.iter().chain(extra.iter()).copied().collect()
+    };
+    let cases: [(&[(&str, &str)], &str); 6] = [
+        (&[("SESSION_SECRET", "short")], "at least 32"),
+        (&[("SESSION_SECRET", SECRET), ("OAUTH_SCOPES", "read:self read:everything")], "read:everything"),
+        (&[("SESSION_SECRET", SECRET), ("OAUTH_ISSUER_BASE_URL", "http://auth.example.com")], "OAUTH_ISSUER_BASE_URL"),
+        (&[("SESSION_SECRET", SECRET), ("TLS_CERT_PATH", "/nope.pem"), ("TLS_KEY_PATH", "/nope-key.pem")], "TLS_CERT_PATH"),
+        (&[("SESSION_SECRET", SECRET), ("PORT", "http")], "PORT"),
+        (&[("SESSION_SECRET", SECRET), ("OAUTH_RESPONSE_MODE", "fragment")], "OAUTH_RESPONSE_MODE"),
+    ];
+    for (extra, needle) in cases {
+        let (code, err) = run_binary(&with(extra), &[]);
+        assert_eq!(code, 1, "{extra:?}");
+        assert!(err.contains(needle), "{needle} not in:\n{err}");
+        assert!(!err.contains("panicked"), "{err}");
+    }
+    let (code, err) = run_binary(&[], &["--bogus"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("--sandbox"));
+}
+
+#[test]
+fn a_taken_port_is_a_clear_error() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port().to_string();
+    let sandbox = free_port().to_string();
+    let (code, err) = run_binary(&[("PORT", &port), ("BIND_ADDRESS", "127.0.0.1"), ("SANDBOX_PORT", &sandbox)], &["--sandbox"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("cannot listen") && err.contains("PORT"), "{err}");
+}
+
+#[tokio::test]
+async fn plain_http_mode_serves_behind_a_tls_terminating_proxy() {
+    let port = free_port();
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_fanvue-app-starter"))
+        .arg("--sandbox")
+        .current_dir(dir.path())
+        .env_clear()
+        .envs([
+            ("PORT", port.to_string()),
+            ("SANDBOX_PORT", free_port().to_string()),
+            ("BIND_ADDRESS", "127.0.0.1".into()),
+            ("TLS_TERMINATED_BY_PROXY", "true".into()),
+            ("BASE_URL", "https://app.example.com".into()),
+        ])
+        .kill_on_drop(true)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let client = client_builder().build().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let response = loop {
+        if let Ok(r) = client.get(format!("http://127.0.0.1:{port}/api/oauth/login")).send().await {
+            break r;
+        }
+        assert!(Instant::now() < deadline);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let (_, cookie) = session_cookie(response.headers()).unwrap();
+    assert!(cookie.contains("Secure"), "cookies stay Secure: the public URL is https");
+    assert!(!dir.path().join("certs").exists(), "no certificate needed");
+    child.kill().await.unwrap();
+}
