@@ -171,10 +171,7 @@ impl fmt::Display for ConfigError {
         for problem in &self.0 {
             writeln!(f, "  - {}: {}", problem.var, problem.message)?;
         }
-        write!(
-            f,
-            "Set these in .env (copy .env.example) or the environment; see the README's configuration table."
-        )
+        write!(f, "Set these in .env (copy .env.example) or the environment; see the README's configuration table.")
     }
 }
 
@@ -189,16 +186,11 @@ struct Reader<'a> {
 
 impl Reader<'_> {
     fn get(&self, var: &str) -> Option<String> {
-        (self.lookup)(var)
-            .map(|v| v.trim().to_owned())
-            .filter(|v| !v.is_empty())
+        (self.lookup)(var).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
     }
 
     fn problem(&mut self, var: &'static str, message: impl Into<String>) {
-        self.problems.push(Problem {
-            var,
-            message: message.into(),
-        });
+        self.problems.push(Problem { var, message: message.into() });
     }
 
     fn required(&mut self, var: &'static str, fix: &str) -> String {
@@ -292,14 +284,8 @@ impl Config {
     }
 
     /// Reads the configuration through `lookup` (tests pass a map).
-    pub fn from_lookup(
-        mode: Mode,
-        lookup: &dyn Fn(&str) -> Option<String>,
-    ) -> Result<Self, ConfigError> {
-        let mut r = Reader {
-            lookup,
-            problems: Vec::new(),
-        };
+    pub fn from_lookup(mode: Mode, lookup: &dyn Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let mut r = Reader { lookup, problems: Vec::new() };
         let sandbox = match mode {
             Mode::Sandbox => Some(SandboxConfig {
                 port: r.parsed("SANDBOX_PORT", 3002, "a port number (0-65535)"),
@@ -312,11 +298,8 @@ impl Config {
             Mode::Fanvue => None,
         };
         let port: u16 = r.parsed("PORT", 3001, "a port number (0-65535)");
-        let bind: IpAddr = r.parsed(
-            "BIND_ADDRESS",
-            IpAddr::from([0, 0, 0, 0]),
-            "an IP address such as 0.0.0.0 or 127.0.0.1",
-        );
+        let bind: IpAddr =
+            r.parsed("BIND_ADDRESS", IpAddr::from([0, 0, 0, 0]), "an IP address such as 0.0.0.0 or 127.0.0.1");
 
         let default_base = match mode {
             Mode::Sandbox => format!("https://localhost:{port}"),
@@ -328,9 +311,8 @@ impl Config {
             r.problem("BASE_URL", "must be an origin without a path, e.g. https://my-fanvue-app.dev:3001");
         }
 
-        let redirect_raw = r
-            .get("OAUTH_REDIRECT_URI")
-            .unwrap_or_else(|| format!("{}/api/oauth/callback", origin(&base_url)));
+        let redirect_raw =
+            r.get("OAUTH_REDIRECT_URI").unwrap_or_else(|| format!("{}/api/oauth/callback", origin(&base_url)));
         let redirect_uri = r.https_url("OAUTH_REDIRECT_URI", &redirect_raw);
 
         let (client_id, client_secret, issuer, api_base) = match &sandbox {
@@ -357,7 +339,10 @@ impl Config {
 
         let scopes = match r.get("OAUTH_SCOPES") {
             Some(list) => ScopeSet::parse_strict(&list).unwrap_or_else(|err| {
-                r.problem("OAUTH_SCOPES", format!("{err}. List the scopes ticked for your app in Fanvue's Builder, space-separated"));
+                r.problem(
+                    "OAUTH_SCOPES",
+                    format!("{err}. List the scopes ticked for your app in Fanvue's Builder, space-separated"),
+                );
                 ScopeSet::empty()
             }),
             None if sandbox.is_some() => ScopeSet::all(),
@@ -403,7 +388,10 @@ impl Config {
         };
         let cookie_name = r.get("SESSION_COOKIE_NAME").unwrap_or_else(|| "fanvue_oauth".to_owned());
         if !cookie_name.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b)) {
-            r.problem("SESSION_COOKIE_NAME", format!("`{cookie_name}` may only contain letters, digits, `-`, `_` and `.`"));
+            r.problem(
+                "SESSION_COOKIE_NAME",
+                format!("`{cookie_name}` may only contain letters, digits, `-`, `_` and `.`"),
+            );
         }
         let store = match r.get("SESSION_STORE") {
             None => StoreKind::Sqlite(PathBuf::from("data/sessions.db")),
@@ -424,21 +412,8 @@ impl Config {
             return Err(ConfigError(r.problems));
         }
         Ok(Config {
-            oauth: OAuthConfig {
-                client_id,
-                client_secret,
-                scopes,
-                redirect_uri,
-                issuer,
-                response_mode,
-                prompt,
-            },
-            api: ApiConfig {
-                base_url: api_base,
-                version,
-                timeout,
-                extra_root_pem: None,
-            },
+            oauth: OAuthConfig { client_id, client_secret, scopes, redirect_uri, issuer, response_mode, prompt },
+            api: ApiConfig { base_url: api_base, version, timeout, extra_root_pem: None },
             base_url,
             session: SessionConfig {
                 secret: SecretString::from(secret),
@@ -469,7 +444,10 @@ fn tls_setting(r: &mut Reader<'_>, base_url: &Url) -> TlsSetting {
     let key = r.get("TLS_KEY_PATH");
     if plain {
         if cert.is_some() || key.is_some() {
-            r.problem("TLS_TERMINATED_BY_PROXY", "is true, so TLS_CERT_PATH/TLS_KEY_PATH would be ignored; unset one or the other");
+            r.problem(
+                "TLS_TERMINATED_BY_PROXY",
+                "is true, so TLS_CERT_PATH/TLS_KEY_PATH would be ignored; unset one or the other",
+            );
         }
         return TlsSetting::TerminatedByProxy;
     }
@@ -480,14 +458,9 @@ fn tls_setting(r: &mut Reader<'_>, base_url: &Url) -> TlsSetting {
                     r.problem(var, format!("`{path}` does not exist or is not a file; fix the path or unset both TLS_CERT_PATH and TLS_KEY_PATH to use certs/"));
                 }
             }
-            TlsSetting::Files {
-                cert: cert.into(),
-                key: key.into(),
-            }
+            TlsSetting::Files { cert: cert.into(), key: key.into() }
         }
-        (None, None) => TlsSetting::Auto {
-            host: base_url.host_str().unwrap_or("localhost").to_owned(),
-        },
+        (None, None) => TlsSetting::Auto { host: base_url.host_str().unwrap_or("localhost").to_owned() },
         (Some(_), None) => {
             r.problem("TLS_KEY_PATH", "is not set while TLS_CERT_PATH is; set both or neither");
             TlsSetting::TerminatedByProxy
@@ -509,9 +482,7 @@ fn is_api_version(v: &str) -> bool {
     b.len() == 10
         && b[4] == b'-'
         && b[7] == b'-'
-        && b.iter()
-            .enumerate()
-            .all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit())
+        && b.iter().enumerate().all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit())
 }
 
 #[cfg(test)]
@@ -521,10 +492,7 @@ mod tests {
     use super::*;
 
     fn load(mode: Mode, vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
-        let map: HashMap<String, String> = vars
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect();
+        let map: HashMap<String, String> = vars.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
         Config::from_lookup(mode, &move |k| map.get(k).cloned())
     }
 
@@ -543,10 +511,7 @@ mod tests {
         let config = load(Mode::Fanvue, &GOOD).ok();
         let c = config.as_ref();
         assert_eq!(c.map(|c| c.origin()).as_deref(), Some("https://my-fanvue-app.dev:3001"));
-        assert_eq!(
-            c.map(|c| c.oauth.redirect_uri.as_str()),
-            Some("https://my-fanvue-app.dev:3001/api/oauth/callback")
-        );
+        assert_eq!(c.map(|c| c.oauth.redirect_uri.as_str()), Some("https://my-fanvue-app.dev:3001/api/oauth/callback"));
         assert_eq!(c.map(|c| c.oauth.issuer.as_str()), Some("https://auth.fanvue.com/"));
         assert_eq!(c.map(|c| c.api.version.as_str()), Some("2025-06-26"));
         assert_eq!(c.map(|c| c.session.cookie_name.as_str()), Some("fanvue_oauth"));

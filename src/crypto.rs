@@ -70,8 +70,7 @@ impl Key {
 
     /// HMAC-SHA256 of `message` under this key.
     pub fn mac(&self, message: &[u8]) -> [u8; 32] {
-        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.0)
-            .unwrap_or_else(|_| unreachable_hmac());
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.0).unwrap_or_else(|_| unreachable_hmac());
         mac.update(message);
         mac.finalize().into_bytes().into()
     }

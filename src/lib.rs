@@ -170,7 +170,9 @@ async fn start_sandbox(config: &mut Config, port: u16, handle: Handle<SocketAddr
         addr: SocketAddr::from(([127, 0, 0, 1], port)),
         reason: format!("{e} (the sandbox's port; set SANDBOX_PORT)"),
     })?;
-    tracing::info!("sandbox: a stand-in for Fanvue's sign-in and API at https://{addr} (its self-signed certificate is trusted by the app; your browser will ask once)");
+    tracing::info!(
+        "sandbox: a stand-in for Fanvue's sign-in and API at https://{addr} (its self-signed certificate is trusted by the app; your browser will ask once)"
+    );
     Ok(())
 }
 

@@ -140,18 +140,15 @@ async fn render_errors(request: Request, next: Next) -> Response {
             .get(header::ACCEPT)
             .and_then(|v| v.to_str().ok())
             .is_some_and(|a| a.starts_with("application/json"));
-    let request_id = request
-        .headers()
-        .get(REQUEST_ID)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("-")
-        .to_owned();
+    let request_id = request.headers().get(REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("-").to_owned();
     let response = next.run(request).await;
     let status = response.status();
     let report = match response.extensions().get::<ErrorReport>() {
         Some(report) => report.clone(),
         // Bare statuses from layers and extractor rejections (plain text) get a proper page.
-        None if (status.is_client_error() || status.is_server_error()) && !has_rich_body(&response) => generic_report(status),
+        None if (status.is_client_error() || status.is_server_error()) && !has_rich_body(&response) => {
+            generic_report(status)
+        }
         None => return response,
     };
     let (mut parts, _) = response.into_parts();
@@ -182,7 +179,9 @@ async fn render_errors(request: Request, next: Next) -> Response {
 /// Empty and `text/plain` bodies (extractor rejections, layer errors) do not count.
 fn has_rich_body(response: &Response) -> bool {
     let content_type = response.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
-    response.body().size_hint().exact() != Some(0) && !content_type.is_empty() && !content_type.starts_with("text/plain")
+    response.body().size_hint().exact() != Some(0)
+        && !content_type.is_empty()
+        && !content_type.starts_with("text/plain")
 }
 
 fn generic_report(status: StatusCode) -> ErrorReport {
@@ -191,15 +190,13 @@ fn generic_report(status: StatusCode) -> ErrorReport {
         StatusCode::METHOD_NOT_ALLOWED => ("method_not_allowed", "That method is not allowed here."),
         StatusCode::PAYLOAD_TOO_LARGE => ("payload_too_large", "The request body is too large."),
         StatusCode::GATEWAY_TIMEOUT => ("timeout", "That took too long. Try again."),
-        StatusCode::UNSUPPORTED_MEDIA_TYPE => ("unsupported_media_type", "Send JSON with Content-Type: application/json."),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => {
+            ("unsupported_media_type", "Send JSON with Content-Type: application/json.")
+        }
         s if s.is_client_error() => ("bad_request", "The request was not understood."),
         _ => ("internal_error", "Something went wrong on our side."),
     };
-    ErrorReport {
-        code,
-        message: message.to_owned(),
-        scopes: Vec::new(),
-    }
+    ErrorReport { code, message: message.to_owned(), scopes: Vec::new() }
 }
 
 #[cfg(test)]
@@ -207,10 +204,7 @@ mod tests {
     use super::*;
 
     fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
-        pairs
-            .iter()
-            .map(|(k, v)| (HeaderName::from_static(k), HeaderValue::from_static(v)))
-            .collect()
+        pairs.iter().map(|(k, v)| (HeaderName::from_static(k), HeaderValue::from_static(v))).collect()
     }
 
     #[test]

@@ -111,15 +111,16 @@ fn describe(code: &str, description: Option<String>) -> LoginError {
             "Please sign in again",
             "Your Fanvue connection ended (it was revoked, or refreshed elsewhere). Sign in again to continue.",
         ),
-        "access_denied" => ("Access was not granted", "You chose not to allow this app. You can try again whenever you like."),
+        "access_denied" => {
+            ("Access was not granted", "You chose not to allow this app. You can try again whenever you like.")
+        }
         "invalid_scope" => (
             "The app asked for scopes it may not use",
             "OAUTH_SCOPES must only list scopes ticked for this app in Fanvue's Builder.",
         ),
-        "login_required" | "consent_required" | "interaction_required" => (
-            "Fanvue needs you to sign in",
-            "Start again with “Login with Fanvue”.",
-        ),
+        "login_required" | "consent_required" | "interaction_required" => {
+            ("Fanvue needs you to sign in", "Start again with “Login with Fanvue”.")
+        }
         _ => ("Login failed", "Fanvue reported an error during login."),
     };
     // Only provider text is echoed (HTML-escaped by the template), and only bounded.
@@ -130,14 +131,15 @@ fn describe(code: &str, description: Option<String>) -> LoginError {
 }
 
 /// `GET /`: signed out, the login button; signed in, the profile from `GET /users/me`.
-async fn home(State(state): State<AppState>, session: Session, Query(query): Query<HomeQuery>) -> Result<Response, AppError> {
+async fn home(
+    State(state): State<AppState>,
+    session: Session,
+    Query(query): Query<HomeQuery>,
+) -> Result<Response, AppError> {
     let mut login_error = query.error.as_deref().map(|code| describe(code, query.error_description.clone()));
     let requested_scopes = state.oauth.requested_scopes().to_wire();
-    let signed_out = |login_error| HomePage {
-        signed_in: None,
-        login_error,
-        requested_scopes: requested_scopes.clone(),
-    };
+    let signed_out =
+        |login_error| HomePage { signed_in: None, login_error, requested_scopes: requested_scopes.clone() };
     let tokens = match refresh::current(&session).await? {
         None => return Ok(render(StatusCode::OK, &signed_out(login_error))),
         Some(tokens) => tokens,
@@ -157,30 +159,22 @@ async fn home(State(state): State<AppState>, session: Session, Query(query): Que
             }
         }
     } else {
-        (None, StatusCode::OK, Some("This session was not granted read:self, so the profile cannot be shown.".to_owned()))
+        (
+            None,
+            StatusCode::OK,
+            Some("This session was not granted read:self, so the profile cannot be shown.".to_owned()),
+        )
     };
     let view = signed_in_view(user, tokens.scopes, state.oauth.requested_scopes(), problem);
-    Ok(render(
-        status,
-        &HomePage {
-            signed_in: Some(view),
-            login_error,
-            requested_scopes,
-        },
-    ))
+    Ok(render(status, &HomePage { signed_in: Some(view), login_error, requested_scopes }))
 }
 
 fn signed_in_view(user: Option<User>, granted: ScopeSet, requested: ScopeSet, problem: Option<String>) -> SignedInView {
     // Upstream URLs become `img src` only over https: anything else is mixed content or
     // worse (`javascript:`).
-    let avatar = user
-        .as_ref()
-        .and_then(|u| u.avatar_url.clone())
-        .filter(|url| url.starts_with("https://"));
-    let initial = user
-        .as_ref()
-        .and_then(|u| u.display_name.as_deref().unwrap_or(&u.handle).chars().next())
-        .unwrap_or('?');
+    let avatar = user.as_ref().and_then(|u| u.avatar_url.clone()).filter(|url| url.starts_with("https://"));
+    let initial =
+        user.as_ref().and_then(|u| u.display_name.as_deref().unwrap_or(&u.handle).chars().next()).unwrap_or('?');
     SignedInView {
         user,
         avatar,
@@ -190,11 +184,7 @@ fn signed_in_view(user: Option<User>, granted: ScopeSet, requested: ScopeSet, pr
         links: API_LINKS
             .iter()
             .filter(|(scope, _, _)| granted.contains(*scope))
-            .map(|(scope, label, href)| ApiLink {
-                label,
-                href,
-                scope: scope.as_str(),
-            })
+            .map(|(scope, label, href)| ApiLink { label, href, scope: scope.as_str() })
             .collect(),
         problem,
     }

@@ -39,12 +39,7 @@ async fn forward(
     let raw_path = uri.path().strip_prefix(PREFIX).unwrap_or_default();
     let path = ApiPath::parse(raw_path).map_err(|e| AppError::BadRequest(e.to_string()))?;
     let json_body = json_body(&method, &headers, body)?;
-    let request = ApiRequest {
-        method,
-        path,
-        query: uri.query().map(str::to_owned),
-        json_body,
-    };
+    let request = ApiRequest { method, path, query: uri.query().map(str::to_owned), json_body };
     let answer = upstream::call(&state, &session, request).await?;
     let mut response = Body::from(answer.body).into_response();
     *response.status_mut() = answer.status;
@@ -64,6 +59,7 @@ fn json_body(method: &Method, headers: &HeaderMap, body: Bytes) -> Result<Option
     if !is_json {
         return Err(AppError::BadRequest("send the body as JSON with Content-Type: application/json".into()));
     }
-    serde_json::from_slice::<serde::de::IgnoredAny>(&body).map_err(|e| AppError::BadRequest(format!("the body is not valid JSON: {e}")))?;
+    serde_json::from_slice::<serde::de::IgnoredAny>(&body)
+        .map_err(|e| AppError::BadRequest(format!("the body is not valid JSON: {e}")))?;
     Ok(Some(body))
 }

@@ -70,10 +70,7 @@ impl Scope {
 
     /// The wire name, e.g. `read:self`.
     pub fn as_str(self) -> &'static str {
-        Self::ALL
-            .iter()
-            .find(|(scope, _)| *scope == self)
-            .map_or("", |(_, name)| name)
+        Self::ALL.iter().find(|(scope, _)| *scope == self).map_or("", |(_, name)| name)
     }
 
     fn bit(self) -> u16 {
@@ -100,11 +97,7 @@ impl FromStr for Scope {
     type Err = UnknownScope;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Self::ALL
-            .iter()
-            .find(|(_, name)| *name == s)
-            .map(|(scope, _)| *scope)
-            .ok_or_else(|| UnknownScope(s.to_owned()))
+        Self::ALL.iter().find(|(_, name)| *name == s).map(|(scope, _)| *scope).ok_or_else(|| UnknownScope(s.to_owned()))
     }
 }
 
@@ -145,10 +138,7 @@ impl ScopeSet {
 
     /// The scopes in table order.
     pub fn iter(self) -> impl Iterator<Item = Scope> {
-        Scope::ALL
-            .into_iter()
-            .map(|(scope, _)| scope)
-            .filter(move |scope| self.contains(*scope))
+        Scope::ALL.into_iter().map(|(scope, _)| scope).filter(move |scope| self.contains(*scope))
     }
 
     /// Parses a space- or comma-separated list strictly: an unknown name is an error.
@@ -169,8 +159,7 @@ impl ScopeSet {
 }
 
 fn split_scopes(list: &str) -> impl Iterator<Item = &str> {
-    list.split(|c: char| c.is_whitespace() || c == ',')
-        .filter(|s| !s.is_empty())
+    list.split(|c: char| c.is_whitespace() || c == ',').filter(|s| !s.is_empty())
 }
 
 impl FromIterator<Scope> for ScopeSet {

@@ -70,11 +70,7 @@ impl<S: SessionStore> SealedStore<S> {
             .map_err(|e| session_store::Error::Encode(e.to_string()))?;
         let mut data = std::collections::HashMap::new();
         data.insert(SEALED_FIELD.to_owned(), Value::String(crypto::b64(&sealed)));
-        Ok(Record {
-            id: storage_id,
-            data,
-            expiry_date: record.expiry_date,
-        })
+        Ok(Record { id: storage_id, data, expiry_date: record.expiry_date })
     }
 
     fn open(&self, id: Id, stored: Record) -> Option<Record> {
@@ -82,11 +78,7 @@ impl<S: SessionStore> SealedStore<S> {
         let sealed = crypto::unb64(blob)?;
         let plain = self.seal_key.open(&stored.id.0.to_le_bytes(), &sealed).ok()?;
         let data = serde_json::from_slice(&plain).ok()?;
-        Some(Record {
-            id,
-            data,
-            expiry_date: stored.expiry_date,
-        })
+        Some(Record { id, data, expiry_date: stored.expiry_date })
     }
 }
 
@@ -171,10 +163,8 @@ pub async fn open_store(config: &SessionConfig) -> Result<SealedStore<AnyStore>,
     let inner = match &config.store {
         StoreKind::Memory => AnyStore::Memory(MemoryStore::default()),
         StoreKind::Sqlite(path) => {
-            let store = open_sqlite(path).await.map_err(|reason| StoreError {
-                path: path.display().to_string(),
-                reason,
-            })?;
+            let store =
+                open_sqlite(path).await.map_err(|reason| StoreError { path: path.display().to_string(), reason })?;
             spawn_expired_deletion(store.clone());
             AnyStore::Sqlite(store)
         }
@@ -184,9 +174,7 @@ pub async fn open_store(config: &SessionConfig) -> Result<SealedStore<AnyStore>,
 
 async fn open_sqlite(path: &Path) -> Result<SqliteStore, String> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        tokio::fs::create_dir_all(dir)
-            .await
-            .map_err(|e| format!("cannot create folder {}: {e}", dir.display()))?;
+        tokio::fs::create_dir_all(dir).await.map_err(|e| format!("cannot create folder {}: {e}", dir.display()))?;
     }
     let options = SqliteConnectOptions::new()
         .filename(path)
@@ -221,10 +209,7 @@ fn spawn_expired_deletion(store: SqliteStore) {
 ///
 /// `Lax`, not `Strict`: the browser must send the cookie on the top-level redirect back from
 /// Fanvue to the callback, or the pending login (state, PKCE verifier) is lost.
-pub fn layer(
-    store: SealedStore<AnyStore>,
-    config: &SessionConfig,
-) -> SessionManagerLayer<SealedStore<AnyStore>> {
+pub fn layer(store: SealedStore<AnyStore>, config: &SessionConfig) -> SessionManagerLayer<SealedStore<AnyStore>> {
     let ttl = time::Duration::seconds(i64::try_from(config.ttl.as_secs()).unwrap_or(i64::MAX / 2));
     SessionManagerLayer::new(store)
         .with_name(config.cookie_name.clone())
@@ -242,11 +227,7 @@ mod tests {
     fn record(value: &str) -> Record {
         let mut data = std::collections::HashMap::new();
         data.insert("tokens".to_owned(), Value::String(value.to_owned()));
-        Record {
-            id: Id::default(),
-            data,
-            expiry_date: time::OffsetDateTime::now_utc() + time::Duration::hours(1),
-        }
+        Record { id: Id::default(), data, expiry_date: time::OffsetDateTime::now_utc() + time::Duration::hours(1) }
     }
 
     #[tokio::test]

@@ -24,14 +24,10 @@ impl AppState {
     /// Builds the state from configuration: one HTTP client for Fanvue's auth and API.
     pub fn new(config: Config) -> Result<Self, crate::StartError> {
         let http = http_client(&config)?;
-        let oauth = OAuthClient::new(&config.oauth, http.clone()).map_err(|e| crate::StartError::Other(e.to_string()))?;
+        let oauth =
+            OAuthClient::new(&config.oauth, http.clone()).map_err(|e| crate::StartError::Other(e.to_string()))?;
         let fanvue = FanvueClient::new(&config.api, http).map_err(|e| crate::StartError::Other(e.to_string()))?;
-        Ok(Self {
-            config: Arc::new(config),
-            oauth,
-            fanvue,
-            refresh_locks: Arc::default(),
-        })
+        Ok(Self { config: Arc::new(config), oauth, fanvue, refresh_locks: Arc::default() })
     }
 }
 
@@ -45,10 +41,9 @@ fn http_client(config: &Config) -> Result<reqwest::Client, crate::StartError> {
         .pool_idle_timeout(std::time::Duration::from_secs(60))
         .user_agent(concat!("fanvue-app-starter/", env!("CARGO_PKG_VERSION")));
     if let Some(pem) = &config.api.extra_root_pem {
-        let cert = reqwest::Certificate::from_pem(pem).map_err(|e| crate::StartError::Other(format!("sandbox certificate: {e}")))?;
+        let cert = reqwest::Certificate::from_pem(pem)
+            .map_err(|e| crate::StartError::Other(format!("sandbox certificate: {e}")))?;
         builder = builder.tls_certs_merge([cert]);
     }
-    builder
-        .build()
-        .map_err(|e| crate::StartError::Other(format!("building the HTTP client: {e}")))
+    builder.build().map_err(|e| crate::StartError::Other(format!("building the HTTP client: {e}")))
 }

@@ -43,7 +43,9 @@ pub enum TlsError {
         reason: String,
     },
     /// Only one of the certificate and key exists.
-    #[error("found {existing} but not {missing}; add the missing file or delete both to have a new self-signed pair generated")]
+    #[error(
+        "found {existing} but not {missing}; add the missing file or delete both to have a new self-signed pair generated"
+    )]
     HalfPair {
         /// The file that exists.
         existing: String,
@@ -70,37 +72,26 @@ pub enum TlsError {
 pub fn load_or_generate(setting: &TlsSetting) -> Result<Option<TlsMaterial>, TlsError> {
     match setting {
         TlsSetting::TerminatedByProxy => Ok(None),
-        TlsSetting::Files { cert, key } => Ok(Some(TlsMaterial {
-            cert_pem: read(cert)?,
-            key_pem: read(key)?,
-        })),
+        TlsSetting::Files { cert, key } => Ok(Some(TlsMaterial { cert_pem: read(cert)?, key_pem: read(key)? })),
         TlsSetting::Auto { host } => {
             let cert = PathBuf::from("certs").join(format!("{host}.pem"));
             let key = PathBuf::from("certs").join(format!("{host}-key.pem"));
             match (cert.is_file(), key.is_file()) {
-                (true, true) => Ok(Some(TlsMaterial {
-                    cert_pem: read(&cert)?,
-                    key_pem: read(&key)?,
-                })),
+                (true, true) => Ok(Some(TlsMaterial { cert_pem: read(&cert)?, key_pem: read(&key)? })),
                 (false, false) => generate(host, &cert, &key).map(Some),
-                (true, false) => Err(TlsError::HalfPair {
-                    existing: cert.display().to_string(),
-                    missing: key.display().to_string(),
-                }),
-                (false, true) => Err(TlsError::HalfPair {
-                    existing: key.display().to_string(),
-                    missing: cert.display().to_string(),
-                }),
+                (true, false) => {
+                    Err(TlsError::HalfPair { existing: cert.display().to_string(), missing: key.display().to_string() })
+                }
+                (false, true) => {
+                    Err(TlsError::HalfPair { existing: key.display().to_string(), missing: cert.display().to_string() })
+                }
             }
         }
     }
 }
 
 fn read(path: &Path) -> Result<Vec<u8>, TlsError> {
-    std::fs::read(path).map_err(|e| TlsError::Read {
-        path: path.to_owned(),
-        reason: e.to_string(),
-    })
+    std::fs::read(path).map_err(|e| TlsError::Read { path: path.to_owned(), reason: e.to_string() })
 }
 
 fn generate(host: &str, cert_path: &Path, key_path: &Path) -> Result<TlsMaterial, TlsError> {
@@ -117,10 +108,7 @@ fn generate(host: &str, cert_path: &Path, key_path: &Path) -> Result<TlsMaterial
     };
     let write_err = |path: &Path| {
         let path = path.to_owned();
-        move |e: std::io::Error| TlsError::Write {
-            path,
-            reason: e.to_string(),
-        }
+        move |e: std::io::Error| TlsError::Write { path, reason: e.to_string() }
     };
     if let Some(dir) = cert_path.parent() {
         std::fs::create_dir_all(dir).map_err(write_err(dir))?;
@@ -160,13 +148,16 @@ pub async fn rustls_config(material: &TlsMaterial) -> Result<RustlsConfig, TlsEr
 pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Serves `router` on `listener` (HTTPS when `tls` is given) until `handle` shuts it down.
-pub async fn serve(listener: TcpListener, tls: Option<RustlsConfig>, router: Router, handle: Handle<SocketAddr>) -> std::io::Result<()> {
+pub async fn serve(
+    listener: TcpListener,
+    tls: Option<RustlsConfig>,
+    router: Router,
+    handle: Handle<SocketAddr>,
+) -> std::io::Result<()> {
     let app = router.into_make_service_with_connect_info::<SocketAddr>();
     // TCP_NODELAY: without it multi-chunk responses stall ~40 ms (Nagle × delayed ACK).
     let tcp = TcpConfigAcceptor::new(TcpSocketConfig::new().nodelay(true));
-    let mut server = axum_server::from_tcp(listener)?
-        .handle(handle)
-        .first_request_timeout(HANDSHAKE_TIMEOUT);
+    let mut server = axum_server::from_tcp(listener)?.handle(handle).first_request_timeout(HANDSHAKE_TIMEOUT);
     server.http_builder().http1().header_read_timeout(HANDSHAKE_TIMEOUT);
     match tls {
         Some(config) => {

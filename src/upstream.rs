@@ -34,7 +34,8 @@ pub async fn call(state: &AppState, session: &Session, request: ApiRequest) -> R
     let response = state.fanvue.send(request, &tokens.access_token).await?;
     let response = match (response.status.as_u16(), retry) {
         (401, Some(again)) => {
-            let renewed = refresh::fresh(session, &state.oauth, &state.refresh_locks, Some(&tokens.access_token)).await?;
+            let renewed =
+                refresh::fresh(session, &state.oauth, &state.refresh_locks, Some(&tokens.access_token)).await?;
             state.fanvue.send(again, &renewed.access_token).await?
         }
         (_, _) => response,

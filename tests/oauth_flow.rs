@@ -243,11 +243,7 @@ async fn a_refused_token_exchange_gives_a_clear_page() {
     let second = app.client();
     let (authorize, _) = start_login(&app, &second, "/api/oauth/login").await;
     let state = query_of(&authorize)["state"].clone();
-    let r = second
-        .get(app.url(&format!("/api/oauth/callback?code={used_code}&state={state}")))
-        .send()
-        .await
-        .unwrap();
+    let r = second.get(app.url(&format!("/api/oauth/callback?code={used_code}&state={state}"))).send().await.unwrap();
     assert_eq!(location(&r), "/?error=oauth_token_exchange_failed");
     let page = second.get(app.url(&location(&r))).send().await.unwrap().text().await.unwrap();
     assert!(page.contains("Fanvue did not accept the login"));

@@ -58,11 +58,7 @@ async fn harness(with_sandbox: bool) -> Harness {
         None
     };
     let app = build_app(AppState::new(config).unwrap()).await.unwrap();
-    Harness {
-        app,
-        sandbox,
-        sandbox_port,
-    }
+    Harness { app, sandbox, sandbox_port }
 }
 
 impl Harness {
@@ -165,17 +161,13 @@ async fn the_proxy_answers_json_and_the_site_answers_pages() {
 #[tokio::test]
 async fn cross_site_posts_are_refused_before_the_handler() {
     let h = harness(false).await;
-    let request = Request::post("/api/oauth/logout")
-        .header("origin", "https://evil.example")
-        .body(Body::empty())
-        .unwrap();
+    let request =
+        Request::post("/api/oauth/logout").header("origin", "https://evil.example").body(Body::empty()).unwrap();
     let (response, body) = h.send(request).await;
     assert_eq!(response.status(), StatusCode::FORBIDDEN);
     assert!(body.contains("another site"));
-    let request = Request::post("/api/oauth/logout")
-        .header("origin", "https://localhost:3001")
-        .body(Body::empty())
-        .unwrap();
+    let request =
+        Request::post("/api/oauth/logout").header("origin", "https://localhost:3001").body(Body::empty()).unwrap();
     let (response, _) = h.send(request).await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER, "same origin passes");
 }

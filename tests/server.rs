@@ -62,7 +62,8 @@ async fn hostile_clients_do_not_stop_the_server() {
     let huge = raw_get(&app, &format!("/?error={}", "x".repeat(200_000)), "").await;
     let status = raw_status(&huge);
     assert!((200..500).contains(&status) || huge.is_empty(), "{status}");
-    let cookie = raw_get(&app, "/", "Cookie: fanvue_oauth=%%%;;==garbage; fanvue_oauth=AAAAAAAAAAAAAAAAAAAAAA\r\n").await;
+    let cookie =
+        raw_get(&app, "/", "Cookie: fanvue_oauth=%%%;;==garbage; fanvue_oauth=AAAAAAAAAAAAAAAAAAAAAA\r\n").await;
     assert_eq!(raw_status(&cookie), 200, "a malformed session cookie is just no session");
     let control = raw_get(&app, "/", "Cookie: fanvue_oauth=\u{7f}\u{1}\r\n").await;
     assert_eq!(raw_status(&control), 400);
@@ -158,7 +159,10 @@ fn configuration_errors_name_the_variable_and_the_fix() {
         (&[("SESSION_SECRET", "short")], "at least 32"),
         (&[("SESSION_SECRET", SECRET), ("OAUTH_SCOPES", "read:self read:everything")], "read:everything"),
         (&[("SESSION_SECRET", SECRET), ("OAUTH_ISSUER_BASE_URL", "http://auth.example.com")], "OAUTH_ISSUER_BASE_URL"),
-        (&[("SESSION_SECRET", SECRET), ("TLS_CERT_PATH", "/nope.pem"), ("TLS_KEY_PATH", "/nope-key.pem")], "TLS_CERT_PATH"),
+        (
+            &[("SESSION_SECRET", SECRET), ("TLS_CERT_PATH", "/nope.pem"), ("TLS_KEY_PATH", "/nope-key.pem")],
+            "TLS_CERT_PATH",
+        ),
         (&[("SESSION_SECRET", SECRET), ("PORT", "http")], "PORT"),
         (&[("SESSION_SECRET", SECRET), ("OAUTH_RESPONSE_MODE", "fragment")], "OAUTH_RESPONSE_MODE"),
     ];
@@ -178,7 +182,8 @@ fn a_taken_port_is_a_clear_error() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port().to_string();
     let sandbox = free_port().to_string();
-    let (code, err) = run_binary(&[("PORT", &port), ("BIND_ADDRESS", "127.0.0.1"), ("SANDBOX_PORT", &sandbox)], &["--sandbox"]);
+    let (code, err) =
+        run_binary(&[("PORT", &port), ("BIND_ADDRESS", "127.0.0.1"), ("SANDBOX_PORT", &sandbox)], &["--sandbox"]);
     assert_eq!(code, 1);
     assert!(err.contains("cannot listen") && err.contains("PORT"), "{err}");
 }

@@ -109,14 +109,10 @@ async fn tokens_are_sealed_at_rest_and_never_logged() {
     let (_, page) = home(&app, &browser).await; // forces a refresh: two generations of tokens
     assert!(page.contains("Ava Sandbox"));
     assert_eq!(app.stat("refreshes").await, 1);
-    browser
-        .post(app.url("/api/oauth/logout"))
-        .header("origin", app.origin())
-        .send()
-        .await
-        .unwrap();
+    browser.post(app.url("/api/oauth/logout")).header("origin", app.origin()).send().await.unwrap();
 
-    let secrets: Vec<&[u8]> = vec![b"sbx_at.", b"sbx_rt_", code.as_bytes(), state.as_bytes(), session_id.as_bytes(), SECRET.as_bytes()];
+    let secrets: Vec<&[u8]> =
+        vec![b"sbx_at.", b"sbx_rt_", code.as_bytes(), state.as_bytes(), session_id.as_bytes(), SECRET.as_bytes()];
     for file in app.db_files() {
         for secret in &secrets {
             assert!(!file_contains(&file, secret), "{} contains {}", file.display(), String::from_utf8_lossy(secret));
@@ -125,7 +121,11 @@ async fn tokens_are_sealed_at_rest_and_never_logged() {
     let logs = app.logs();
     assert!(logs.contains("access token refreshed"), "debug logs were captured");
     for secret in &secrets {
-        assert!(!logs.contains(std::str::from_utf8(secret).unwrap()), "logs contain {}", String::from_utf8_lossy(secret));
+        assert!(
+            !logs.contains(std::str::from_utf8(secret).unwrap()),
+            "logs contain {}",
+            String::from_utf8_lossy(secret)
+        );
     }
 }
 

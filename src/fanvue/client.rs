@@ -49,12 +49,7 @@ pub struct ApiRequest {
 impl ApiRequest {
     /// A GET without query.
     pub fn get(path: ApiPath) -> Self {
-        ApiRequest {
-            method: Method::GET,
-            path,
-            query: None,
-            json_body: None,
-        }
+        ApiRequest { method: Method::GET, path, query: None, json_body: None }
     }
 }
 
@@ -105,11 +100,7 @@ impl FanvueClient {
     /// A client for `config.base_url`, sending `config.version`.
     pub fn new(config: &ApiConfig, http: reqwest::Client) -> Result<Self, FanvueError> {
         let version = HeaderValue::from_str(&config.version).map_err(|e| FanvueError::Decode(e.to_string()))?;
-        Ok(Self {
-            http,
-            base: config.base_url.clone(),
-            version,
-        })
+        Ok(Self { http, base: config.base_url.clone(), version })
     }
 
     /// Sends one request. Returns Fanvue's answer whatever its status; only transport
@@ -145,12 +136,7 @@ impl FanvueClient {
             body.extend_from_slice(&chunk);
         }
         tracing::debug!(method = %request.method, path = %request.path, %status, "fanvue call");
-        Ok(ApiResponse {
-            status,
-            headers,
-            body: Bytes::from(body),
-            required,
-        })
+        Ok(ApiResponse { status, headers, body: Bytes::from(body), required })
     }
 }
 

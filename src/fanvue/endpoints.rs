@@ -96,7 +96,7 @@ pub static ENDPOINTS: &[Endpoint] = &[
     ep(POST, "/chats/lists/custom/{listUuid}/members", &[WriteChat]),
     ep(DELETE, "/chats/lists/custom/{listUuid}/members/{userUuid}", &[WriteChat]),
     ep(POST, "/chats/{userUuid}/typing", &[WriteChat]), // assumed
-    ep(GET, "/chats/automated-messages", &[ReadChat]), // assumed
+    ep(GET, "/chats/automated-messages", &[ReadChat]),  // assumed
     ep(GET, "/chats/automated-messages/{trigger}", &[ReadChat]), // assumed
     ep(PUT, "/chats/automated-messages/{trigger}", &[WriteChat]), // assumed
     ep(DELETE, "/chats/automated-messages/{trigger}", &[WriteChat]), // assumed
@@ -172,7 +172,7 @@ pub static ENDPOINTS: &[Endpoint] = &[
     ep(POST, "/agencies/invites", &[WriteAgency]),
     ep(GET, "/agencies/subscribers", &[ReadAgency, ReadCreator]), // assumed
     ep(GET, "/agencies/subscribers-history", &[ReadAgency, ReadCreator]), // assumed
-    ep(GET, "/agencies/earnings", &[ReadAgency, ReadInsights]), // assumed
+    ep(GET, "/agencies/earnings", &[ReadAgency, ReadInsights]),   // assumed
     // H. Webhook subscriptions
     ep(POST, "/webhooks/subscriptions", &[ReadCreator]),
     ep(GET, "/webhooks/subscriptions", &[ReadCreator]),
@@ -203,11 +203,7 @@ pub fn lookup(method: &Method, path: &ApiPath) -> Lookup {
     if let Some(found) = best(&mut ENDPOINTS.iter().filter(|e| e.method == *wanted)) {
         return Lookup::Found(found);
     }
-    if best(&mut ENDPOINTS.iter()).is_some() {
-        Lookup::MethodNotAllowed
-    } else {
-        Lookup::Unknown
-    }
+    if best(&mut ENDPOINTS.iter()).is_some() { Lookup::MethodNotAllowed } else { Lookup::Unknown }
 }
 
 #[cfg(test)]

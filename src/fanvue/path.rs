@@ -34,10 +34,7 @@ impl ApiPath {
         if rest.is_empty() {
             return Err(PathError("empty"));
         }
-        let segments = rest
-            .split('/')
-            .map(decode_segment)
-            .collect::<Result<Vec<_>, _>>()?;
+        let segments = rest.split('/').map(decode_segment).collect::<Result<Vec<_>, _>>()?;
         Ok(ApiPath { segments })
     }
 
@@ -68,9 +65,7 @@ fn decode_segment(raw: &str) -> Result<String, PathError> {
     if raw.is_empty() {
         return Err(PathError("empty segment"));
     }
-    let decoded = percent_decode_str(raw)
-        .decode_utf8()
-        .map_err(|_| PathError("segment is not UTF-8"))?;
+    let decoded = percent_decode_str(raw).decode_utf8().map_err(|_| PathError("segment is not UTF-8"))?;
     if decoded == "." || decoded == ".." {
         return Err(PathError("dot segment"));
     }
@@ -113,8 +108,23 @@ mod tests {
     #[test]
     fn escapes_are_refused() {
         for bad in [
-            "", "/", "users/me", "//evil.example/x", "/../oauth2/token", "/users/../../x", "/%2e%2e/x", "/%2E./x",
-            "/.", "/a/%2f/b", "/a%2Fb", "/a%5cb", "/a\\b", "/a%00b", "/a/", "/a%0d%0aX: y", "/%ff",
+            "",
+            "/",
+            "users/me",
+            "//evil.example/x",
+            "/../oauth2/token",
+            "/users/../../x",
+            "/%2e%2e/x",
+            "/%2E./x",
+            "/.",
+            "/a/%2f/b",
+            "/a%2Fb",
+            "/a%5cb",
+            "/a\\b",
+            "/a%00b",
+            "/a/",
+            "/a%0d%0aX: y",
+            "/%ff",
         ] {
             assert!(ApiPath::parse(bad).is_err(), "{bad:?} was accepted");
         }

@@ -24,7 +24,10 @@ pub mod tokens;
 use std::future::Future;
 use std::pin::Pin;
 
-use oauth2::basic::{BasicErrorResponse, BasicErrorResponseType, BasicRevocationErrorResponse, BasicTokenIntrospectionResponse, BasicTokenType};
+use oauth2::basic::{
+    BasicErrorResponse, BasicErrorResponseType, BasicRevocationErrorResponse, BasicTokenIntrospectionResponse,
+    BasicTokenType,
+};
 use oauth2::{
     AuthType, AuthUrl, AuthorizationCode, Client, ClientId, ClientSecret, CsrfToken, EndpointNotSet, EndpointSet,
     ExtraTokenFields, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, RefreshToken, RequestTokenError,
@@ -190,13 +193,7 @@ impl OAuthClient {
             request = request.add_extra_param("prompt", prompt.clone());
         }
         let (url, state) = request.url();
-        let pending = PendingLogin {
-            state,
-            verifier,
-            nonce,
-            return_to,
-            started_at: now,
-        };
+        let pending = PendingLogin { state, verifier, nonce, return_to, started_at: now };
         (url, pending)
     }
 
@@ -244,19 +241,21 @@ impl OAuthClient {
         if response.status().is_success() {
             Ok(())
         } else {
-            Err(OAuthError::Rejected {
-                code: response.status().to_string(),
-                description: "revocation refused".into(),
-            })
+            Err(OAuthError::Rejected { code: response.status().to_string(), description: "revocation refused".into() })
         }
     }
 }
 
-fn token_set(response: &TokenResp, previous_refresh: Option<&RefreshToken>, fallback_scopes: ScopeSet, now: i64) -> TokenSet {
+fn token_set(
+    response: &TokenResp,
+    previous_refresh: Option<&RefreshToken>,
+    fallback_scopes: ScopeSet,
+    now: i64,
+) -> TokenSet {
     let expires_in = response.expires_in().map_or(3600, |d| i64::try_from(d.as_secs()).unwrap_or(3600));
-    let scopes = response.scopes().map_or(fallback_scopes, |granted| {
-        granted.iter().filter_map(|s| s.as_str().parse::<Scope>().ok()).collect()
-    });
+    let scopes = response
+        .scopes()
+        .map_or(fallback_scopes, |granted| granted.iter().filter_map(|s| s.as_str().parse::<Scope>().ok()).collect());
     TokenSet {
         access_token: response.access_token().clone(),
         // Fanvue always rotates; keep the old one only if a provider returns none.
@@ -294,10 +293,7 @@ fn map_token_error(err: RequestTokenError<oauth2::HttpClientError<reqwest::Error
             let description = resp.error_description().cloned().unwrap_or_default();
             match resp.error() {
                 BasicErrorResponseType::InvalidGrant => OAuthError::InvalidGrant(description),
-                other => OAuthError::Rejected {
-                    code: other.as_ref().to_owned(),
-                    description,
-                },
+                other => OAuthError::Rejected { code: other.as_ref().to_owned(), description },
             }
         }
         RequestTokenError::Request(e) => OAuthError::Transport(match e {

@@ -76,7 +76,11 @@ impl CallbackParams {
 }
 
 /// Step 1: remember the login's secrets server-side, send the browser to Fanvue.
-async fn login(State(state): State<AppState>, session: Session, RawQuery(query): RawQuery) -> Result<Response, AppError> {
+async fn login(
+    State(state): State<AppState>,
+    session: Session,
+    RawQuery(query): RawQuery,
+) -> Result<Response, AppError> {
     let return_to = url::form_urlencoded::parse(query.as_deref().unwrap_or("").as_bytes())
         .find(|(key, _)| key == "return_to")
         .map(|(_, value)| value.into_owned());
@@ -91,7 +95,11 @@ async fn login(State(state): State<AppState>, session: Session, RawQuery(query):
     Ok(Redirect::to(url.as_str()).into_response())
 }
 
-async fn callback_get(State(state): State<AppState>, session: Session, RawQuery(query): RawQuery) -> Result<Response, AppError> {
+async fn callback_get(
+    State(state): State<AppState>,
+    session: Session,
+    RawQuery(query): RawQuery,
+) -> Result<Response, AppError> {
     let params = CallbackParams::parse(query.as_deref().unwrap_or("").as_bytes());
     finish_login(&state, &session, params).await
 }

@@ -51,7 +51,10 @@ pub async fn dispatch(State(sb): State<SandboxState>, request: Request) -> Respo
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "));
     let Some(claims) = bearer.and_then(|t| sb.store.verify_access(t)) else {
-        return api_error(StatusCode::UNAUTHORIZED, json!({"error": "Unauthorized: the access token is missing, expired or revoked"}));
+        return api_error(
+            StatusCode::UNAUTHORIZED,
+            json!({"error": "Unauthorized: the access token is missing, expired or revoked"}),
+        );
     };
     let path = request.uri().path().strip_prefix("/api").unwrap_or_default();
     let Ok(path) = ApiPath::parse(path) else {
@@ -66,7 +69,10 @@ pub async fn dispatch(State(sb): State<SandboxState>, request: Request) -> Respo
     };
     let missing = claims.scp.missing(endpoint.required());
     if !missing.is_empty() {
-        return api_error(StatusCode::FORBIDDEN, json!({"error": format!("Insufficient scope: this endpoint requires {missing}")}));
+        return api_error(
+            StatusCode::FORBIDDEN,
+            json!({"error": format!("Insufficient scope: this endpoint requires {missing}")}),
+        );
     }
     let (remaining, reset) = match sb.store.take_budget(&claims.sub) {
         Ok(budget) => budget,

@@ -114,7 +114,12 @@ async fn asset(axum::extract::Path(file): axum::extract::Path<String>) -> axum::
 }
 
 /// Binds the sandbox on `127.0.0.1:port` and serves it in the background.
-pub fn spawn(state: SandboxState, port: u16, tls: RustlsConfig, handle: Handle<SocketAddr>) -> std::io::Result<SocketAddr> {
+pub fn spawn(
+    state: SandboxState,
+    port: u16,
+    tls: RustlsConfig,
+    handle: Handle<SocketAddr>,
+) -> std::io::Result<SocketAddr> {
     let listener = std::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], port)))?;
     let addr = listener.local_addr()?;
     tokio::spawn(async move {

@@ -56,7 +56,11 @@ pub async fn authorize(State(sb): State<SandboxState>, RawQuery(query): RawQuery
     let get = |k: &str| params.get(k).map(String::as_str).filter(|v| !v.is_empty());
     let client = sb.store.client();
     if get("client_id") != Some(client.id.as_str()) {
-        return error_page(StatusCode::BAD_REQUEST, "Unknown client", "The OAuth 2.0 Client does not exist (invalid_client).");
+        return error_page(
+            StatusCode::BAD_REQUEST,
+            "Unknown client",
+            "The OAuth 2.0 Client does not exist (invalid_client).",
+        );
     }
     let Some(redirect_uri) = get("redirect_uri").filter(|r| client.redirect_uris.iter().any(|u| u == r)) else {
         return error_page(
@@ -98,7 +102,9 @@ pub async fn authorize(State(sb): State<SandboxState>, RawQuery(query): RawQuery
                 Err(_) => {
                     return reject(
                         "invalid_scope",
-                        &format!("The requested scope is invalid, unknown, or malformed. The OAuth 2.0 Client is not allowed to request scope '{other}'."),
+                        &format!(
+                            "The requested scope is invalid, unknown, or malformed. The OAuth 2.0 Client is not allowed to request scope '{other}'."
+                        ),
                     );
                 }
             },
@@ -139,10 +145,20 @@ pub struct ConsentForm {
 /// `POST /oauth2/consent`: Allow issues a one-time code, Deny sends `access_denied`.
 pub async fn consent(State(sb): State<SandboxState>, Form(form): Form<ConsentForm>) -> Response {
     let Some(request) = sb.store.take_consent(&form.challenge) else {
-        return error_page(StatusCode::BAD_REQUEST, "This consent request expired", "Start the login again from the app.");
+        return error_page(
+            StatusCode::BAD_REQUEST,
+            "This consent request expired",
+            "Start the login again from the app.",
+        );
     };
     if form.decision != "allow" {
-        return deny(&request.redirect_uri, &request.state, request.form_post, "access_denied", "The resource owner denied the request");
+        return deny(
+            &request.redirect_uri,
+            &request.state,
+            request.form_post,
+            "access_denied",
+            "The resource owner denied the request",
+        );
     }
     let (redirect_uri, state, form_post) = (request.redirect_uri.clone(), request.state.clone(), request.form_post);
     let code = sb.store.issue_code(request);
@@ -168,7 +184,9 @@ fn respond(redirect_uri: &str, form_post: bool, fields: Vec<(&str, String)>) -> 
     }
     let mut url = match url::Url::parse(redirect_uri) {
         Ok(url) => url,
-        Err(_) => return error_page(StatusCode::BAD_REQUEST, "Bad redirect URI", "The registered redirect URI is invalid."),
+        Err(_) => {
+            return error_page(StatusCode::BAD_REQUEST, "Bad redirect URI", "The registered redirect URI is invalid.");
+        }
     };
     url.query_pairs_mut().extend_pairs(fields.iter().map(|(k, v)| (*k, v.as_str())));
     Redirect::to(url.as_str()).into_response()
@@ -180,20 +198,23 @@ fn oauth_error(status: StatusCode, error: &str, description: &str) -> Response {
     let mut response = (status, axum::Json(body)).into_response();
     response.headers_mut().insert(header::CACHE_CONTROL, header::HeaderValue::from_static("no-store"));
     if status == StatusCode::UNAUTHORIZED {
-        response.headers_mut().insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Basic realm=\"sandbox\""));
+        response
+            .headers_mut()
+            .insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Basic realm=\"sandbox\""));
     }
     response
 }
 
 /// Checks `client_secret_basic` (ids and secrets form-urlencoded inside Basic, RFC 6749
 /// §2.3.1). A secret in the body is refused, as Fanvue does.
-fn authenticate(sb: &SandboxState, headers: &HeaderMap, form: &std::collections::HashMap<String, String>) -> Result<(), Response> {
+/// `Err` carries the `invalid_client` description.
+fn authenticate(
+    sb: &SandboxState,
+    headers: &HeaderMap,
+    form: &std::collections::HashMap<String, String>,
+) -> Result<(), &'static str> {
     if form.contains_key("client_secret") {
-        return Err(oauth_error(
-            StatusCode::UNAUTHORIZED,
-            "invalid_client",
-            "Client authentication failed: this client must use client_secret_basic, not client_secret_post.",
-        ));
+        return Err("Client authentication failed: this client must use client_secret_basic, not client_secret_post.");
     }
     let decoded = headers
         .get(header::AUTHORIZATION)
@@ -202,38 +223,39 @@ fn authenticate(sb: &SandboxState, headers: &HeaderMap, form: &std::collections:
         .and_then(|b64| base64::Engine::decode(&base64::engine::general_purpose::STANDARD, b64).ok())
         .and_then(|raw| String::from_utf8(raw).ok());
     let Some((id, secret)) = decoded.as_deref().and_then(|d| d.split_once(':')) else {
-        return Err(oauth_error(StatusCode::UNAUTHORIZED, "invalid_client", "Client authentication failed: no Basic credentials."));
+        return Err("Client authentication failed: no Basic credentials.");
     };
-    let unescape = |s: &str| url::form_urlencoded::parse(format!("x={s}").as_bytes()).next().map(|(_, v)| v.into_owned()).unwrap_or_default();
+    let unescape = |s: &str| {
+        url::form_urlencoded::parse(format!("x={s}").as_bytes()).next().map(|(_, v)| v.into_owned()).unwrap_or_default()
+    };
     let client = sb.store.client();
-    let ok = unescape(id) == client.id && crypto::constant_time_eq(unescape(secret).as_bytes(), client.secret.as_bytes());
-    if ok {
-        Ok(())
-    } else {
-        Err(oauth_error(StatusCode::UNAUTHORIZED, "invalid_client", "Client authentication failed."))
-    }
+    let ok =
+        unescape(id) == client.id && crypto::constant_time_eq(unescape(secret).as_bytes(), client.secret.as_bytes());
+    if ok { Ok(()) } else { Err("Client authentication failed.") }
 }
 
 /// `POST /oauth2/token`.
 pub async fn token(State(sb): State<SandboxState>, headers: HeaderMap, body: Bytes) -> Response {
     sb.store.count(|s| s.token_requests += 1);
     let form: std::collections::HashMap<String, String> = url::form_urlencoded::parse(&body).into_owned().collect();
-    if let Err(response) = authenticate(&sb, &headers, &form) {
-        return response;
+    if let Err(description) = authenticate(&sb, &headers, &form) {
+        return oauth_error(StatusCode::UNAUTHORIZED, "invalid_client", description);
     }
     let get = |k: &str| form.get(k).map(String::as_str);
     let result = match get("grant_type") {
         Some("authorization_code") => {
             let code = get("code").unwrap_or("");
-            sb.store
-                .redeem_code(code, get("redirect_uri"), get("code_verifier"))
-                .map(|(issued, request)| {
-                    let id_token = request.openid.then(|| sb.store.id_token(&sb.issuer, &issued.grant_id, request.nonce.as_deref()));
-                    (issued, id_token)
-                })
+            sb.store.redeem_code(code, get("redirect_uri"), get("code_verifier")).map(|(issued, request)| {
+                let id_token =
+                    request.openid.then(|| sb.store.id_token(&sb.issuer, &issued.grant_id, request.nonce.as_deref()));
+                (issued, id_token)
+            })
         }
         Some("refresh_token") => sb.store.refresh(get("refresh_token").unwrap_or(""), get("scope")).map(|i| (i, None)),
-        _ => Err(("unsupported_grant_type", "The authorization grant type is not supported by the authorization server.".into())),
+        _ => Err((
+            "unsupported_grant_type",
+            "The authorization grant type is not supported by the authorization server.".into(),
+        )),
     };
     match result {
         Ok((issued, id_token)) => {
@@ -262,8 +284,8 @@ pub async fn token(State(sb): State<SandboxState>, headers: HeaderMap, body: Byt
 /// `POST /oauth2/revoke` (RFC 7009): always 200 for an authenticated client.
 pub async fn revoke(State(sb): State<SandboxState>, headers: HeaderMap, body: Bytes) -> Response {
     let form: std::collections::HashMap<String, String> = url::form_urlencoded::parse(&body).into_owned().collect();
-    if let Err(response) = authenticate(&sb, &headers, &form) {
-        return response;
+    if let Err(description) = authenticate(&sb, &headers, &form) {
+        return oauth_error(StatusCode::UNAUTHORIZED, "invalid_client", description);
     }
     if let Some(token) = form.get("token") {
         sb.store.revoke(token);

@@ -210,20 +210,18 @@ impl SandboxStore {
     pub fn issue_code(&self, request: ConsentRequest) -> String {
         let code = format!("sbx_ac_{}", crypto::random_token(32));
         let grant_id = crypto::random_token(16);
-        self.data().codes.insert(
-            code.clone(),
-            IssuedCode {
-                request,
-                grant_id,
-                used: false,
-            },
-        );
+        self.data().codes.insert(code.clone(), IssuedCode { request, grant_id, used: false });
         code
     }
 
     /// Redeems a code: checks it is unused, fresh, for this redirect URI and PKCE verifier.
     /// A second redemption revokes everything the first one issued (RFC 6749 §10.5).
-    pub fn redeem_code(&self, code: &str, redirect_uri: Option<&str>, verifier: Option<&str>) -> Result<(Issued, ConsentRequest), GrantError> {
+    pub fn redeem_code(
+        &self,
+        code: &str,
+        redirect_uri: Option<&str>,
+        verifier: Option<&str>,
+    ) -> Result<(Issued, ConsentRequest), GrantError> {
         let mut data = self.data();
         let Some(issued) = data.codes.get_mut(code) else {
             return Err(("invalid_grant", "The authorization code is invalid.".into()));
@@ -233,7 +231,10 @@ impl SandboxStore {
             if let Some(grant) = data.grants.get_mut(&grant_id) {
                 grant.revoked = true;
             }
-            return Err(("invalid_grant", "The authorization code has already been used; the tokens issued for it were revoked.".into()));
+            return Err((
+                "invalid_grant",
+                "The authorization code has already been used; the tokens issued for it were revoked.".into(),
+            ));
         }
         issued.used = true;
         let request = issued.request.clone();
@@ -242,7 +243,10 @@ impl SandboxStore {
             return Err(("invalid_grant", "The authorization code has expired.".into()));
         }
         if redirect_uri != Some(request.redirect_uri.as_str()) {
-            return Err(("invalid_grant", "The redirect_uri does not match the one of the authorization request.".into()));
+            return Err((
+                "invalid_grant",
+                "The redirect_uri does not match the one of the authorization request.".into(),
+            ));
         }
         let Some(verifier) = verifier.filter(|v| (43..=128).contains(&v.len())) else {
             return Err(("invalid_grant", "The PKCE code_verifier is missing or malformed.".into()));
@@ -251,14 +255,8 @@ impl SandboxStore {
         if !crypto::constant_time_eq(challenge.as_bytes(), request.code_challenge.as_bytes()) {
             return Err(("invalid_grant", "The PKCE code_verifier does not match the code_challenge.".into()));
         }
-        data.grants.insert(
-            grant_id.clone(),
-            Grant {
-                scopes: request.scopes,
-                offline: request.offline,
-                revoked: false,
-            },
-        );
+        data.grants
+            .insert(grant_id.clone(), Grant { scopes: request.scopes, offline: request.offline, revoked: false });
         data.stats.code_exchanges += 1;
         let issued = self.mint(&mut data, &grant_id, request.scopes, request.offline);
         Ok((issued, request))

@@ -49,14 +49,7 @@ impl TestApp {
             vars.insert((*k).into(), (*v).into());
         }
         let log = dir.path().join(format!("server-{port}-{}.log", rand_suffix()));
-        let mut app = TestApp {
-            port,
-            sandbox_port,
-            dir,
-            env: vars,
-            child: None,
-            log,
-        };
+        let mut app = TestApp { port, sandbox_port, dir, env: vars, child: None, log };
         app.start();
         app.wait_ready().await;
         app
@@ -154,10 +147,7 @@ impl TestApp {
     }
 
     pub fn db_files(&self) -> Vec<PathBuf> {
-        std::fs::read_dir(self.dir.path().join("data"))
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .collect()
+        std::fs::read_dir(self.dir.path().join("data")).unwrap().map(|e| e.unwrap().path()).collect()
     }
 }
 
@@ -240,11 +230,7 @@ pub async fn login_via(app: &TestApp, client: &Client, path: &str) -> Login {
     let callback_url = location(&r);
     let r = client.get(&callback_url).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::SEE_OTHER, "callback: {}", r.text().await.unwrap_or_default());
-    Login {
-        authorize_url,
-        callback_url,
-        landed_on: location(&r),
-    }
+    Login { authorize_url, callback_url, landed_on: location(&r) }
 }
 
 pub async fn login(app: &TestApp, client: &Client) -> Login {

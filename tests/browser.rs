@@ -1,0 +1,123 @@
+//! A real browser (Debian's headless Chromium through chromedriver) signs in through the
+//! sandbox. Unlike an HTTP client, Chromium enforces `SameSite=Lax` on the sandbox's
+//! cross-site `form_post`, follows redirects across origins, and runs the page's CSP.
+//!
+//! Needs `chromium` and `chromium-driver` (`.ci/run` installs them). Set
+//! `SKIP_BROWSER_TESTS=1` to skip these tests on a machine without them.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use common::*;
+use fantoccini::{Client, ClientBuilder, Locator};
+
+struct Browser {
+    client: Client,
+    _driver: tokio::process::Child,
+    _profile: tempfile::TempDir,
+}
+
+async fn browser() -> Option<Browser> {
+    if std::env::var_os("SKIP_BROWSER_TESTS").is_some() {
+        eprintln!("SKIP_BROWSER_TESTS is set: skipping the browser test");
+        return None;
+    }
+    let port = free_port();
+    let driver = tokio::process::Command::new("chromedriver")
+        .arg(format!("--port={port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("chromedriver not found: install Debian's chromium and chromium-driver (see .ci/run), or set SKIP_BROWSER_TESTS=1");
+    let profile = tempfile::tempdir().unwrap();
+    let args = [
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        &format!("--user-data-dir={}", profile.path().display()),
+    ];
+    let mut caps = serde_json::Map::new();
+    caps.insert("acceptInsecureCerts".into(), true.into());
+    caps.insert("goog:chromeOptions".into(), serde_json::json!({ "args": args }));
+    let url = format!("http://127.0.0.1:{port}");
+    let mut last = None;
+    for _ in 0..100 {
+        match ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+            .capabilities(caps.clone())
+            .connect(&url)
+            .await
+        {
+            Ok(client) => {
+                return Some(Browser { client, _driver: driver, _profile: profile });
+            }
+            Err(err) => last = Some(err),
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("could not start a browser session: {last:?}");
+}
+
+async fn text_of(client: &Client, css: &str) -> String {
+    client
+        .wait()
+        .at_most(Duration::from_secs(15))
+        .for_element(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("{css} did not appear: {e}"))
+        .text()
+        .await
+        .unwrap()
+}
+
+async fn sign_in_and_out(response_mode: &str) {
+    let Some(browser) = browser().await else { return };
+    let app = TestApp::spawn(&[("OAUTH_RESPONSE_MODE", response_mode)]).await;
+    let c = &browser.client;
+
+    c.goto(&app.url("/")).await.unwrap();
+    c.find(Locator::Id("login")).await.unwrap().click().await.unwrap();
+    // The sandbox's consent page, on another site.
+    let allow = c.wait().at_most(Duration::from_secs(15)).for_element(Locator::Id("allow")).await.unwrap();
+    assert!(c.current_url().await.unwrap().as_str().starts_with(&app.sandbox_url("/oauth2/auth")));
+    assert!(text_of(c, "#requested-scopes").await.contains("read:self"));
+    allow.click().await.unwrap();
+
+    assert_eq!(text_of(c, "#display-name").await, "Ava Sandbox");
+    assert_eq!(text_of(c, "#followers").await, "1280");
+    assert_eq!(c.current_url().await.unwrap().as_str(), app.url("/"));
+    assert_eq!(app.stat("codeExchanges").await, 1);
+    if response_mode == "form_post" {
+        // Chromium withheld the Lax cookie on the cross-site POST, so the app bounced it
+        // to a GET (which carried the cookie) instead of failing the state check.
+        let logs = app.logs();
+        assert!(logs.contains("method=POST path=/api/oauth/callback"), "{logs}");
+        assert!(logs.contains("method=GET path=/api/oauth/callback"), "{logs}");
+    }
+
+    c.find(Locator::Css("form[action='/api/oauth/logout'] button")).await.unwrap().click().await.unwrap();
+    assert_eq!(text_of(c, "#login").await, "Login with Fanvue");
+    assert_eq!(app.stat("revocations").await, 1);
+    browser.client.close().await.unwrap();
+}
+
+#[tokio::test]
+async fn chromium_signs_in_with_query_response_mode_and_signs_out() {
+    sign_in_and_out("query").await;
+}
+
+/// With `form_post`, Chromium POSTs the code cross-site without the session cookie; the
+/// app must still complete the login.
+#[tokio::test]
+async fn chromium_signs_in_with_form_post_response_mode_and_signs_out() {
+    sign_in_and_out("form_post").await;
+}
