@@ -1,0 +1,301 @@
+//! The sandbox must behave as Fanvue's provider and API do, so that code passing against it
+//! works against Fanvue. These tests drive its router in process, as an OAuth client would.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::HashMap;
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use base64::Engine;
+use fanvue_app_starter::config::{Config, Mode};
+use fanvue_app_starter::crypto;
+use fanvue_app_starter::sandbox::{SandboxState, router};
+use http_body_util::BodyExt;
+use serde_json::Value;
+use sha2::Digest;
+use tower::ServiceExt;
+
+const REDIRECT: &str = "https://localhost:3001/api/oauth/callback";
+
+struct Sandbox {
+    app: Router,
+    basic: String,
+}
+
+fn sandbox(ttl: &str) -> Sandbox {
+    let vars: HashMap<&str, &str> = HashMap::from([("SANDBOX_PORT", "3002"), ("SANDBOX_ACCESS_TOKEN_TTL_SECS", ttl)]);
+    let config = Config::from_lookup(Mode::Sandbox, &|k| vars.get(k).map(|v| (*v).to_owned())).unwrap();
+    let secret = secrecy::ExposeSecret::expose_secret(&config.oauth.client_secret).to_owned();
+    let basic = base64::engine::general_purpose::STANDARD.encode(format!("{}:{secret}", config.oauth.client_id));
+    Sandbox { app: router(SandboxState::from_config(&config)), basic }
+}
+
+struct Reply {
+    status: StatusCode,
+    location: Option<String>,
+    headers: axum::http::HeaderMap,
+    body: String,
+}
+
+impl Reply {
+    fn json(&self) -> Value {
+        serde_json::from_str(&self.body).unwrap()
+    }
+    fn query(&self) -> HashMap<String, String> {
+        url::Url::parse(self.location.as_deref().unwrap()).unwrap().query_pairs().into_owned().collect()
+    }
+}
+
+impl Sandbox {
+    async fn send(&self, request: Request<Body>) -> Reply {
+        let response = self.app.clone().oneshot(request).await.unwrap();
+        let status = response.status();
+        let headers = response.headers().clone();
+        let location = headers.get(header::LOCATION).map(|v| v.to_str().unwrap().to_owned());
+        let body = response.into_body().collect().await.unwrap().to_bytes();
+        Reply { status, location, headers, body: String::from_utf8_lossy(&body).into_owned() }
+    }
+
+    async fn authorize(&self, query: &str) -> Reply {
+        self.send(Request::get(format!("/oauth2/auth?{query}")).body(Body::empty()).unwrap()).await
+    }
+
+    async fn form(&self, path: &str, body: &str, auth: Option<&str>) -> Reply {
+        let mut request = Request::post(path).header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
+        if let Some(auth) = auth {
+            request = request.header(header::AUTHORIZATION, auth);
+        }
+        self.send(request.body(Body::from(body.to_owned())).unwrap()).await
+    }
+
+    async fn token(&self, body: &str) -> Reply {
+        self.form("/oauth2/token", body, Some(&format!("Basic {}", self.basic))).await
+    }
+
+    /// Authorize + Allow; returns the code.
+    async fn code_for(&self, scope: &str, challenge: &str) -> String {
+        let q = authorize_query(scope, challenge);
+        let page = self.authorize(&q).await;
+        assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+        let start = page.body.find("name=\"challenge\" value=\"").unwrap() + 24;
+        let consent = &page.body[start..start + page.body[start..].find('"').unwrap()];
+        let reply = self.form("/oauth2/consent", &format!("challenge={consent}&decision=allow"), None).await;
+        reply.query()["code"].clone()
+    }
+
+    /// A full grant; returns the token response.
+    async fn grant(&self, scope: &str) -> Value {
+        let (verifier, challenge) = pkce();
+        let code = self.code_for(scope, &challenge).await;
+        let reply = self.token(&exchange_body(&code, &verifier)).await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+        reply.json()
+    }
+
+    async fn api(&self, path: &str, token: &str, version: Option<&str>) -> Reply {
+        let mut request = Request::get(format!("/api{path}")).header(header::AUTHORIZATION, format!("Bearer {token}"));
+        if let Some(version) = version {
+            request = request.header("x-fanvue-api-version", version);
+        }
+        self.send(request.body(Body::empty()).unwrap()).await
+    }
+}
+
+fn pkce() -> (String, String) {
+    let verifier = crypto::random_token(32);
+    let challenge = crypto::b64(&sha2::Sha256::digest(verifier.as_bytes()));
+    (verifier, challenge)
+}
+
+fn authorize_query(scope: &str, challenge: &str) -> String {
+    let mut q = url::form_urlencoded::Serializer::new(String::new());
+    q.append_pair("response_type", "code")
+        .append_pair("client_id", "fanvue-app-starter-sandbox")
+        .append_pair("redirect_uri", REDIRECT)
+        .append_pair("scope", scope)
+        .append_pair("state", "state-0123456789")
+        .append_pair("nonce", "nonce-0123456789")
+        .append_pair("code_challenge", challenge)
+        .append_pair("code_challenge_method", "S256");
+    q.finish()
+}
+
+fn exchange_body(code: &str, verifier: &str) -> String {
+    format!("grant_type=authorization_code&code={code}&code_verifier={verifier}&redirect_uri={}", urlenc(REDIRECT))
+}
+
+fn urlenc(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+fn refresh_body(rt: &str) -> String {
+    format!("grant_type=refresh_token&refresh_token={rt}")
+}
+
+const SCOPE: &str = "openid offline_access offline read:self";
+
+#[tokio::test]
+async fn authorize_refuses_bad_requests_like_hydra() {
+    let sb = sandbox("3600");
+    let (_, challenge) = pkce();
+    let good = authorize_query(SCOPE, &challenge);
+    assert_eq!(sb.authorize(&good).await.status, StatusCode::OK);
+
+    // Unknown client or a redirect URI that is not registered exactly: an error page, no redirect.
+    for bad in [
+        good.replace("fanvue-app-starter-sandbox", "someone-else"),
+        good.replace("api%2Foauth%2Fcallback", "api%2Foauth%2Fcallback%2F"),
+        good.replace("localhost%3A3001", "evil.example"),
+    ] {
+        let reply = sb.authorize(&bad).await;
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST);
+        assert!(reply.location.is_none());
+    }
+    // Everything else goes back to the app with an OAuth error.
+    for (query, error) in [
+        (good.replace("code_challenge_method=S256", "code_challenge_method=plain"), "invalid_request"),
+        (good.replace(&format!("code_challenge={challenge}"), ""), "invalid_request"),
+        (good.replace("state=state-0123456789", "state=short"), "invalid_state"),
+        (authorize_query("openid read:self read:wallet", &challenge), "invalid_scope"),
+        (good.replace("response_type=code", "response_type=token"), "unsupported_response_type"),
+    ] {
+        let reply = sb.authorize(&query).await;
+        assert_eq!(reply.status, StatusCode::SEE_OTHER, "{query}");
+        assert_eq!(reply.query()["error"], error, "{query}");
+    }
+}
+
+#[tokio::test]
+async fn codes_are_one_time_and_bound_to_pkce_and_the_redirect_uri() {
+    let sb = sandbox("3600");
+    let (verifier, challenge) = pkce();
+    let code = sb.code_for(SCOPE, &challenge).await;
+    let (wrong_verifier, _) = pkce();
+    let reply = sb.token(&exchange_body(&code, &wrong_verifier)).await;
+    assert_eq!(reply.json()["error"], "invalid_grant", "a wrong verifier burns the code");
+    let reply = sb.token(&exchange_body(&code, &verifier)).await;
+    assert_eq!(reply.json()["error"], "invalid_grant");
+
+    let code = sb.code_for(SCOPE, &challenge).await;
+    let wrong_redirect = exchange_body(&code, &verifier).replace("callback", "other");
+    assert_eq!(sb.token(&wrong_redirect).await.json()["error"], "invalid_grant");
+
+    let code = sb.code_for(SCOPE, &challenge).await;
+    let first = sb.token(&exchange_body(&code, &verifier)).await.json();
+    let at = first["access_token"].as_str().unwrap();
+    assert_eq!(sb.api("/users/me", at, Some("2025-06-26")).await.status, StatusCode::OK);
+    let replay = sb.token(&exchange_body(&code, &verifier)).await;
+    assert_eq!(replay.json()["error"], "invalid_grant");
+    assert_eq!(
+        sb.api("/users/me", at, Some("2025-06-26")).await.status,
+        StatusCode::UNAUTHORIZED,
+        "a replayed code revokes what it issued"
+    );
+}
+
+#[tokio::test]
+async fn only_client_secret_basic_with_the_right_secret_is_accepted() {
+    let sb = sandbox("3600");
+    let body = "grant_type=refresh_token&refresh_token=x";
+    let reply = sb.form("/oauth2/token", body, None).await;
+    assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(reply.json()["error"], "invalid_client");
+    let wrong = base64::engine::general_purpose::STANDARD.encode("fanvue-app-starter-sandbox:wrong");
+    let reply = sb.form("/oauth2/token", body, Some(&format!("Basic {wrong}"))).await;
+    assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
+    let reply = sb.token(&format!("{body}&client_secret=anything")).await;
+    assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "client_secret_post is refused");
+    let reply = sb.token("grant_type=password&username=a&password=b").await;
+    assert_eq!(reply.json()["error"], "unsupported_grant_type");
+}
+
+#[tokio::test]
+async fn refresh_rotates_and_reuse_revokes_the_whole_grant() {
+    let sb = sandbox("3600");
+    let first = sb.grant(SCOPE).await;
+    assert_eq!(first["token_type"], "bearer");
+    assert!(first["id_token"].as_str().unwrap().split('.').count() == 3);
+    let rt1 = first["refresh_token"].as_str().unwrap();
+    let second = sb.token(&refresh_body(rt1)).await.json();
+    let (rt2, at2) = (second["refresh_token"].as_str().unwrap(), second["access_token"].as_str().unwrap());
+    assert_ne!(rt1, rt2, "rotated");
+    assert_eq!(sb.api("/users/me", at2, Some("2025-06-26")).await.status, StatusCode::OK);
+
+    // The stale refresh token comes back: reuse detection kills the grant.
+    let reuse = sb.token(&refresh_body(rt1)).await;
+    assert_eq!(reuse.status, StatusCode::BAD_REQUEST);
+    assert_eq!(reuse.json()["error"], "invalid_grant");
+    assert_eq!(sb.token(&refresh_body(rt2)).await.json()["error"], "invalid_grant", "the newest one is dead too");
+    assert_eq!(sb.api("/users/me", at2, Some("2025-06-26")).await.status, StatusCode::UNAUTHORIZED);
+
+    let wider = sb.grant(SCOPE).await;
+    let rt = wider["refresh_token"].as_str().unwrap();
+    let reply = sb.token(&format!("{}&scope=read%3Achat", refresh_body(rt))).await;
+    assert_eq!(reply.json()["error"], "invalid_scope", "no widening on refresh");
+}
+
+#[tokio::test]
+async fn revocation_kills_the_grant() {
+    let sb = sandbox("3600");
+    let grant = sb.grant(SCOPE).await;
+    let rt = grant["refresh_token"].as_str().unwrap();
+    let reply = sb
+        .form(
+            "/oauth2/revoke",
+            &format!("token={rt}&token_type_hint=refresh_token"),
+            Some(&format!("Basic {}", sb.basic)),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::OK);
+    assert_eq!(sb.token(&refresh_body(rt)).await.json()["error"], "invalid_grant");
+    let at = grant["access_token"].as_str().unwrap();
+    assert_eq!(sb.api("/users/me", at, Some("2025-06-26")).await.status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn the_api_checks_version_token_expiry_and_scopes() {
+    let sb = sandbox("1");
+    let grant = sb.grant("openid offline read:chat").await;
+    let at = grant["access_token"].as_str().unwrap();
+    let reply = sb.api("/users/me", at, None).await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST, "the version header is required");
+    assert_eq!(reply.json()["error"], "Unsupported API version");
+    assert_eq!(sb.api("/users/me", at, Some("2024-01-01")).await.status, StatusCode::GONE);
+    let reply = sb.api("/users/me", at, Some("2025-06-26")).await;
+    assert_eq!(reply.status, StatusCode::FORBIDDEN, "read:self was not granted");
+    assert!(reply.json()["error"].as_str().unwrap().contains("read:self"));
+    assert_eq!(sb.api("/users/me", "sbx_at.forged.token", Some("2025-06-26")).await.status, StatusCode::UNAUTHORIZED);
+    let reply = sb.api("/chats", at, Some("2025-06-26")).await;
+    assert!(reply.headers.contains_key("x-ratelimit-remaining"));
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    assert_eq!(sb.api("/chats", at, Some("2025-06-26")).await.status, StatusCode::UNAUTHORIZED, "expired");
+}
+
+#[tokio::test]
+async fn the_api_enforces_fanvues_budget_of_200_requests_a_minute() {
+    let sb = sandbox("3600");
+    let at = sb.grant(SCOPE).await["access_token"].as_str().unwrap().to_owned();
+    for i in 0..200 {
+        let reply = sb.api("/users/me", &at, Some("2025-06-26")).await;
+        assert_eq!(reply.status, StatusCode::OK, "request {i}");
+    }
+    let reply = sb.api("/users/me", &at, Some("2025-06-26")).await;
+    assert_eq!(reply.status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(reply.headers.contains_key(header::RETRY_AFTER));
+}
+
+#[tokio::test]
+async fn form_post_answers_with_an_auto_submitting_form() {
+    let sb = sandbox("3600");
+    let (_, challenge) = pkce();
+    let page = sb.authorize(&format!("{}&response_mode=form_post", authorize_query(SCOPE, &challenge))).await;
+    let start = page.body.find("name=\"challenge\" value=\"").unwrap() + 24;
+    let consent = &page.body[start..start + page.body[start..].find('"').unwrap()];
+    let reply = sb.form("/oauth2/consent", &format!("challenge={consent}&decision=allow"), None).await;
+    assert_eq!(reply.status, StatusCode::OK);
+    assert!(reply.body.contains(&format!(r#"<form method="post" action="{REDIRECT}""#)));
+    assert!(reply.body.contains(r#"name="code""#) && reply.body.contains(r#"name="state" value="state-0123456789""#));
+    let again = sb.form("/oauth2/consent", &format!("challenge={consent}&decision=allow"), None).await;
+    assert_eq!(again.status, StatusCode::BAD_REQUEST, "a consent is answered once");
+}
