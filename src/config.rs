@@ -150,6 +150,8 @@ pub struct SandboxConfig {
     pub port: u16,
     /// `SANDBOX_ACCESS_TOKEN_TTL_SECS`, default 3600 like Fanvue.
     pub access_token_ttl: Duration,
+    /// `SANDBOX_LATENCY_MS`: added to every API answer, to see the app with a slow Fanvue.
+    pub latency: Duration,
 }
 
 /// One configuration problem: which variable, what is wrong, how to fix it.
@@ -294,6 +296,7 @@ impl Config {
                     3600,
                     "a whole number of seconds",
                 )),
+                latency: Duration::from_millis(r.parsed("SANDBOX_LATENCY_MS", 0, "a whole number of milliseconds")),
             }),
             Mode::Fanvue => None,
         };
@@ -313,7 +316,7 @@ impl Config {
 
         let redirect_raw =
             r.get("OAUTH_REDIRECT_URI").unwrap_or_else(|| format!("{}/api/oauth/callback", origin(&base_url)));
-        let redirect_uri = r.https_url("OAUTH_REDIRECT_URI", &redirect_raw);
+        let redirect_uri = redirect_uri(&mut r, &redirect_raw, &base_url);
 
         let (client_id, client_secret, issuer, api_base) = match &sandbox {
             Some(sb) => {
@@ -438,6 +441,36 @@ impl Config {
     }
 }
 
+/// `OAUTH_REDIRECT_URI`, kept exactly as written (Fanvue compares it character for
+/// character), on `BASE_URL`'s origin (or the session cookie would not reach the callback),
+/// at a path the app can serve.
+fn redirect_uri(r: &mut Reader<'_>, raw: &str, base_url: &Url) -> Url {
+    const VAR: &str = "OAUTH_REDIRECT_URI";
+    let Ok(url) = Url::parse(raw) else {
+        r.problem(
+            VAR,
+            format!("`{raw}` is not an absolute URL, e.g. https://my-fanvue-app.dev:3001/api/oauth/callback"),
+        );
+        return fallback_url();
+    };
+    if url.scheme() != "https" {
+        r.problem(VAR, format!("`{raw}` must use https:// (Fanvue requires it, and session cookies are Secure)"));
+    } else if url.origin() != base_url.origin() {
+        r.problem(
+            VAR,
+            format!(
+                "`{raw}` is not on BASE_URL's origin ({}); the session cookie would not reach the callback",
+                origin(base_url)
+            ),
+        );
+    } else if url.query().is_some() || url.fragment().is_some() {
+        r.problem(VAR, format!("`{raw}` must not have a query or fragment"));
+    } else if matches!(url.path(), "" | "/") || ["/api/fanvue", "/static"].iter().any(|p| url.path().starts_with(p)) {
+        r.problem(VAR, format!("`{raw}` needs a path of its own, such as /api/oauth/callback"));
+    }
+    url
+}
+
 fn tls_setting(r: &mut Reader<'_>, base_url: &Url) -> TlsSetting {
     let plain = r.parsed("TLS_TERMINATED_BY_PROXY", false, "`true` or `false`");
     let cert = r.get("TLS_CERT_PATH");
@@ -552,6 +585,23 @@ mod tests {
         let vars: Vec<_> = found.iter().map(|p| p.var).collect();
         assert_eq!(vars, ["OAUTH_ISSUER_BASE_URL", "OAUTH_SCOPES", "SESSION_SECRET"]);
         assert!(found[1].message.contains("read:wallet"));
+    }
+
+    #[test]
+    fn the_redirect_uri_is_kept_exactly_and_must_be_servable() {
+        let mut vars = GOOD.to_vec();
+        vars.push(("OAUTH_REDIRECT_URI", "https://my-fanvue-app.dev:3001/callback/"));
+        let config = load(Mode::Fanvue, &vars).ok();
+        assert_eq!(config.map(|c| c.oauth.redirect_uri.path().to_owned()).as_deref(), Some("/callback/"));
+        for bad in [
+            "https://other.example/api/oauth/callback",
+            "http://my-fanvue-app.dev:3001/cb",
+            "https://my-fanvue-app.dev:3001/",
+        ] {
+            let mut vars = GOOD.to_vec();
+            vars.push(("OAUTH_REDIRECT_URI", bad));
+            assert_eq!(problems(load(Mode::Fanvue, &vars))[0].var, "OAUTH_REDIRECT_URI", "{bad}");
+        }
     }
 
     #[test]

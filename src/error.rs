@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 
 use crate::fanvue::FanvueError;
 use crate::oauth::OAuthError;
-use crate::oauth::refresh::TokenError;
+use crate::oauth::session_tokens::TokenError;
 use crate::scopes::ScopeSet;
 
 /// Everything that can fail while handling a request.
@@ -142,6 +142,7 @@ impl From<TokenError> for AppError {
             TokenError::ReauthRequired => AppError::ReauthRequired,
             TokenError::Refresh(e) => AppError::Refresh(e),
             TokenError::Session(e) => AppError::Session(e.to_string()),
+            TokenError::Store(e) => AppError::Session(e.to_string()),
         }
     }
 }

@@ -85,17 +85,16 @@ pub enum StartError {
 }
 
 /// The whole application as a `Router`: routes, session layer and middleware stack.
-pub async fn build_app(state: AppState) -> Result<Router, StartError> {
-    let store = session::open_store(&state.config.session).await?;
+pub fn build_app(state: AppState) -> Router {
     let routes = Router::new()
         .merge(pages::router())
-        .merge(oauth::routes::router())
+        .merge(oauth::routes::router(state.config.oauth.redirect_uri.path()))
         .merge(proxy::router())
         .merge(assets::router())
         .route("/healthz", get(|| async { "ok" }))
         .fallback(|| async { StatusCode::NOT_FOUND })
-        .layer(session::layer(store, &state.config.session));
-    Ok(middleware::stack(routes, state.clone()).with_state(state))
+        .layer(session::layer(state.session_store.clone(), &state.config.session));
+    middleware::stack(routes, state.clone()).with_state(state)
 }
 
 /// Runs the server (and the sandbox in [`Mode::Sandbox`]) until SIGTERM/SIGINT.
@@ -118,11 +117,11 @@ async fn serve(mode: Mode) -> Result<(), StartError> {
         Some(material) => Some(tls::rustls_config(material).await?),
         None => None,
     };
-    let handles = vec![Handle::new(), Handle::new()];
+    let (app_handle, sandbox_handle) = (Handle::new(), Handle::new());
 
     #[cfg(feature = "sandbox")]
     if let Some(sandbox) = config.sandbox.clone() {
-        start_sandbox(&mut config, sandbox.port, handles[1].clone()).await?;
+        start_sandbox(&mut config, sandbox.port, sandbox_handle).await?;
     }
     #[cfg(not(feature = "sandbox"))]
     if config.sandbox.is_some() {
@@ -143,26 +142,26 @@ async fn serve(mode: Mode) -> Result<(), StartError> {
         "serving {scheme}; open {} in your browser",
         config.base_url.as_str().trim_end_matches('/')
     );
-    let state = AppState::new(config)?;
-    let app = build_app(state).await?;
-    tokio::spawn(shutdown_on_signal(handles.clone()));
-    tls::serve(listener, tls_config, app, handles[0].clone())
+    let state = AppState::new(config).await?;
+    let app = build_app(state);
+    // Only the app is told to stop: the sandbox keeps answering its in-flight requests and
+    // ends with the process.
+    tokio::spawn(shutdown_on_signal(app_handle.clone()));
+    tls::serve(listener, tls_config, app, app_handle)
         .await
         .map_err(|e| StartError::Other(format!("server error: {e}")))?;
     tracing::info!("shut down cleanly");
     Ok(())
 }
 
-/// Starts the in-process sandbox on its own self-signed certificate for 127.0.0.1, and makes
-/// the app's HTTP client trust that certificate (and only add it, not replace system roots).
+/// Starts the in-process sandbox with `certs/127.0.0.1.pem` (generated once when missing)
+/// and makes the app's HTTP client trust that certificate (added to, not replacing, the
+/// system roots).
 #[cfg(feature = "sandbox")]
 async fn start_sandbox(config: &mut Config, port: u16, handle: Handle<SocketAddr>) -> Result<(), StartError> {
-    let generated = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_owned()])
-        .map_err(|e| StartError::Other(format!("sandbox certificate: {e}")))?;
-    let material = tls::TlsMaterial {
-        cert_pem: generated.cert.pem().into_bytes(),
-        key_pem: generated.signing_key.serialize_pem().into_bytes(),
-    };
+    let setting = config::TlsSetting::Auto { host: "127.0.0.1".to_owned() };
+    let material =
+        tls::load_or_generate(&setting)?.ok_or_else(|| StartError::Other("the sandbox needs a certificate".into()))?;
     let sandbox_tls = tls::rustls_config(&material).await?;
     config.api.extra_root_pem = Some(material.cert_pem);
     let state = sandbox::SandboxState::from_config(config);
@@ -171,12 +170,12 @@ async fn start_sandbox(config: &mut Config, port: u16, handle: Handle<SocketAddr
         reason: format!("{e} (the sandbox's port; set SANDBOX_PORT)"),
     })?;
     tracing::info!(
-        "sandbox: a stand-in for Fanvue's sign-in and API at https://{addr} (its self-signed certificate is trusted by the app; your browser will ask once)"
+        "sandbox: a stand-in for Fanvue's sign-in and API at https://{addr} (the app trusts its certificate; your browser will ask once)"
     );
     Ok(())
 }
 
-async fn shutdown_on_signal(handles: Vec<Handle<SocketAddr>>) {
+async fn shutdown_on_signal(handle: Handle<SocketAddr>) {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
     };
@@ -196,7 +195,5 @@ async fn shutdown_on_signal(handles: Vec<Handle<SocketAddr>>) {
         () = terminate => {},
     }
     tracing::info!("shutdown signal received; finishing in-flight requests");
-    for handle in handles {
-        handle.graceful_shutdown(Some(SHUTDOWN_GRACE));
-    }
+    handle.graceful_shutdown(Some(SHUTDOWN_GRACE));
 }

@@ -39,7 +39,12 @@ async fn main() -> ExitCode {
     if let Err(err) = dotenvy::dotenv()
         && !err.not_found()
     {
-        eprintln!("error: .env could not be read: {err}. Fix the line it names (KEY=value) or remove the file.");
+        // dotenvy's own message quotes the line, which may hold a secret: say less.
+        let what = match err {
+            dotenvy::Error::LineParse(_, _) => "a line is not of the form KEY=value".to_owned(),
+            other => other.to_string(),
+        };
+        eprintln!("error: .env could not be read: {what}. Fix it or remove the file.");
         return ExitCode::FAILURE;
     }
     tracing_subscriber::fmt()

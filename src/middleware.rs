@@ -36,6 +36,11 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 pub fn stack(router: Router<AppState>, state: AppState) -> Router<AppState> {
     router.layer(
         ServiceBuilder::new()
+            // Ids are ours: one sent by the client is dropped, not trusted into logs and pages.
+            .layer(axum::middleware::map_request(|mut req: Request| async move {
+                req.headers_mut().remove(REQUEST_ID);
+                req
+            }))
             .layer(SetRequestIdLayer::new(REQUEST_ID, RandomRequestId))
             .layer(
                 TraceLayer::new_for_http()
@@ -109,7 +114,7 @@ fn is_local_host(host: &str) -> bool {
 /// protected by `state`.
 async fn refuse_cross_site(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let safe = matches!(*request.method(), Method::GET | Method::HEAD | Method::OPTIONS);
-    if safe || crate::oauth::routes::is_callback_path(request.uri().path()) {
+    if safe || crate::oauth::routes::is_callback_path(request.uri().path(), state.config.oauth.redirect_uri.path()) {
         return next.run(request).await;
     }
     if is_same_origin(request.headers(), &state.config.origin()) {
@@ -143,6 +148,9 @@ async fn render_errors(request: Request, next: Next) -> Response {
     let request_id = request.headers().get(REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("-").to_owned();
     let response = next.run(request).await;
     let status = response.status();
+    if response.extensions().get::<Passthrough>().is_some() {
+        return response;
+    }
     let report = match response.extensions().get::<ErrorReport>() {
         Some(report) => report.clone(),
         // Bare statuses from layers and extractor rejections (plain text) get a proper page.
@@ -175,6 +183,10 @@ async fn render_errors(request: Request, next: Next) -> Response {
     Response::from_parts(parts, body)
 }
 
+/// Marks a response relayed from Fanvue: its status and body are passed back as they are.
+#[derive(Clone, Copy, Debug)]
+pub struct Passthrough;
+
 /// Whether a response already carries a body meant for people or programs (HTML, JSON).
 /// Empty and `text/plain` bodies (extractor rejections, layer errors) do not count.
 fn has_rich_body(response: &Response) -> bool {
@@ -190,6 +202,7 @@ fn generic_report(status: StatusCode) -> ErrorReport {
         StatusCode::METHOD_NOT_ALLOWED => ("method_not_allowed", "That method is not allowed here."),
         StatusCode::PAYLOAD_TOO_LARGE => ("payload_too_large", "The request body is too large."),
         StatusCode::GATEWAY_TIMEOUT => ("timeout", "That took too long. Try again."),
+        StatusCode::TOO_MANY_REQUESTS => ("rate_limited", "Too many requests. Wait a moment and try again."),
         StatusCode::UNSUPPORTED_MEDIA_TYPE => {
             ("unsupported_media_type", "Send JSON with Content-Type: application/json.")
         }

@@ -3,16 +3,14 @@
 
 use askama::Template;
 use axum::Router;
-use axum::extract::{Query, State};
+use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
-use serde::Deserialize;
 use tower_sessions::Session;
 
 use crate::error::{AppError, ErrorReport};
 use crate::fanvue::models::User;
-use crate::oauth::refresh;
 use crate::scopes::{Scope, ScopeSet};
 use crate::state::AppState;
 use crate::upstream;
@@ -78,11 +76,25 @@ struct LoginError {
     detail: Option<String>,
 }
 
-/// Query of the home page.
-#[derive(Debug, Default, Deserialize)]
+/// Query of the home page, parsed leniently (first value wins, junk ignored).
+#[derive(Debug, Default)]
 pub struct HomeQuery {
     error: Option<String>,
     error_description: Option<String>,
+}
+
+impl HomeQuery {
+    fn parse(raw: &str) -> Self {
+        let mut query = HomeQuery::default();
+        for (key, value) in url::form_urlencoded::parse(raw.as_bytes()) {
+            match key.as_ref() {
+                "error" => query.error.get_or_insert_with(|| value.into_owned()),
+                "error_description" => query.error_description.get_or_insert_with(|| value.into_owned()),
+                _ => continue,
+            };
+        }
+        query
+    }
 }
 
 /// Error codes the app itself puts in `/?error=`.
@@ -131,16 +143,13 @@ fn describe(code: &str, description: Option<String>) -> LoginError {
 }
 
 /// `GET /`: signed out, the login button; signed in, the profile from `GET /users/me`.
-async fn home(
-    State(state): State<AppState>,
-    session: Session,
-    Query(query): Query<HomeQuery>,
-) -> Result<Response, AppError> {
+async fn home(State(state): State<AppState>, session: Session, RawQuery(raw): RawQuery) -> Result<Response, AppError> {
+    let query = HomeQuery::parse(raw.as_deref().unwrap_or(""));
     let mut login_error = query.error.as_deref().map(|code| describe(code, query.error_description.clone()));
-    let requested_scopes = state.oauth.requested_scopes().to_wire();
+    let requested_scopes = state.oauth().requested_scopes().to_wire();
     let signed_out =
         |login_error| HomePage { signed_in: None, login_error, requested_scopes: requested_scopes.clone() };
-    let tokens = match refresh::current(&session).await? {
+    let tokens = match state.tokens.current(&session).await? {
         None => return Ok(render(StatusCode::OK, &signed_out(login_error))),
         Some(tokens) => tokens,
     };
@@ -165,7 +174,7 @@ async fn home(
             Some("This session was not granted read:self, so the profile cannot be shown.".to_owned()),
         )
     };
-    let view = signed_in_view(user, tokens.scopes, state.oauth.requested_scopes(), problem);
+    let view = signed_in_view(user, tokens.scopes, state.oauth().requested_scopes(), problem);
     Ok(render(status, &HomePage { signed_in: Some(view), login_error, requested_scopes }))
 }
 

@@ -10,13 +10,14 @@
 use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::State;
-use axum::http::{HeaderMap, Method, Uri, header};
+use axum::http::{HeaderMap, HeaderValue, Method, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
 use tower_sessions::Session;
 
 use crate::error::AppError;
 use crate::fanvue::{ApiPath, ApiRequest};
+use crate::middleware::Passthrough;
 use crate::state::AppState;
 use crate::upstream;
 
@@ -44,6 +45,16 @@ async fn forward(
     let mut response = Body::from(answer.body).into_response();
     *response.status_mut() = answer.status;
     response.headers_mut().extend(answer.headers);
+    // Served from this app's origin: anything but JSON goes out as inert text, never HTML.
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.starts_with("application/json") || ct.starts_with("application/problem+json"));
+    if !is_json {
+        response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
+    }
+    response.extensions_mut().insert(Passthrough);
     Ok(response)
 }
 

@@ -10,6 +10,13 @@
 //!   neither tokens nor usable cookie values;
 //! - treats a record it cannot open (other `SESSION_SECRET`, tampering) as absent: the
 //!   user is simply signed out.
+//!
+//! A signed-in session's tokens are not in its session record but in a [`TokenVault`]
+//! record of their own (same store, same sealing, other keys). tower-sessions writes a whole
+//! record back at the end of any request that changed it; if tokens lived there, a request
+//! that started before a refresh could write the dead refresh token back over the new one,
+//! and Fanvue would revoke the grant at the next refresh. Only the token code writes the
+//! vault, always under the session's refresh lock.
 
 use std::path::Path;
 use std::time::Duration;
@@ -25,6 +32,7 @@ use tower_sessions_sqlx_store::sqlx::sqlite::{SqliteConnectOptions, SqliteJourna
 
 use crate::config::{SessionConfig, StoreKind};
 use crate::crypto::{self, Key};
+use crate::oauth::TokenSet;
 
 /// The key under which the sealed blob sits in the stored record's data.
 const SEALED_FIELD: &str = "sealed";
@@ -44,12 +52,17 @@ impl<S> std::fmt::Debug for SealedStore<S> {
 }
 
 impl<S: SessionStore> SealedStore<S> {
-    /// Wraps `inner`, deriving both keys from the master secret.
+    /// Wraps `inner` for session records, deriving both keys from the master secret.
     pub fn new(inner: S, master_secret: &str) -> Self {
+        Self::with_labels(inner, master_secret, "session-record-v1", "session-id-v1")
+    }
+
+    /// Wraps `inner` with keys under other labels: records land in rows of their own.
+    fn with_labels(inner: S, master_secret: &str, record_label: &str, id_label: &str) -> Self {
         Self {
             inner,
-            seal_key: Key::derive(master_secret.as_bytes(), "session-record-v1"),
-            id_key: Key::derive(master_secret.as_bytes(), "session-id-v1"),
+            seal_key: Key::derive(master_secret.as_bytes(), record_label),
+            id_key: Key::derive(master_secret.as_bytes(), id_label),
         }
     }
 
@@ -149,6 +162,46 @@ impl SessionStore for AnyStore {
     }
 }
 
+/// The tokens of signed-in sessions, one sealed record per session id, apart from the
+/// session record (see the module docs for why).
+#[derive(Clone, Debug)]
+pub struct TokenVault {
+    store: SealedStore<AnyStore>,
+}
+
+const TOKENS_FIELD: &str = "tokens";
+
+impl TokenVault {
+    /// A vault in the same store as the sessions, under keys of its own.
+    pub fn new(inner: AnyStore, master_secret: &str) -> Self {
+        Self { store: SealedStore::with_labels(inner, master_secret, "token-record-v1", "token-id-v1") }
+    }
+
+    /// The tokens of session `id`, if it is signed in.
+    pub async fn load(&self, id: Id) -> session_store::Result<Option<TokenSet>> {
+        let Some(record) = self.store.load(&id).await? else {
+            return Ok(None);
+        };
+        Ok(record.data.get(TOKENS_FIELD).and_then(|v| serde_json::from_value(v.clone()).ok()))
+    }
+
+    /// Stores the tokens of session `id` until `expires`.
+    pub async fn save(&self, id: Id, tokens: &TokenSet, expires: time::OffsetDateTime) -> session_store::Result<()> {
+        let value = serde_json::to_value(tokens).map_err(|e| session_store::Error::Encode(e.to_string()))?;
+        let record = Record {
+            id,
+            data: std::collections::HashMap::from([(TOKENS_FIELD.to_owned(), value)]),
+            expiry_date: expires,
+        };
+        self.store.save(&record).await
+    }
+
+    /// Forgets the tokens of session `id`.
+    pub async fn delete(&self, id: Id) -> session_store::Result<()> {
+        self.store.delete(&id).await
+    }
+}
+
 /// Opening the session store failed.
 #[derive(Debug, thiserror::Error)]
 #[error("SESSION_STORE: cannot open the SQLite session store at {path}: {reason}")]
@@ -158,8 +211,9 @@ pub struct StoreError {
 }
 
 /// Opens the configured store (creating the SQLite file, its folder and table when missing)
-/// and starts the task that deletes expired records.
-pub async fn open_store(config: &SessionConfig) -> Result<SealedStore<AnyStore>, StoreError> {
+/// and starts the task that deletes expired records. Returns the store for session records
+/// and the token vault over the same backend.
+pub async fn open_store(config: &SessionConfig) -> Result<(SealedStore<AnyStore>, TokenVault), StoreError> {
     let inner = match &config.store {
         StoreKind::Memory => AnyStore::Memory(MemoryStore::default()),
         StoreKind::Sqlite(path) => {
@@ -169,7 +223,8 @@ pub async fn open_store(config: &SessionConfig) -> Result<SealedStore<AnyStore>,
             AnyStore::Sqlite(store)
         }
     };
-    Ok(SealedStore::new(inner, secrecy::ExposeSecret::expose_secret(&config.secret)))
+    let secret = secrecy::ExposeSecret::expose_secret(&config.secret);
+    Ok((SealedStore::new(inner.clone(), secret), TokenVault::new(inner, secret)))
 }
 
 async fn open_sqlite(path: &Path) -> Result<SqliteStore, String> {

@@ -5,29 +5,38 @@ use std::sync::Arc;
 use crate::config::Config;
 use crate::fanvue::FanvueClient;
 use crate::oauth::OAuthClient;
-use crate::oauth::refresh::RefreshLocks;
+use crate::oauth::session_tokens::SessionTokens;
+use crate::session::{AnyStore, SealedStore};
 
 /// Shared application state.
 #[derive(Clone, Debug)]
 pub struct AppState {
     /// The configuration read at start-up.
     pub config: Arc<Config>,
-    /// Login, token exchange, refresh, revocation.
-    pub oauth: OAuthClient,
+    /// Sessions' tokens: sign-in, single-flight refresh, sign-out (and the OAuth client).
+    pub tokens: SessionTokens,
     /// The Fanvue API client.
     pub fanvue: FanvueClient,
-    /// Per-session refresh locks (single-flight refresh).
-    pub refresh_locks: Arc<RefreshLocks>,
+    /// The sealed store behind the session layer.
+    pub session_store: SealedStore<AnyStore>,
 }
 
 impl AppState {
-    /// Builds the state from configuration: one HTTP client for Fanvue's auth and API.
-    pub fn new(config: Config) -> Result<Self, crate::StartError> {
+    /// Builds the state from configuration: opens the session store, and one HTTP client
+    /// for Fanvue's auth and API.
+    pub async fn new(config: Config) -> Result<Self, crate::StartError> {
         let http = http_client(&config)?;
         let oauth =
             OAuthClient::new(&config.oauth, http.clone()).map_err(|e| crate::StartError::Other(e.to_string()))?;
         let fanvue = FanvueClient::new(&config.api, http).map_err(|e| crate::StartError::Other(e.to_string()))?;
-        Ok(Self { config: Arc::new(config), oauth, fanvue, refresh_locks: Arc::default() })
+        let (session_store, vault) = crate::session::open_store(&config.session).await?;
+        let tokens = SessionTokens::new(oauth, vault, config.session.ttl);
+        Ok(Self { config: Arc::new(config), tokens, fanvue, session_store })
+    }
+
+    /// The OAuth client.
+    pub fn oauth(&self) -> &OAuthClient {
+        self.tokens.oauth()
     }
 }
 

@@ -9,7 +9,8 @@
 //!
 //! The listener ([`serve`]) runs on axum-server: each connection's TLS handshake runs in
 //! its own task with a timeout, so a stalled or garbage-sending client never blocks the
-//! accept loop; plain HTTP on the TLS port just fails that connection's handshake.
+//! accept loop. Plain HTTP sent to the TLS port gets a `400` that says to use https://
+//! ([`PlainHttpHint`]) instead of an unreadable TLS alert.
 
 use std::io::Write;
 use std::net::{SocketAddr, TcpListener};
@@ -18,8 +19,10 @@ use std::time::Duration;
 
 use axum::Router;
 use axum_server::Handle;
-use axum_server::accept::{TcpConfigAcceptor, TcpSocketConfig};
+use axum_server::accept::{Accept, TcpConfigAcceptor, TcpSocketConfig};
 use axum_server::tls_rustls::{RustlsAcceptor, RustlsConfig};
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpStream;
 
 use crate::config::TlsSetting;
 
@@ -161,9 +164,52 @@ pub async fn serve(
     server.http_builder().http1().header_read_timeout(HANDSHAKE_TIMEOUT);
     match tls {
         Some(config) => {
-            let acceptor = RustlsAcceptor::new(config).handshake_timeout(HANDSHAKE_TIMEOUT).acceptor(tcp);
+            let acceptor =
+                RustlsAcceptor::new(config).handshake_timeout(HANDSHAKE_TIMEOUT).acceptor(PlainHttpHint { inner: tcp });
             server.acceptor(acceptor).serve(app).await
         }
         None => server.acceptor(tcp).serve(app).await,
+    }
+}
+
+/// Looks at the first byte of a connection to the TLS port: a TLS client starts with a
+/// handshake record (`0x16`); anything else (typically `GET / HTTP/1.1` from an
+/// `http://` URL) is answered with a plain-text 400 naming the fix, then closed.
+#[derive(Clone, Debug)]
+pub struct PlainHttpHint<A> {
+    inner: A,
+}
+
+const TLS_HANDSHAKE_RECORD: u8 = 0x16;
+const PLAIN_HTTP_ANSWER: &[u8] = b"HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\n\
+Connection: close\r\nContent-Length: 56\r\n\r\nThis server speaks HTTPS only: use https:// in the URL.\n";
+
+impl<A, S> Accept<TcpStream, S> for PlainHttpHint<A>
+where
+    A: Accept<TcpStream, S> + Clone + Send + Sync + 'static,
+    A::Future: Send,
+    S: Send + 'static,
+{
+    type Stream = A::Stream;
+    type Service = A::Service;
+    type Future = std::pin::Pin<Box<dyn std::future::Future<Output = std::io::Result<(A::Stream, A::Service)>> + Send>>;
+
+    fn accept(&self, mut stream: TcpStream, service: S) -> Self::Future {
+        let inner = self.inner.clone();
+        Box::pin(async move {
+            let mut first = [0u8; 1];
+            // axum-server times the TLS handshake, not this peek: bound it here.
+            let peeked = tokio::time::timeout(HANDSHAKE_TIMEOUT, stream.peek(&mut first)).await;
+            match peeked {
+                Ok(Ok(1)) if first[0] != TLS_HANDSHAKE_RECORD => {
+                    let _ = stream.write_all(PLAIN_HTTP_ANSWER).await;
+                    let _ = stream.shutdown().await;
+                    Err(std::io::Error::new(std::io::ErrorKind::InvalidData, "plain HTTP on the TLS port"))
+                }
+                Ok(Ok(_)) => inner.accept(stream, service).await,
+                Ok(Err(err)) => Err(err),
+                Err(_) => Err(std::io::Error::new(std::io::ErrorKind::TimedOut, "no TLS handshake")),
+            }
+        })
     }
 }

@@ -14,7 +14,6 @@ use tower_sessions::Session;
 use crate::error::AppError;
 use crate::fanvue::endpoints::{self, Lookup};
 use crate::fanvue::{ApiPath, ApiRequest, ApiResponse, FanvueError};
-use crate::oauth::refresh;
 use crate::state::AppState;
 
 /// Sends `request` for the session's user; returns Fanvue's answer for any status but 401.
@@ -24,18 +23,19 @@ pub async fn call(state: &AppState, session: &Session, request: ApiRequest) -> R
         Lookup::MethodNotAllowed => return Err(AppError::MethodNotAllowed),
         Lookup::Unknown => return Err(AppError::UnknownEndpoint),
     };
-    let tokens = refresh::fresh(session, &state.oauth, &state.refresh_locks, None).await?;
-    let missing = tokens.scopes.missing(endpoint.required());
+    // Scopes first, from the stored grant: a refused call must not even refresh.
+    let granted = state.tokens.current(session).await?.ok_or(AppError::NotSignedIn)?;
+    let missing = granted.scopes.missing(endpoint.required());
     if !missing.is_empty() {
         return Err(AppError::MissingScope(missing));
     }
+    let tokens = state.tokens.fresh(session, None).await?;
     let idempotent = matches!(request.method, Method::GET | Method::HEAD);
     let retry = idempotent.then(|| clone_request(&request));
     let response = state.fanvue.send(request, &tokens.access_token).await?;
     let response = match (response.status.as_u16(), retry) {
         (401, Some(again)) => {
-            let renewed =
-                refresh::fresh(session, &state.oauth, &state.refresh_locks, Some(&tokens.access_token)).await?;
+            let renewed = state.tokens.fresh(session, Some(&tokens.access_token)).await?;
             state.fanvue.send(again, &renewed.access_token).await?
         }
         (_, _) => response,

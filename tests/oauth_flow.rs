@@ -251,3 +251,30 @@ async fn a_refused_token_exchange_gives_a_clear_page() {
     let r = first.get(app.url("/api/fanvue/users/me")).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
 }
+
+/// A callback delivered twice at once (double click, a reloading form_post page) must not
+/// exchange the code twice: Fanvue treats a second redemption as theft and revokes the grant.
+#[tokio::test]
+async fn a_callback_delivered_twice_at_once_exchanges_the_code_once() {
+    let app = TestApp::spawn(&[]).await;
+    let browser = app.client();
+    let (_, challenge) = start_login(&app, &browser, "/api/oauth/login").await;
+    let callback = location(&consent(&app, &browser, &challenge, "allow").await);
+    let hits = (0..6).map(|_| {
+        let (browser, url) = (browser.clone(), callback.clone());
+        tokio::spawn(async move { location(&browser.get(url).send().await.unwrap()) })
+    });
+    let landed: Vec<String> = futures_util::future::join_all(hits).await.into_iter().map(Result::unwrap).collect();
+    assert_eq!(landed.iter().filter(|l| *l == "/").count(), 1, "{landed:?}");
+    assert_eq!(app.stat("tokenRequests").await, 1);
+    assert!(home(&app, &browser).await.1.contains("Ava Sandbox"));
+}
+
+#[tokio::test]
+async fn request_ids_are_minted_by_the_server() {
+    let app = TestApp::spawn(&[]).await;
+    let r = app.client().get(app.url("/nowhere")).header("x-request-id", "attacker-chosen").send().await.unwrap();
+    let id = r.headers()["x-request-id"].to_str().unwrap().to_owned();
+    assert_ne!(id, "attacker-chosen");
+    assert!(!r.text().await.unwrap().contains("attacker-chosen"));
+}

@@ -57,7 +57,7 @@ async fn harness(with_sandbox: bool) -> Harness {
     } else {
         None
     };
-    let app = build_app(AppState::new(config).unwrap()).await.unwrap();
+    let app = build_app(AppState::new(config).await.unwrap());
     Harness { app, sandbox, sandbox_port }
 }
 

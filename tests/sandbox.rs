@@ -221,12 +221,20 @@ async fn refresh_rotates_and_reuse_revokes_the_whole_grant() {
     let (rt2, at2) = (second["refresh_token"].as_str().unwrap(), second["access_token"].as_str().unwrap());
     assert_ne!(rt1, rt2, "rotated");
     assert_eq!(sb.api("/users/me", at2, Some("2025-06-26")).await.status, StatusCode::OK);
+    let at1 = first["access_token"].as_str().unwrap();
+    assert_eq!(
+        sb.api("/users/me", at1, Some("2025-06-26")).await.status,
+        StatusCode::UNAUTHORIZED,
+        "refresh retires the old access token"
+    );
 
     // The stale refresh token comes back: reuse detection kills the grant.
     let reuse = sb.token(&refresh_body(rt1)).await;
     assert_eq!(reuse.status, StatusCode::BAD_REQUEST);
     assert_eq!(reuse.json()["error"], "invalid_grant");
-    assert_eq!(sb.token(&refresh_body(rt2)).await.json()["error"], "invalid_grant", "the newest one is dead too");
+    let newest = sb.token(&refresh_body(rt2)).await;
+    assert_eq!(newest.status, StatusCode::UNAUTHORIZED, "the newest one is dead too");
+    assert_eq!(newest.json()["error"], "token_inactive");
     assert_eq!(sb.api("/users/me", at2, Some("2025-06-26")).await.status, StatusCode::UNAUTHORIZED);
 
     let wider = sb.grant(SCOPE).await;
@@ -248,14 +256,15 @@ async fn revocation_kills_the_grant() {
         )
         .await;
     assert_eq!(reply.status, StatusCode::OK);
-    assert_eq!(sb.token(&refresh_body(rt)).await.json()["error"], "invalid_grant");
+    assert_eq!(sb.token(&refresh_body(rt)).await.json()["error"], "token_inactive");
     let at = grant["access_token"].as_str().unwrap();
     assert_eq!(sb.api("/users/me", at, Some("2025-06-26")).await.status, StatusCode::UNAUTHORIZED);
 }
 
 #[tokio::test]
 async fn the_api_checks_version_token_expiry_and_scopes() {
-    let sb = sandbox("1");
+    // Expiry has whole-second resolution: 2 s leaves at least 1 s for the checks below.
+    let sb = sandbox("2");
     let grant = sb.grant("openid offline read:chat").await;
     let at = grant["access_token"].as_str().unwrap();
     let reply = sb.api("/users/me", at, None).await;
@@ -268,7 +277,7 @@ async fn the_api_checks_version_token_expiry_and_scopes() {
     assert_eq!(sb.api("/users/me", "sbx_at.forged.token", Some("2025-06-26")).await.status, StatusCode::UNAUTHORIZED);
     let reply = sb.api("/chats", at, Some("2025-06-26")).await;
     assert!(reply.headers.contains_key("x-ratelimit-remaining"));
-    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
     assert_eq!(sb.api("/chats", at, Some("2025-06-26")).await.status, StatusCode::UNAUTHORIZED, "expired");
 }
 

@@ -139,3 +139,29 @@ async fn the_memory_store_works_and_forgets_at_restart() {
     app.restart(&[]).await;
     assert!(home(&app, &browser).await.1.contains("Login with Fanvue"));
 }
+
+/// Writes to the session record (here: starting a reconnect while signed in) must never
+/// put a rotated refresh token back: the next refresh would trip Fanvue's reuse detection.
+#[tokio::test]
+async fn session_writes_racing_a_refresh_never_resurrect_a_dead_refresh_token() {
+    let app = TestApp::spawn(&[SHORT_TTL]).await;
+    let browser = app.client();
+    login(&app, &browser).await;
+    tokio::time::sleep(Duration::from_millis(3500)).await;
+    let mixed = (0..12).map(|i| {
+        let browser = browser.clone();
+        let url = if i % 3 == 0 { app.url("/api/oauth/login") } else { app.url("/api/fanvue/users/me") };
+        tokio::spawn(async move { browser.get(url).send().await.unwrap().status() })
+    });
+    for status in futures_util::future::join_all(mixed).await {
+        let status = status.unwrap();
+        assert!(status == StatusCode::OK || status == StatusCode::SEE_OTHER, "{status}");
+    }
+    assert_eq!(app.stat("refreshes").await, 1);
+    // The next refresh presents whatever the session holds now: it must be the live token.
+    tokio::time::sleep(Duration::from_millis(3500)).await;
+    let r = browser.get(app.url("/api/fanvue/users/me")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(app.stat("refreshes").await, 2);
+    assert_eq!(app.stat("reuseDetected").await, 0);
+}

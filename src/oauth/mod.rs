@@ -11,14 +11,15 @@
 //!    in constant time and [`OAuthClient::exchange`]s the code with the verifier, using
 //!    `client_secret_basic`.
 //! 5. The session id is renewed (no fixation) and the [`TokenSet`] stored, sealed.
-//! 6. Before each API call, [`refresh`] renews an access token that is about to expire,
-//!    once per session however many requests race for it (refresh tokens are single-use).
+//! 6. Before each API call, [`session_tokens`] renews an access token that is about to
+//!    expire, once per session however many requests race for it (refresh tokens are
+//!    single-use).
 //!
 //! This module knows nothing about HTTP routing; the handlers live in [`routes`].
 
-pub mod refresh;
 pub mod return_to;
 pub mod routes;
+pub mod session_tokens;
 pub mod tokens;
 
 use std::future::Future;
@@ -121,6 +122,20 @@ pub enum OAuthError {
     /// A configured URL cannot be used.
     #[error("invalid OAuth configuration: {0}")]
     Config(String),
+}
+
+impl OAuthError {
+    /// Whether the provider refused the grant for good, so the session must end. Any OAuth
+    /// error answer counts (Hydra answers a reused or revoked refresh token with
+    /// `invalid_grant` or, in some versions, `token_inactive`; a regenerated client secret
+    /// gives `invalid_client`), except the two that mean "try again later".
+    pub fn grant_is_dead(&self) -> bool {
+        match self {
+            OAuthError::InvalidGrant(_) => true,
+            OAuthError::Rejected { code, .. } => !matches!(code.as_str(), "server_error" | "temporarily_unavailable"),
+            _ => false,
+        }
+    }
 }
 
 /// The OAuth client: builds authorize URLs and talks to the token and revocation endpoints.

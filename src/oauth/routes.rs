@@ -1,21 +1,24 @@
 //! HTTP handlers of the login flow: `GET /api/oauth/login`, `GET|POST /api/oauth/callback`
-//! (also served at `/oauth/callback`, the path Fanvue's newer starter registers) and
-//! `POST /api/oauth/logout`. Each extracts, calls [`super::OAuthClient`], and redirects.
+//! (also served at `/oauth/callback`, the path Fanvue's newer starter registers, and at the
+//! path of `OAUTH_REDIRECT_URI`) and `POST /api/oauth/logout`. Each extracts, calls
+//! [`super::OAuthClient`] or [`super::session_tokens::SessionTokens`], and redirects.
 //!
 //! Query strings and form bodies are parsed leniently by hand: a malformed or hostile
 //! callback must end on the home page with a clear message, never in an extractor's
 //! plain-text 400.
 
+use std::future::Future;
+
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
+use axum::http::Uri;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use tower_sessions::Session;
+use tower_sessions::{Expiry, Session};
 
-use super::refresh;
 use super::tokens::now_unix;
-use super::{PendingLogin, ReturnTo};
+use super::{PENDING_LOGIN_TTL_SECS, PendingLogin, ReturnTo};
 use crate::error::AppError;
 use crate::pages::codes;
 use crate::state::AppState;
@@ -29,22 +32,26 @@ const PENDING_KEY: &str = "oauth.pending";
 /// Logins in progress kept per session (several tabs may start one).
 const MAX_PENDING: usize = 3;
 
-/// The login routes.
-pub fn router() -> Router<AppState> {
-    Router::new()
+/// The login routes; `redirect_path` is the path of `OAUTH_REDIRECT_URI`.
+pub fn router(redirect_path: &str) -> Router<AppState> {
+    let mut router = Router::new()
         .route("/api/oauth/login", get(login))
         .route(CALLBACK_PATH, get(callback_get).post(callback_post))
         .route(ALT_CALLBACK_PATH, get(callback_get).post(callback_post))
-        .route("/api/oauth/logout", post(logout))
+        .route("/api/oauth/logout", post(logout));
+    if redirect_path != CALLBACK_PATH && redirect_path != ALT_CALLBACK_PATH {
+        router = router.route(redirect_path, get(callback_get).post(callback_post));
+    }
+    router
 }
 
 /// Whether `path` is a callback path (exempt from the cross-site check: see `middleware`).
-pub fn is_callback_path(path: &str) -> bool {
-    path == CALLBACK_PATH || path == ALT_CALLBACK_PATH
+pub fn is_callback_path(path: &str, redirect_path: &str) -> bool {
+    path == CALLBACK_PATH || path == ALT_CALLBACK_PATH || path == redirect_path
 }
 
-/// What the provider sends back.
-#[derive(Debug, Default)]
+/// What the provider sends back. No `Debug`: it holds the code and the state.
+#[derive(Default)]
 struct CallbackParams {
     code: Option<String>,
     state: Option<String>,
@@ -75,6 +82,24 @@ impl CallbackParams {
     }
 }
 
+/// Runs `change` on the session record under the session's lock, on a fresh copy from the
+/// store, and saves it before the lock is released: two tabs logging in at once, or a
+/// callback delivered twice, each see the other's change.
+async fn locked_change<T, F>(state: &AppState, session: &Session, change: impl FnOnce() -> F) -> Result<T, AppError>
+where
+    F: Future<Output = Result<T, AppError>>,
+{
+    let Some(id) = session.id() else {
+        return change().await; // a brand-new session: no one else can know its id
+    };
+    let lock = state.tokens.locks().lock_for(id);
+    let _guard = lock.lock().await;
+    session.load().await?;
+    let out = change().await?;
+    session.save().await?;
+    Ok(out)
+}
+
 /// Step 1: remember the login's secrets server-side, send the browser to Fanvue.
 async fn login(
     State(state): State<AppState>,
@@ -84,14 +109,23 @@ async fn login(
     let return_to = url::form_urlencoded::parse(query.as_deref().unwrap_or("").as_bytes())
         .find(|(key, _)| key == "return_to")
         .map(|(_, value)| value.into_owned());
-    let (url, pending) = state.oauth.begin(ReturnTo::parse(return_to.as_deref()), now_unix());
-    let mut pendings: Vec<PendingLogin> = session.get(PENDING_KEY).await?.unwrap_or_default();
-    pendings.retain(|p| !p.is_expired(now_unix()));
-    if pendings.len() >= MAX_PENDING {
-        pendings.remove(0);
-    }
-    pendings.push(pending);
-    session.insert(PENDING_KEY, &pendings).await?;
+    let (url, pending) = state.oauth().begin(ReturnTo::parse(return_to.as_deref()), now_unix());
+    let signed_in = state.tokens.current(&session).await?.is_some();
+    locked_change(&state, &session, || async {
+        let mut pendings: Vec<PendingLogin> = session.get(PENDING_KEY).await?.unwrap_or_default();
+        pendings.retain(|p| !p.is_expired(now_unix()));
+        if pendings.len() >= MAX_PENDING {
+            pendings.remove(0);
+        }
+        pendings.push(pending);
+        session.insert(PENDING_KEY, &pendings).await?;
+        if !signed_in {
+            // An anonymous visitor's row lives only as long as the login may take.
+            session.set_expiry(Some(Expiry::OnInactivity(time::Duration::seconds(PENDING_LOGIN_TTL_SECS))));
+        }
+        Ok(())
+    })
+    .await?;
     Ok(Redirect::to(url.as_str()).into_response())
 }
 
@@ -106,9 +140,14 @@ async fn callback_get(
 
 /// `response_mode=form_post`: Fanvue's page POSTs the form from its own origin. Browsers
 /// withhold `SameSite=Lax` cookies on such cross-site POSTs, so when this request arrives
-/// without our session, the parameters are bounced to the GET callback: a top-level GET
-/// navigation does carry the Lax cookie.
-async fn callback_post(State(state): State<AppState>, session: Session, body: Bytes) -> Result<Response, AppError> {
+/// without our session, the parameters are bounced to the same path as a GET: a top-level
+/// GET navigation does carry the Lax cookie.
+async fn callback_post(
+    State(state): State<AppState>,
+    session: Session,
+    uri: Uri,
+    body: Bytes,
+) -> Result<Response, AppError> {
     let params = CallbackParams::parse(&body);
     let has_pending = session.get::<Vec<PendingLogin>>(PENDING_KEY).await?.is_some_and(|p| !p.is_empty());
     if has_pending {
@@ -125,13 +164,16 @@ async fn callback_post(State(state): State<AppState>, session: Session, body: By
             query.append_pair(key, value);
         }
     }
-    Ok(Redirect::to(&format!("{CALLBACK_PATH}?{}", query.finish())).into_response())
+    Ok(Redirect::to(&format!("{}?{}", uri.path(), query.finish())).into_response())
 }
 
-/// Steps 4 and 5: match `state` to a login in progress (once), exchange the code, renew
-/// the session id, store the tokens.
+/// Steps 4 and 5: match `state` to a login in progress (once), exchange the code, sign the
+/// session in (new id, sealed tokens).
 async fn finish_login(state: &AppState, session: &Session, params: CallbackParams) -> Result<Response, AppError> {
-    let pending = take_pending(session, params.state.as_deref()).await?;
+    let pending = match params.state.as_deref() {
+        Some(value) => locked_change(state, session, || take_pending(session, value)).await?,
+        None => None,
+    };
     if let Some(error) = params.error {
         // Provider errors go to the home page as the Next.js starter does.
         return Ok(home_with_error(&error, params.error_description.as_deref()));
@@ -144,11 +186,9 @@ async fn finish_login(state: &AppState, session: &Session, params: CallbackParam
         return Ok(home_with_error(codes::BAD_CALLBACK, None));
     };
     let return_to = pending.return_to.clone();
-    match state.oauth.exchange(code, pending, now_unix()).await {
+    match state.oauth().exchange(code, pending, now_unix()).await {
         Ok(tokens) => {
-            // New id at privilege change: a session id planted before login is worthless.
-            session.cycle_id().await?;
-            refresh::store(session, &tokens).await?;
+            state.tokens.sign_in(session, &tokens).await?;
             tracing::info!(scopes = %tokens.scopes, "signed in");
             Ok(Redirect::to(return_to.as_str()).into_response())
         }
@@ -160,10 +200,7 @@ async fn finish_login(state: &AppState, session: &Session, params: CallbackParam
 }
 
 /// Removes and returns the unexpired login whose `state` matches; others stay.
-async fn take_pending(session: &Session, state: Option<&str>) -> Result<Option<PendingLogin>, AppError> {
-    let Some(state) = state else {
-        return Ok(None);
-    };
+async fn take_pending(session: &Session, state: &str) -> Result<Option<PendingLogin>, AppError> {
     let mut pendings: Vec<PendingLogin> = session.get(PENDING_KEY).await?.unwrap_or_default();
     let Some(index) = pendings.iter().position(|p| p.state_matches(state)) else {
         return Ok(None);
@@ -189,12 +226,7 @@ fn home_with_error(code: &str, description: Option<&str>) -> Response {
 
 /// `POST /api/oauth/logout`: revoke the grant at Fanvue (best effort), end the session.
 async fn logout(State(state): State<AppState>, session: Session) -> Result<Response, AppError> {
-    if let Some(refresh_token) = refresh::current(&session).await?.and_then(|t| t.refresh_token)
-        && let Err(err) = state.oauth.revoke(&refresh_token).await
-    {
-        tracing::warn!(error = %err, "revoking the refresh token failed; signing out anyway");
-    }
-    session.flush().await?;
+    state.tokens.sign_out(&session).await?;
     Ok(Redirect::to("/").into_response())
 }
 

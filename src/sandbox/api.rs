@@ -29,6 +29,9 @@ fn api_error(status: StatusCode, body: serde_json::Value) -> Response {
 /// Every `/api/*` request.
 pub async fn dispatch(State(sb): State<SandboxState>, request: Request) -> Response {
     sb.store.count(|s| s.api_calls += 1);
+    if !sb.latency.is_zero() {
+        tokio::time::sleep(sb.latency).await;
+    }
     let version = request.headers().get("x-fanvue-api-version").and_then(|v| v.to_str().ok());
     match version {
         Some(CURRENT_VERSION) => {}

@@ -2,9 +2,11 @@
 //! Hydra) and REST API, started next to the app by `--sandbox`, so the whole app runs and is
 //! tested with no Fanvue account and no network.
 //!
-//! It listens on `https://127.0.0.1:SANDBOX_PORT` with the app's certificate. The host differs
-//! from the app's (`localhost`) on purpose: to a browser the sandbox is another site, as Fanvue
-//! is, so `SameSite` cookie rules and `form_post` behave as they do in production.
+//! It listens on `https://127.0.0.1:SANDBOX_PORT` with its own certificate,
+//! `certs/127.0.0.1.pem` (generated once, or yours from mkcert), which the app's HTTP client
+//! trusts. The host differs from the app's (`localhost`) on purpose: to a browser the sandbox
+//! is another site, as Fanvue is, so `SameSite` cookie rules and `form_post` behave as they do
+//! in production.
 //!
 //! What it enforces, like Fanvue: exact redirect URIs, PKCE S256, `state` and `nonce`
 //! strength, one-time codes (a replay revokes the grant), `client_secret_basic` only, access
@@ -43,6 +45,8 @@ pub struct SandboxState {
     pub store: SandboxStore,
     /// The sandbox's issuer URL, e.g. `https://127.0.0.1:3002`.
     pub issuer: String,
+    /// Delay added to every API answer (`SANDBOX_LATENCY_MS`).
+    pub latency: std::time::Duration,
 }
 
 impl SandboxState {
@@ -58,6 +62,7 @@ impl SandboxState {
         SandboxState {
             store: SandboxStore::new(client, config.session_secret(), ttl),
             issuer: config.oauth.issuer.as_str().trim_end_matches('/').to_owned(),
+            latency: sandbox.map_or(std::time::Duration::ZERO, |s| s.latency),
         }
     }
 }

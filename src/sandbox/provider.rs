@@ -277,7 +277,10 @@ pub async fn token(State(sb): State<SandboxState>, headers: HeaderMap, body: Byt
             response.headers_mut().insert(header::CACHE_CONTROL, header::HeaderValue::from_static("no-store"));
             response
         }
-        Err((error, description)) => oauth_error(StatusCode::BAD_REQUEST, error, &description),
+        Err((error, description)) => {
+            let status = if error == "token_inactive" { StatusCode::UNAUTHORIZED } else { StatusCode::BAD_REQUEST };
+            oauth_error(status, error, &description)
+        }
     }
 }
 

@@ -78,6 +78,8 @@ pub struct Grant {
     pub offline: bool,
     /// Revoked by reuse detection, code replay or revocation.
     pub revoked: bool,
+    /// Bumped at each refresh: older access tokens of the grant stop working, as at Hydra.
+    pub generation: u32,
 }
 
 /// Counters for tests and the curious (`GET /_sandbox/stats`).
@@ -111,6 +113,8 @@ pub struct AccessClaims {
     pub scp: ScopeSet,
     /// Expiry (Unix seconds).
     pub exp: i64,
+    /// The grant's generation when minted.
+    pub generation: u32,
     /// Unique id, so two tokens minted in the same second differ.
     pub jti: String,
 }
@@ -255,10 +259,12 @@ impl SandboxStore {
         if !crypto::constant_time_eq(challenge.as_bytes(), request.code_challenge.as_bytes()) {
             return Err(("invalid_grant", "The PKCE code_verifier does not match the code_challenge.".into()));
         }
-        data.grants
-            .insert(grant_id.clone(), Grant { scopes: request.scopes, offline: request.offline, revoked: false });
+        data.grants.insert(
+            grant_id.clone(),
+            Grant { scopes: request.scopes, offline: request.offline, revoked: false, generation: 0 },
+        );
         data.stats.code_exchanges += 1;
-        let issued = self.mint(&mut data, &grant_id, request.scopes, request.offline);
+        let issued = self.mint(&mut data, &grant_id, request.scopes, request.offline, 0);
         Ok((issued, request))
     }
 
@@ -282,7 +288,11 @@ impl SandboxStore {
             ));
         }
         if grant.revoked {
-            return Err(("invalid_grant", "The grant was revoked.".into()));
+            // Hydra answers a refresh token of a revoked chain as inactive (401).
+            return Err((
+                "token_inactive",
+                "Token is inactive because it is malformed, expired or otherwise invalid.".into(),
+            ));
         }
         if let Some(asked) = scope {
             let asked = ScopeSet::parse_granted(asked);
@@ -293,8 +303,12 @@ impl SandboxStore {
         if let Some(entry) = data.refresh_tokens.get_mut(refresh_token) {
             entry.1 = true;
         }
+        let generation = grant.generation + 1;
+        if let Some(g) = data.grants.get_mut(&grant_id) {
+            g.generation = generation;
+        }
         data.stats.refreshes += 1;
-        Ok(self.mint(&mut data, &grant_id, grant.scopes, grant.offline))
+        Ok(self.mint(&mut data, &grant_id, grant.scopes, grant.offline, generation))
     }
 
     /// Revokes the grant a refresh or access token belongs to (RFC 7009: unknown is fine).
@@ -318,13 +332,14 @@ impl SandboxStore {
         }
     }
 
-    fn mint(&self, data: &mut Data, grant_id: &str, scopes: ScopeSet, offline: bool) -> Issued {
+    fn mint(&self, data: &mut Data, grant_id: &str, scopes: ScopeSet, offline: bool, generation: u32) -> Issued {
         let expires_in = i64::try_from(self.inner.access_ttl.as_secs()).unwrap_or(3600);
         let claims = AccessClaims {
             grant: grant_id.to_owned(),
             sub: super::api::USER_UUID.to_owned(),
             scp: scopes,
             exp: now_unix() + expires_in,
+            generation,
             jti: crypto::random_token(9),
         };
         let payload = crypto::b64(&serde_json::to_vec(&claims).unwrap_or_default());
@@ -356,8 +371,9 @@ impl SandboxStore {
             return None;
         }
         // A grant unknown here was issued before a restart: the signature vouches for it.
-        let revoked = self.data().grants.get(&claims.grant).is_some_and(|g| g.revoked);
-        (!revoked).then_some(claims)
+        let dead =
+            self.data().grants.get(&claims.grant).is_some_and(|g| g.revoked || g.generation != claims.generation);
+        (!dead).then_some(claims)
     }
 
     /// Counts one API call against the user's budget. `Err(retry_after)` when spent.

@@ -1,0 +1,198 @@
+//! The tokens of a signed-in session: sign-in, single-flight refresh, sign-out.
+//!
+//! Fanvue's refresh tokens are single-use with reuse detection: presenting a rotated refresh
+//! token revokes the whole grant and the creator must reconnect. Two tabs, or a page and its
+//! API calls, racing to refresh would do exactly that. So per session:
+//! 1. a request that finds its access token close to expiry takes the session's lock;
+//! 2. it reloads the tokens from the [`TokenVault`]: if another request already refreshed, it
+//!    uses those and makes no call;
+//! 3. otherwise it refreshes and **saves the new tokens to the vault** before releasing the
+//!    lock and using them. Refresh and save run in their own task, so a request cancelled
+//!    half-way (client gone, timeout) cannot lose a token Fanvue has already rotated.
+//!
+//! The lock is in-process (one instance). A refresh the provider refuses (`invalid_grant`,
+//! `token_inactive`, `invalid_client`…) ends the session cleanly; a provider that is down or
+//! slow keeps the session so the next request can try again.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, Weak};
+use std::time::Duration;
+
+use oauth2::AccessToken;
+use tower_sessions::session::Id;
+use tower_sessions::{Expiry, Session};
+
+use super::tokens::{TokenSet, now_unix};
+use super::{OAuthClient, OAuthError};
+use crate::crypto;
+use crate::session::TokenVault;
+
+/// Session key of the sign-in time: keeps the session record (and so the cookie) alive.
+const SIGNED_IN_KEY: &str = "fanvue.signed_in_at";
+
+/// One async lock per session id, dropped when no request holds it.
+#[derive(Debug, Default)]
+pub struct SessionLocks {
+    locks: Mutex<HashMap<Id, Weak<tokio::sync::Mutex<()>>>>,
+}
+
+impl SessionLocks {
+    /// The lock of session `id`.
+    pub fn lock_for(&self, id: Id) -> Arc<tokio::sync::Mutex<()>> {
+        let mut map = self.locks.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(lock) = map.get(&id).and_then(Weak::upgrade) {
+            return lock;
+        }
+        if map.len() >= 1024 {
+            map.retain(|_, weak| weak.strong_count() > 0);
+        }
+        let lock = Arc::new(tokio::sync::Mutex::new(()));
+        map.insert(id, Arc::downgrade(&lock));
+        lock
+    }
+}
+
+/// Why no usable access token could be produced.
+#[derive(Debug, thiserror::Error)]
+pub enum TokenError {
+    /// The session holds no tokens.
+    #[error("not signed in")]
+    NotSignedIn,
+    /// Fanvue refused the refresh token; the session was ended.
+    #[error("the Fanvue grant is no longer valid; sign in again")]
+    ReauthRequired,
+    /// The refresh could not be done now (network, 5xx); the session is kept.
+    #[error("token refresh failed: {0}")]
+    Refresh(OAuthError),
+    /// The session record failed.
+    #[error("session: {0}")]
+    Session(#[from] tower_sessions::session::Error),
+    /// The token vault failed.
+    #[error("token store: {0}")]
+    Store(#[from] tower_sessions::session_store::Error),
+}
+
+/// Token lifecycle of sessions. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct SessionTokens {
+    oauth: OAuthClient,
+    vault: TokenVault,
+    locks: Arc<SessionLocks>,
+    ttl: Duration,
+}
+
+impl SessionTokens {
+    /// `ttl`: how long tokens are kept after their last save (`SESSION_TTL_HOURS`).
+    pub fn new(oauth: OAuthClient, vault: TokenVault, ttl: Duration) -> Self {
+        Self { oauth, vault, locks: Arc::default(), ttl }
+    }
+
+    /// The OAuth client.
+    pub fn oauth(&self) -> &OAuthClient {
+        &self.oauth
+    }
+
+    /// The per-session locks (the callback also serialises on them).
+    pub fn locks(&self) -> &SessionLocks {
+        &self.locks
+    }
+
+    fn expires(&self) -> time::OffsetDateTime {
+        let secs = i64::try_from(self.ttl.as_secs()).unwrap_or(i64::MAX / 4);
+        time::OffsetDateTime::now_utc() + time::Duration::seconds(secs)
+    }
+
+    /// The session's tokens, if it is signed in (no refresh, one store read).
+    pub async fn current(&self, session: &Session) -> Result<Option<TokenSet>, TokenError> {
+        match session.id() {
+            Some(id) => Ok(self.vault.load(id).await?),
+            None => Ok(None),
+        }
+    }
+
+    /// Signs the session in: a new session id (a planted id is worth nothing), then the tokens.
+    pub async fn sign_in(&self, session: &Session, tokens: &TokenSet) -> Result<(), TokenError> {
+        let previous = session.id();
+        session.cycle_id().await?;
+        session.insert(SIGNED_IN_KEY, now_unix()).await?;
+        session.set_expiry(Some(Expiry::OnInactivity(time::Duration::seconds(
+            i64::try_from(self.ttl.as_secs()).unwrap_or(i64::MAX / 4),
+        ))));
+        // Save now: the new id exists only once the record is created.
+        session.save().await?;
+        let id = session.id().ok_or(TokenError::NotSignedIn)?;
+        self.vault.save(id, tokens, self.expires()).await?;
+        if let Some(previous) = previous {
+            self.vault.delete(previous).await?;
+        }
+        Ok(())
+    }
+
+    /// Signs the session out: revokes the refresh token at Fanvue (best effort), forgets the
+    /// tokens, ends the session. Waits for a refresh in flight, so it cannot resurrect them.
+    pub async fn sign_out(&self, session: &Session) -> Result<(), TokenError> {
+        if let Some(id) = session.id() {
+            let lock = self.locks.lock_for(id);
+            let _guard = lock.lock().await;
+            if let Some(refresh_token) = self.vault.load(id).await?.and_then(|t| t.refresh_token)
+                && let Err(err) = self.oauth.revoke(&refresh_token).await
+            {
+                tracing::warn!(error = %err, "revoking the refresh token failed; signing out anyway");
+            }
+            self.vault.delete(id).await?;
+        }
+        session.flush().await?;
+        Ok(())
+    }
+
+    /// Returns tokens whose access token is good for at least 30 s, refreshing if needed.
+    ///
+    /// `rejected` is an access token Fanvue just answered 401 for: it is refreshed even if it
+    /// looks fresh (revoked, or clocks disagree), unless another request already replaced it.
+    pub async fn fresh(&self, session: &Session, rejected: Option<&AccessToken>) -> Result<TokenSet, TokenError> {
+        let id = session.id().ok_or(TokenError::NotSignedIn)?;
+        let tokens = self.vault.load(id).await?.ok_or(TokenError::NotSignedIn)?;
+        let usable = |t: &TokenSet| {
+            !t.needs_refresh(now_unix())
+                && !rejected.is_some_and(|r| {
+                    crypto::constant_time_eq(r.secret().as_bytes(), t.access_token.secret().as_bytes())
+                })
+        };
+        if usable(&tokens) {
+            return Ok(tokens);
+        }
+        let guard = self.locks.lock_for(id).lock_owned().await;
+        // Another request may have refreshed while we waited: the vault has the truth.
+        let latest = self.vault.load(id).await?.ok_or(TokenError::NotSignedIn)?;
+        if usable(&latest) {
+            return Ok(latest);
+        }
+        let this = self.clone();
+        let refresh = tokio::spawn(async move {
+            let _guard = guard;
+            this.refresh_and_save(id, &latest).await
+        });
+        let result = refresh.await.unwrap_or_else(|e| Err(TokenError::Refresh(OAuthError::Transport(e.to_string()))));
+        if matches!(result, Err(TokenError::ReauthRequired)) {
+            session.flush().await?;
+        }
+        result
+    }
+
+    async fn refresh_and_save(&self, id: Id, current: &TokenSet) -> Result<TokenSet, TokenError> {
+        match self.oauth.refresh(current, now_unix()).await {
+            Ok(renewed) => {
+                // Persist before use: the old refresh token is already dead at Fanvue.
+                self.vault.save(id, &renewed, self.expires()).await?;
+                tracing::info!("access token refreshed");
+                Ok(renewed)
+            }
+            Err(err) if err.grant_is_dead() => {
+                tracing::warn!(error = %err, "refresh refused; ending the session");
+                self.vault.delete(id).await?;
+                Err(TokenError::ReauthRequired)
+            }
+            Err(err) => Err(TokenError::Refresh(err)),
+        }
+    }
+}
