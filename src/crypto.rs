@@ -70,15 +70,14 @@ impl Key {
 
     /// HMAC-SHA256 of `message` under this key.
     pub fn mac(&self, message: &[u8]) -> [u8; 32] {
-        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.0).unwrap_or_else(|_| unreachable_hmac());
+        // HMAC pads a key shorter than the 64-byte block with zeros; doing it here makes the
+        // key the fixed size `KeyInit::new` takes, which cannot fail.
+        let mut block = [0u8; 64];
+        block[..32].copy_from_slice(&self.0);
+        let mut mac = <Hmac<Sha256> as hmac::digest::KeyInit>::new(&block.into());
         mac.update(message);
         mac.finalize().into_bytes().into()
     }
-}
-
-#[expect(clippy::expect_used, reason = "HMAC accepts keys of any length")]
-fn unreachable_hmac() -> Hmac<Sha256> {
-    <Hmac<Sha256> as Mac>::new_from_slice(&[]).expect("HMAC takes any key length")
 }
 
 /// Sealing or opening failed. Deliberately carries no detail: the cause is always
@@ -135,6 +134,16 @@ mod tests {
         }
         assert!(key.open(b"aad", &tampered).is_err());
         assert!(key.open(b"aad", &[]).is_err());
+    }
+
+    #[test]
+    fn mac_is_standard_hmac_sha256() {
+        // RFC 4231 test case 2 uses a 4-byte key; the same zero padding applies to ours.
+        let mut key = Key([0u8; 32]);
+        key.0[..4].copy_from_slice(b"Jefe");
+        let expected = "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843";
+        let hex: String = key.mac(b"what do ya want for nothing?").iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(hex, expected);
     }
 
     #[test]

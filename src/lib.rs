@@ -117,11 +117,11 @@ async fn serve(mode: Mode) -> Result<(), StartError> {
         Some(material) => Some(tls::rustls_config(material).await?),
         None => None,
     };
-    let (app_handle, sandbox_handle) = (Handle::new(), Handle::new());
+    let app_handle = Handle::<SocketAddr>::new();
 
     #[cfg(feature = "sandbox")]
     if let Some(sandbox) = config.sandbox.clone() {
-        start_sandbox(&mut config, sandbox.port, sandbox_handle).await?;
+        start_sandbox(&mut config, sandbox.port, Handle::new()).await?;
     }
     #[cfg(not(feature = "sandbox"))]
     if config.sandbox.is_some() {

@@ -206,6 +206,8 @@ async fn only_client_secret_basic_with_the_right_secret_is_accepted() {
     assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
     let reply = sb.token(&format!("{body}&client_secret=anything")).await;
     assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "client_secret_post is refused");
+    let reply = sb.token(&format!("{body}&client_id=someone-else")).await;
+    assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "a body client_id must match Basic");
     let reply = sb.token("grant_type=password&username=a&password=b").await;
     assert_eq!(reply.json()["error"], "unsupported_grant_type");
 }

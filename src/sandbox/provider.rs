@@ -229,6 +229,9 @@ fn authenticate(
         url::form_urlencoded::parse(format!("x={s}").as_bytes()).next().map(|(_, v)| v.into_owned()).unwrap_or_default()
     };
     let client = sb.store.client();
+    if form.get("client_id").is_some_and(|body_id| *body_id != unescape(id)) {
+        return Err("Client authentication failed: client_id in the body differs from the Basic credentials.");
+    }
     let ok =
         unescape(id) == client.id && crypto::constant_time_eq(unescape(secret).as_bytes(), client.secret.as_bytes());
     if ok { Ok(()) } else { Err("Client authentication failed.") }
