@@ -146,6 +146,7 @@ async fn render_errors(request: Request, next: Next) -> Response {
             .and_then(|v| v.to_str().ok())
             .is_some_and(|a| a.starts_with("application/json"));
     let request_id = request.headers().get(REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("-").to_owned();
+    let path = request.uri().path().to_owned();
     let response = next.run(request).await;
     let status = response.status();
     if response.extensions().get::<Passthrough>().is_some() {
@@ -172,12 +173,7 @@ async fn render_errors(request: Request, next: Next) -> Response {
         Body::from(json.to_string())
     } else {
         parts.headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
-        let page = ErrorPage {
-            status: status.as_u16(),
-            title: status.canonical_reason().unwrap_or("Error"),
-            report: &report,
-            request_id: &request_id,
-        };
+        let page = ErrorPage::new(status, &report, &request_id, &path);
         Body::from(page.render().unwrap_or_else(|_| "Something went wrong.".to_owned()))
     };
     Response::from_parts(parts, body)

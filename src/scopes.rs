@@ -131,6 +131,11 @@ impl ScopeSet {
         ScopeSet(required.0 & !self.0)
     }
 
+    /// The scopes of `self` that are not in `other`.
+    pub fn missing_from(self, other: ScopeSet) -> ScopeSet {
+        other.missing(self)
+    }
+
     /// Whether the set is empty.
     pub fn is_empty(self) -> bool {
         self.0 == 0

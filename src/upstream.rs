@@ -46,10 +46,66 @@ pub async fn call(state: &AppState, session: &Session, request: ApiRequest) -> R
     Ok(response)
 }
 
-/// GETs `path` and decodes the JSON answer into `T`; any non-2xx becomes an error.
-pub async fn get_json<T: DeserializeOwned>(state: &AppState, session: &Session, path: &str) -> Result<T, AppError> {
-    let path = ApiPath::parse(path).map_err(|e| AppError::Internal(e.to_string()))?;
-    Ok(call(state, session, ApiRequest::get(path)).await?.json()?)
+/// GETs `path` with `query` and decodes the JSON answer into `T`; any non-2xx becomes an
+/// error. Empty query values are left out.
+pub async fn get_json<T: DeserializeOwned>(
+    state: &AppState,
+    session: &Session,
+    path: &str,
+    query: &[(&str, &str)],
+) -> Result<T, AppError> {
+    let path = ApiPath::parse(path).map_err(|e| AppError::BadRequest(e.to_string()))?;
+    let request = ApiRequest { query: Some(encode_query(query)), ..ApiRequest::get(path) };
+    Ok(call(state, session, request).await?.json()?)
+}
+
+/// Sends `body` (if any) as JSON with `method` to `path`. Returns Fanvue's answer whatever
+/// its status (but 401), so a form can show a validation error next to the user's input.
+pub async fn send_json(
+    state: &AppState,
+    session: &Session,
+    method: Method,
+    path: &str,
+    body: Option<&serde_json::Value>,
+) -> Result<ApiResponse, AppError> {
+    let path = ApiPath::parse(path).map_err(|e| AppError::BadRequest(e.to_string()))?;
+    let json_body = match body {
+        Some(body) => Some(serde_json::to_vec(body).map_err(|e| AppError::Internal(e.to_string()))?.into()),
+        None => None,
+    };
+    call(state, session, ApiRequest { method, path, query: None, json_body }).await
+}
+
+/// What a form shows after Fanvue refused its request: Fanvue's validation messages
+/// (`{"errors": [...]}` or `{"message": ...}`), or the error for any other failure.
+pub fn form_errors(response: ApiResponse) -> Result<Vec<String>, AppError> {
+    if response.status.as_u16() != 400 && response.status.as_u16() != 409 {
+        return Err(response
+            .error_for_status()
+            .err()
+            .map_or(AppError::Internal("unexpected success".into()), Into::into));
+    }
+    let body: serde_json::Value = serde_json::from_slice(&response.body).unwrap_or_default();
+    let mut messages: Vec<String> = body
+        .get("errors")
+        .and_then(|e| e.as_array())
+        .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect())
+        .unwrap_or_default();
+    if let Some(message) = body.get("message").and_then(|m| m.as_str()) {
+        messages.push(message.to_owned());
+    }
+    if messages.is_empty() {
+        messages.push("Fanvue refused the request.".to_owned());
+    }
+    Ok(messages)
+}
+
+/// `a=1&b=2`, leaving out empty values. (A plain function: the serializer is not `Send`, so
+/// it must not live inside an async body.)
+pub fn encode_query(pairs: &[(&str, &str)]) -> String {
+    let mut encoded = url::form_urlencoded::Serializer::new(String::new());
+    encoded.extend_pairs(pairs.iter().filter(|(_, v)| !v.is_empty()));
+    encoded.finish()
 }
 
 fn clone_request(request: &ApiRequest) -> ApiRequest {

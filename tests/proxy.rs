@@ -32,8 +32,15 @@ async fn a_granted_call_passes_fanvues_answer_and_rate_limit_headers_back() {
     assert_eq!(body["handle"], "ava.sandbox");
     // Fanvue's own non-2xx answers come back as they are.
     let r = browser.get(app.url("/api/fanvue/chats?page=1&size=5")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let chats: Value = r.json().await.unwrap();
+    assert_eq!(chats["data"].as_array().unwrap().len(), 5, "the query string reaches Fanvue");
+    let r = browser.get(app.url("/api/fanvue/chats?size=500")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert!(r.text().await.unwrap().contains("size must be an integer between 1 and 50"), "Fanvue's validation answer");
+    let r = browser.get(app.url("/api/fanvue/chats/templates")).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::NOT_IMPLEMENTED);
-    assert!(r.text().await.unwrap().contains("sandbox does not serve GET /chats"));
+    assert!(r.text().await.unwrap().contains("sandbox does not serve GET /chats/templates"));
 }
 
 #[tokio::test]

@@ -4,12 +4,14 @@
 //! - [`path`]: [`ApiPath`], an API path that cannot leave `API_BASE_URL`;
 //! - [`client`]: [`FanvueClient::send`], the single function every call goes through;
 //! - [`models`]: response types, tolerant of fields and enum values Fanvue adds later;
+//! - [`pagination`]: the two list shapes (page/size/hasMore and cursor/nextCursor);
 //! - [`error`]: [`FanvueError`], upstream statuses as types.
 
 pub mod client;
 pub mod endpoints;
 pub mod error;
 pub mod models;
+pub mod pagination;
 pub mod path;
 
 pub use client::{ApiRequest, ApiResponse, FanvueClient};

@@ -91,3 +91,261 @@ mod tests {
         assert!(user.avatar_url.is_none());
     }
 }
+
+/// A fan as lists show them (followers, subscribers, chat counterparts, link users).
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UserSummary {
+    /// UUID.
+    pub uuid: String,
+    /// Handle.
+    #[serde(default)]
+    pub handle: String,
+    /// Display name.
+    #[serde(default)]
+    pub display_name: Option<String>,
+    /// The creator's nickname for this fan.
+    #[serde(default)]
+    pub nickname: Option<String>,
+    /// Among the creator's top spenders.
+    #[serde(default)]
+    pub is_top_spender: bool,
+    /// Avatar URL.
+    #[serde(default)]
+    pub avatar_url: Option<String>,
+    /// Registration time.
+    #[serde(default)]
+    pub registered_at: Option<String>,
+}
+
+impl UserSummary {
+    /// Nickname, else display name, else handle.
+    pub fn name(&self) -> &str {
+        self.nickname.as_deref().or(self.display_name.as_deref()).unwrap_or(&self.handle)
+    }
+}
+
+/// `GET /chats` item.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Chat {
+    /// The other person (a chat is named by their UUID).
+    pub user: UserSummary,
+    /// Whether everything was read.
+    #[serde(default)]
+    pub is_read: bool,
+    /// Muted.
+    #[serde(default)]
+    pub is_muted: bool,
+    /// Unread messages from the fan.
+    #[serde(default)]
+    pub unread_messages_count: u64,
+    /// Time of the last message.
+    #[serde(default)]
+    pub last_message_at: Option<String>,
+    /// The last message.
+    #[serde(default)]
+    pub last_message: Option<LastMessage>,
+}
+
+/// The last message of a chat.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LastMessage {
+    /// Text.
+    #[serde(default)]
+    pub text: Option<String>,
+    /// Message type; an open set (Fanvue adds values).
+    #[serde(default, rename = "type")]
+    pub kind: Option<String>,
+}
+
+/// A chat message.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Message {
+    /// UUID.
+    pub uuid: String,
+    /// Text.
+    #[serde(default)]
+    pub text: Option<String>,
+    /// Sent at.
+    #[serde(default)]
+    pub sent_at: Option<String>,
+    /// Sender.
+    pub sender: MessageParty,
+    /// Media attached.
+    #[serde(default)]
+    pub media_uuids: Vec<String>,
+    /// Message type; an open set (Fanvue adds values).
+    #[serde(default, rename = "type")]
+    pub kind: Option<String>,
+    /// `{"USD": {"price": cents}}` for pay-to-view messages.
+    #[serde(default)]
+    pub pricing: Option<serde_json::Value>,
+    /// Read by the recipient.
+    #[serde(default)]
+    pub is_read: bool,
+}
+
+impl Message {
+    /// The price in cents, if the message is pay-to-view.
+    pub fn price(&self) -> Option<u64> {
+        self.pricing.as_ref()?.get("USD")?.get("price")?.as_u64()
+    }
+}
+
+/// Sender or recipient of a message.
+#[derive(Clone, Debug, Deserialize)]
+pub struct MessageParty {
+    /// UUID.
+    pub uuid: String,
+    /// Handle.
+    #[serde(default)]
+    pub handle: String,
+}
+
+/// A post.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Post {
+    /// UUID.
+    pub uuid: String,
+    /// Created at.
+    #[serde(default)]
+    pub created_at: Option<String>,
+    /// Text.
+    #[serde(default)]
+    pub text: Option<String>,
+    /// Price in cents (pay-to-view).
+    #[serde(default)]
+    pub price: Option<u64>,
+    /// `subscribers` or `followers-and-subscribers` (open set).
+    #[serde(default)]
+    pub audience: Option<String>,
+    /// Scheduled publication.
+    #[serde(default)]
+    pub publish_at: Option<String>,
+    /// Media.
+    #[serde(default)]
+    pub media_uuids: Vec<String>,
+    /// Likes.
+    #[serde(default)]
+    pub likes_count: u64,
+    /// Comments.
+    #[serde(default)]
+    pub comments_count: u64,
+    /// Tips.
+    #[serde(default)]
+    pub tips: Option<Tips>,
+}
+
+/// Tips of a post.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Tips {
+    /// Number of tips.
+    #[serde(default)]
+    pub count: u64,
+    /// Gross total in cents.
+    #[serde(default)]
+    pub total_gross: u64,
+}
+
+/// A tracking link.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TrackingLink {
+    /// UUID.
+    pub uuid: String,
+    /// Name.
+    #[serde(default)]
+    pub name: String,
+    /// Short code, e.g. `fv-123`.
+    #[serde(default)]
+    pub link_url: String,
+    /// Platform (open set).
+    #[serde(default)]
+    pub external_social_platform: Option<String>,
+    /// Created at.
+    #[serde(default)]
+    pub created_at: Option<String>,
+    /// Clicks.
+    #[serde(default)]
+    pub clicks: u64,
+    /// Acquisition counts.
+    #[serde(default)]
+    pub engagement: Option<Engagement>,
+    /// Earnings through the link.
+    #[serde(default)]
+    pub earnings: Option<Amount>,
+}
+
+/// Acquisition counts of a link.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Engagement {
+    /// Subscribers acquired.
+    #[serde(default)]
+    pub acquired_subscribers: u64,
+    /// Followers acquired.
+    #[serde(default)]
+    pub acquired_followers: u64,
+}
+
+/// Gross and net in cents.
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct Amount {
+    /// Gross.
+    #[serde(default)]
+    pub gross: u64,
+    /// Net (after Fanvue's fee).
+    #[serde(default)]
+    pub net: u64,
+}
+
+/// A user acquired through a tracking link.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LinkUser {
+    /// The fan.
+    #[serde(flatten)]
+    pub user: UserSummary,
+    /// When they clicked.
+    #[serde(default)]
+    pub clicked_at: Option<String>,
+    /// `subscriber`, `follower`, … (open set).
+    #[serde(default)]
+    pub status: Option<String>,
+}
+
+/// One earnings transaction (`GET /insights/earnings`).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Earning {
+    /// When.
+    pub date: String,
+    /// Gross in cents.
+    #[serde(default)]
+    pub gross: u64,
+    /// Net in cents.
+    #[serde(default)]
+    pub net: u64,
+    /// Source (open set).
+    #[serde(default)]
+    pub source: Option<String>,
+}
+
+/// A top spender (`GET /insights/top-spenders`).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TopSpender {
+    /// Gross in cents.
+    #[serde(default)]
+    pub gross: u64,
+    /// Net in cents.
+    #[serde(default)]
+    pub net: u64,
+    /// The fan.
+    pub user: UserSummary,
+}

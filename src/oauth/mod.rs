@@ -186,14 +186,15 @@ impl OAuthClient {
         self.scopes
     }
 
-    /// Step 1: the authorize URL and the secrets to keep until the callback.
-    pub fn begin(&self, return_to: ReturnTo, now: i64) -> (Url, PendingLogin) {
+    /// Step 1: the authorize URL and the secrets to keep until the callback. `extra` adds
+    /// scopes to this login only (a "reconnect" for a page whose scope was not granted).
+    pub fn begin(&self, return_to: ReturnTo, extra: ScopeSet, now: i64) -> (Url, PendingLogin) {
         let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
         let nonce = CsrfToken::new_random_len(16);
         let scopes = Scope::SYSTEM
             .iter()
             .copied()
-            .chain(self.scopes.iter().map(Scope::as_str))
+            .chain(self.scopes.iter().chain(extra.missing_from(self.scopes).iter()).map(Scope::as_str))
             .map(|s| oauth2::Scope::new(s.to_owned()));
         let mut request = self
             .client
@@ -375,7 +376,7 @@ mod tests {
     #[test]
     fn authorize_url_carries_pkce_state_nonce_and_all_scopes() {
         crate::install_crypto_provider();
-        let (url, pending) = client().begin(ReturnTo::home(), 0);
+        let (url, pending) = client().begin(ReturnTo::home(), ScopeSet::empty(), 0);
         assert!(url.as_str().starts_with("https://auth.fanvue.com/oauth2/auth?"));
         let q: std::collections::HashMap<_, _> = url.query_pairs().into_owned().collect();
         assert_eq!(q["response_type"], "code");

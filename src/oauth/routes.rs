@@ -21,6 +21,7 @@ use super::tokens::now_unix;
 use super::{PENDING_LOGIN_TTL_SECS, PendingLogin, ReturnTo};
 use crate::error::AppError;
 use crate::pages::codes;
+use crate::scopes::ScopeSet;
 use crate::state::AppState;
 
 /// Where Fanvue sends the browser back (the default `OAUTH_REDIRECT_URI` path).
@@ -106,10 +107,13 @@ async fn login(
     session: Session,
     RawQuery(query): RawQuery,
 ) -> Result<Response, AppError> {
-    let return_to = url::form_urlencoded::parse(query.as_deref().unwrap_or("").as_bytes())
-        .find(|(key, _)| key == "return_to")
-        .map(|(_, value)| value.into_owned());
-    let (url, pending) = state.oauth().begin(ReturnTo::parse(return_to.as_deref()), now_unix());
+    let params: Vec<(String, String)> =
+        url::form_urlencoded::parse(query.as_deref().unwrap_or("").as_bytes()).into_owned().collect();
+    let return_to = params.iter().find(|(key, _)| key == "return_to").map(|(_, value)| value.as_str());
+    // `scope=` asks for more than OAUTH_SCOPES for this login (the missing-scope page's
+    // reconnect); only known scope names count.
+    let extra: ScopeSet = params.iter().filter(|(key, _)| key == "scope").filter_map(|(_, v)| v.parse().ok()).collect();
+    let (url, pending) = state.oauth().begin(ReturnTo::parse(return_to), extra, now_unix());
     let signed_in = state.tokens.current(&session).await?.is_some();
     locked_change(&state, &session, || async {
         let mut pendings: Vec<PendingLogin> = session.get(PENDING_KEY).await?.unwrap_or_default();

@@ -86,15 +86,34 @@ pub async fn dispatch(State(sb): State<SandboxState>, request: Request) -> Respo
             return response;
         }
     };
-    let mut response = match (method, endpoint.pattern) {
-        (Method::GET | Method::HEAD, "/users/me") => Json(me(&sb)).into_response(),
-        (method, pattern) => api_error(
-            StatusCode::NOT_IMPLEMENTED,
-            json!({"message": format!("The sandbox does not serve {method} {pattern} yet; it is part of the Fanvue API and works against Fanvue.")}),
-        ),
+    let query: Vec<(String, String)> =
+        url::form_urlencoded::parse(request.uri().query().unwrap_or("").as_bytes()).into_owned().collect();
+    let params = path_params(endpoint.pattern, &path);
+    let body = axum::body::to_bytes(request.into_body(), 1024 * 1024).await.unwrap_or_default();
+    let call = super::resources::Call { method: &method, pattern: endpoint.pattern, params, query, body: &body };
+    let served = match (&method, endpoint.pattern) {
+        (&Method::GET | &Method::HEAD, "/users/me") => Some(Json(me(&sb)).into_response()),
+        _ => super::resources::handle(&sb, &call),
     };
+    let mut response = served.unwrap_or_else(|| {
+        api_error(
+            StatusCode::NOT_IMPLEMENTED,
+            json!({"message": format!("The sandbox does not serve {method} {} yet; it is part of the Fanvue API and works against Fanvue.", endpoint.pattern)}),
+        )
+    });
     rate_headers(&mut response, remaining, super::store::RATE_LIMIT, reset);
     response
+}
+
+/// The values of the pattern's `{…}` segments, in order.
+fn path_params(pattern: &str, path: &ApiPath) -> Vec<String> {
+    pattern
+        .trim_start_matches('/')
+        .split('/')
+        .zip(path.segments())
+        .filter(|(p, _)| p.starts_with('{'))
+        .map(|(_, v)| v.to_owned())
+        .collect()
 }
 
 fn rate_headers(response: &mut Response, remaining: u32, limit: u32, reset: i64) {

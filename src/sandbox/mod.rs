@@ -23,6 +23,8 @@
 
 pub mod api;
 pub mod provider;
+pub mod resources;
+pub mod seed;
 pub mod store;
 
 use std::net::SocketAddr;
@@ -47,6 +49,8 @@ pub struct SandboxState {
     pub issuer: String,
     /// Delay added to every API answer (`SANDBOX_LATENCY_MS`).
     pub latency: std::time::Duration,
+    /// The seeded creator's world, changed by the API's write endpoints.
+    pub world: std::sync::Arc<std::sync::Mutex<seed::World>>,
 }
 
 impl SandboxState {
@@ -59,10 +63,13 @@ impl SandboxState {
             redirect_uris: vec![config.oauth.redirect_uri.to_string()],
         };
         let ttl = sandbox.map_or(std::time::Duration::from_secs(3600), |s| s.access_token_ttl);
+        let issuer = config.oauth.issuer.as_str().trim_end_matches('/').to_owned();
+        let world = seed::World::seed(time::OffsetDateTime::now_utc(), &issuer);
         SandboxState {
             store: SandboxStore::new(client, config.session_secret(), ttl),
-            issuer: config.oauth.issuer.as_str().trim_end_matches('/').to_owned(),
+            issuer,
             latency: sandbox.map_or(std::time::Duration::ZERO, |s| s.latency),
+            world: std::sync::Arc::new(std::sync::Mutex::new(world)),
         }
     }
 }

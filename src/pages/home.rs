@@ -1,52 +1,23 @@
-//! Server-rendered pages (askama templates under `templates/pages/`): one struct per
-//! template, one thin handler per page.
+//! The home page: the login button when signed out, the profile when signed in.
 
 use askama::Template;
-use axum::Router;
 use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
-use axum::response::{Html, IntoResponse, Response};
-use axum::routing::get;
+use axum::response::Response;
 use tower_sessions::Session;
 
-use crate::error::{AppError, ErrorReport};
+use super::{Nav, render};
+use crate::error::AppError;
 use crate::fanvue::models::User;
 use crate::scopes::{Scope, ScopeSet};
 use crate::state::AppState;
 use crate::upstream;
 
-/// The page routes.
-pub fn router() -> Router<AppState> {
-    Router::new().route("/", get(home))
-}
-
-/// Renders a template, turning a render failure into a logged 500 (never a panic, never
-/// the error text in the page).
-pub fn render<T: Template>(status: StatusCode, page: &T) -> Response {
-    match page.render() {
-        Ok(html) => (status, Html(html)).into_response(),
-        Err(err) => AppError::Internal(format!("template: {err}")).into_response(),
-    }
-}
-
-/// `templates/pages/error.html`, filled by `middleware::render_errors`.
-#[derive(Template)]
-#[template(path = "pages/error.html")]
-pub struct ErrorPage<'a> {
-    /// HTTP status.
-    pub status: u16,
-    /// Status text.
-    pub title: &'a str,
-    /// What happened.
-    pub report: &'a ErrorReport,
-    /// The request id, to quote in support requests.
-    pub request_id: &'a str,
-}
-
 /// `templates/pages/home.html`.
 #[derive(Template)]
 #[template(path = "pages/home.html")]
 pub struct HomePage {
+    nav: Nav,
     signed_in: Option<SignedInView>,
     login_error: Option<LoginError>,
     requested_scopes: String,
@@ -143,18 +114,26 @@ fn describe(code: &str, description: Option<String>) -> LoginError {
 }
 
 /// `GET /`: signed out, the login button; signed in, the profile from `GET /users/me`.
-async fn home(State(state): State<AppState>, session: Session, RawQuery(raw): RawQuery) -> Result<Response, AppError> {
+pub async fn home(
+    State(state): State<AppState>,
+    session: Session,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, AppError> {
     let query = HomeQuery::parse(raw.as_deref().unwrap_or(""));
     let mut login_error = query.error.as_deref().map(|code| describe(code, query.error_description.clone()));
     let requested_scopes = state.oauth().requested_scopes().to_wire();
-    let signed_out =
-        |login_error| HomePage { signed_in: None, login_error, requested_scopes: requested_scopes.clone() };
+    let signed_out = |login_error| HomePage {
+        nav: Nav::signed_out(),
+        signed_in: None,
+        login_error,
+        requested_scopes: requested_scopes.clone(),
+    };
     let tokens = match state.tokens.current(&session).await? {
         None => return Ok(render(StatusCode::OK, &signed_out(login_error))),
         Some(tokens) => tokens,
     };
     let (user, status, problem) = if tokens.scopes.contains(Scope::ReadSelf) {
-        match upstream::get_json::<User>(&state, &session, "/users/me").await {
+        match upstream::get_json::<User>(&state, &session, "/users/me", &[]).await {
             Ok(user) => (Some(user), StatusCode::OK, None),
             Err(AppError::NotSignedIn) => return Ok(render(StatusCode::OK, &signed_out(login_error))),
             Err(AppError::ReauthRequired | AppError::Refresh(crate::oauth::OAuthError::InvalidGrant(_))) => {
@@ -175,7 +154,10 @@ async fn home(State(state): State<AppState>, session: Session, RawQuery(raw): Ra
         )
     };
     let view = signed_in_view(user, tokens.scopes, state.oauth().requested_scopes(), problem);
-    Ok(render(status, &HomePage { signed_in: Some(view), login_error, requested_scopes }))
+    Ok(render(
+        status,
+        &HomePage { nav: Nav::for_scopes(tokens.scopes, "/"), signed_in: Some(view), login_error, requested_scopes },
+    ))
 }
 
 fn signed_in_view(user: Option<User>, granted: ScopeSet, requested: ScopeSet, problem: Option<String>) -> SignedInView {

@@ -1,0 +1,296 @@
+//! Chats (`read:chat`; sending and changing a chat with `write:chat`): the chat list with
+//! unread counts, filters and search; one conversation (newest first, page by page); send a
+//! message (text, media from the vault, optional price); mark read/unread; mute. Smart lists
+//! are shown when `read:fan` is granted too.
+
+use askama::Template;
+use axum::body::Bytes;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{Method, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use tower_sessions::Session;
+
+use super::{Nav, Pager, Params, gate, https_only, is_uuid, money, parse_price, render, short_time};
+use crate::error::AppError;
+use crate::fanvue::models::{Chat, Message};
+use crate::fanvue::pagination::Page;
+use crate::scopes::Scope;
+use crate::state::AppState;
+use crate::upstream;
+
+/// Filters offered on the list (Fanvue has more; these work for every account).
+const FILTERS: [(&str, &str); 3] = [("", "All"), ("unread", "Unread"), ("not_muted", "Not muted")];
+
+#[derive(Template)]
+#[template(path = "pages/chats.html")]
+struct ChatsPage {
+    nav: Nav,
+    chats: Vec<ChatRow>,
+    pager: Pager,
+    filter: String,
+    search: String,
+    filters: &'static [(&'static str, &'static str)],
+    smart_lists: Vec<SmartList>,
+}
+
+struct ChatRow {
+    uuid: String,
+    name: String,
+    handle: String,
+    avatar: Option<String>,
+    unread: u64,
+    muted: bool,
+    last: String,
+    at: String,
+}
+
+#[derive(Deserialize)]
+struct SmartList {
+    name: String,
+    count: u64,
+}
+
+/// `GET /chats?filter=…&search=…&page=N`.
+pub async fn list(
+    State(state): State<AppState>,
+    session: Session,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, AppError> {
+    let tokens = gate(&state, &session, &[Scope::ReadChat]).await?;
+    let params = Params::parse(raw.unwrap_or_default().as_bytes());
+    let filter = params.get("filter").filter(|f| FILTERS.iter().any(|(k, _)| k == f)).unwrap_or("").to_owned();
+    let search: String = params.get("search").unwrap_or("").chars().take(100).collect();
+    let page = params.page();
+    let list: Page<Chat> = upstream::get_json(
+        &state,
+        &session,
+        "/chats",
+        &[("page", &page.to_string()), ("size", "20"), ("filter", &filter), ("search", &search)],
+    )
+    .await?;
+    let chats = list
+        .data
+        .iter()
+        .map(|c| ChatRow {
+            uuid: c.user.uuid.clone(),
+            name: c.user.name().to_owned(),
+            handle: c.user.handle.clone(),
+            avatar: https_only(c.user.avatar_url.as_deref()),
+            unread: c.unread_messages_count,
+            muted: c.is_muted,
+            last: c.last_message.as_ref().and_then(|m| m.text.clone()).unwrap_or_default(),
+            at: c.last_message_at.as_deref().map(short_time).unwrap_or_default(),
+        })
+        .collect();
+    let smart_lists = if tokens.scopes.contains(Scope::ReadFan) {
+        upstream::get_json::<Vec<SmartList>>(&state, &session, "/chats/lists/smart", &[]).await?
+    } else {
+        Vec::new()
+    };
+    let pager = Pager::pages("/chats", page, list.pagination.has_more, &[("filter", &filter), ("search", &search)]);
+    let view = ChatsPage {
+        nav: Nav::for_scopes(tokens.scopes, "/chats"),
+        chats,
+        pager,
+        filter,
+        search,
+        filters: &FILTERS,
+        smart_lists,
+    };
+    Ok(render(StatusCode::OK, &view))
+}
+
+#[derive(Template)]
+#[template(path = "pages/chat.html")]
+struct ConversationPage {
+    nav: Nav,
+    uuid: String,
+    messages: Vec<MessageRow>,
+    pager: Pager,
+    can_write: bool,
+    form: MessageForm,
+    errors: Vec<String>,
+    notice: Option<String>,
+}
+
+struct MessageRow {
+    mine: bool,
+    text: String,
+    at: String,
+    price: Option<String>,
+    media: usize,
+    kind: String,
+}
+
+#[derive(Default)]
+struct MessageForm {
+    text: String,
+    media: String,
+    price: String,
+}
+
+fn chat_uuid(uuid: &str) -> Result<(), AppError> {
+    if is_uuid(uuid) { Ok(()) } else { Err(AppError::BadRequest("That is not a chat (a fan's UUID).".into())) }
+}
+
+/// `GET /chats/{uuid}?page=N`: one conversation, newest first.
+pub async fn conversation(
+    State(state): State<AppState>,
+    session: Session,
+    Path(uuid): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, AppError> {
+    chat_uuid(&uuid)?;
+    let params = Params::parse(raw.unwrap_or_default().as_bytes());
+    let notice = params.get("sent").map(|_| "Message sent.".to_owned());
+    render_conversation(
+        &state,
+        &session,
+        uuid,
+        params.page(),
+        MessageForm::default(),
+        Vec::new(),
+        notice,
+        StatusCode::OK,
+    )
+    .await
+}
+
+#[expect(clippy::too_many_arguments, reason = "one render for the page, its form and its messages")]
+async fn render_conversation(
+    state: &AppState,
+    session: &Session,
+    uuid: String,
+    page: u32,
+    form: MessageForm,
+    errors: Vec<String>,
+    notice: Option<String>,
+    status: StatusCode,
+) -> Result<Response, AppError> {
+    let tokens = gate(state, session, &[Scope::ReadChat]).await?;
+    let list: Page<Message> = upstream::get_json(
+        state,
+        session,
+        &format!("/chats/{uuid}/messages"),
+        &[("page", &page.to_string()), ("size", "25")],
+    )
+    .await?;
+    let messages = list
+        .data
+        .iter()
+        .map(|m| MessageRow {
+            mine: m.sender.uuid != uuid,
+            text: m.text.clone().unwrap_or_default(),
+            at: m.sent_at.as_deref().map(short_time).unwrap_or_default(),
+            price: m.price().map(money),
+            media: m.media_uuids.len(),
+            kind: m.kind.clone().unwrap_or_default(),
+        })
+        .collect();
+    let pager = Pager::pages(&format!("/chats/{uuid}"), page, list.pagination.has_more, &[]);
+    let view = ConversationPage {
+        nav: Nav::for_scopes(tokens.scopes, "/chats"),
+        uuid,
+        messages,
+        pager,
+        can_write: tokens.scopes.contains(Scope::WriteChat),
+        form,
+        errors,
+        notice,
+    };
+    Ok(render(status, &view))
+}
+
+fn validate(form: &MessageForm) -> Result<Value, Vec<String>> {
+    let mut errors = Vec::new();
+    if form.text.chars().count() > super::posts::MAX_TEXT {
+        errors.push(format!("The message is longer than {} characters.", super::posts::MAX_TEXT));
+    }
+    let media: Vec<&str> = form.media.split([',', ' ', '\n']).map(str::trim).filter(|s| !s.is_empty()).collect();
+    if let Some(bad) = media.iter().find(|m| !is_uuid(m)) {
+        errors.push(format!("“{bad}” is not a media UUID."));
+    }
+    let price = if form.price.is_empty() {
+        None
+    } else {
+        match parse_price(&form.price) {
+            Some(cents) if cents >= super::posts::MIN_PRICE_CENTS => Some(cents),
+            _ => {
+                errors.push(format!("A price is at least {} (e.g. 9.99).", money(super::posts::MIN_PRICE_CENTS)));
+                None
+            }
+        }
+    };
+    if price.is_some() && media.is_empty() {
+        errors.push("A paid message needs at least one media item.".to_owned());
+    }
+    if form.text.trim().is_empty() && media.is_empty() {
+        errors.push("Write a message or attach media.".to_owned());
+    }
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    Ok(json!({ "text": Some(form.text.clone()).filter(|t| !t.trim().is_empty()), "mediaUuids": media, "price": price }))
+}
+
+/// `POST /chats/{uuid}`: sends a message. Never retried automatically (it is not idempotent).
+pub async fn send(
+    State(state): State<AppState>,
+    session: Session,
+    Path(uuid): Path<String>,
+    body: Bytes,
+) -> Result<Response, AppError> {
+    chat_uuid(&uuid)?;
+    gate(&state, &session, &[Scope::WriteChat]).await?;
+    let params = Params::parse(&body);
+    let field = |k: &str| params.get(k).unwrap_or("").to_owned();
+    let form = MessageForm { text: field("text"), media: field("media"), price: field("price") };
+    let errors = match validate(&form) {
+        Ok(request) => {
+            let answer =
+                upstream::send_json(&state, &session, Method::POST, &format!("/chats/{uuid}/message"), Some(&request))
+                    .await?;
+            if answer.status.is_success() {
+                return Ok(Redirect::to(&format!("/chats/{uuid}?sent=1")).into_response());
+            }
+            upstream::form_errors(answer)?
+        }
+        Err(errors) => errors,
+    };
+    render_conversation(&state, &session, uuid, 1, form, errors, None, StatusCode::UNPROCESSABLE_ENTITY).await
+}
+
+/// `POST /chats/{uuid}/state`: `read=true|false`, `muted=true|false`.
+pub async fn update(
+    State(state): State<AppState>,
+    session: Session,
+    Path(uuid): Path<String>,
+    body: Bytes,
+) -> Result<Response, AppError> {
+    chat_uuid(&uuid)?;
+    gate(&state, &session, &[Scope::WriteChat]).await?;
+    let params = Params::parse(&body);
+    let flag = |k: &str| match params.get(k) {
+        Some("true") => Ok(Some(true)),
+        Some("false") => Ok(Some(false)),
+        None => Ok(None),
+        Some(_) => Err(AppError::BadRequest(format!("{k} must be true or false"))),
+    };
+    let mut change = serde_json::Map::new();
+    if let Some(read) = flag("read")? {
+        change.insert("isRead".into(), read.into());
+    }
+    if let Some(muted) = flag("muted")? {
+        change.insert("isMuted".into(), muted.into());
+    }
+    if change.is_empty() {
+        return Err(AppError::BadRequest("Nothing to change.".into()));
+    }
+    let answer =
+        upstream::send_json(&state, &session, Method::PATCH, &format!("/chats/{uuid}"), Some(&Value::Object(change)))
+            .await?;
+    answer.error_for_status()?;
+    Ok(Redirect::to(&format!("/chats/{uuid}")).into_response())
+}

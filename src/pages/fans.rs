@@ -1,0 +1,60 @@
+//! Fans (`read:fan`): subscribers and followers, page by page.
+
+use askama::Template;
+use axum::extract::{RawQuery, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use tower_sessions::Session;
+
+use super::{Nav, Pager, Params, gate, https_only, render, short_time};
+use crate::error::AppError;
+use crate::fanvue::models::UserSummary;
+use crate::fanvue::pagination::Page;
+use crate::scopes::Scope;
+use crate::state::AppState;
+use crate::upstream;
+
+#[derive(Template)]
+#[template(path = "pages/fans.html")]
+struct FansPage {
+    nav: Nav,
+    tab: &'static str,
+    fans: Vec<FanRow>,
+    pager: Pager,
+}
+
+struct FanRow {
+    name: String,
+    handle: String,
+    avatar: Option<String>,
+    top_spender: bool,
+    since: String,
+}
+
+/// `GET /fans?tab=subscribers|followers&page=N`.
+pub async fn page(
+    State(state): State<AppState>,
+    session: Session,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, AppError> {
+    let tokens = gate(&state, &session, &[Scope::ReadFan]).await?;
+    let params = Params::parse(raw.unwrap_or_default().as_bytes());
+    let tab = if params.get("tab") == Some("followers") { "followers" } else { "subscribers" };
+    let page = params.page();
+    let list: Page<UserSummary> =
+        upstream::get_json(&state, &session, &format!("/{tab}"), &[("page", &page.to_string()), ("size", "20")])
+            .await?;
+    let fans = list
+        .data
+        .iter()
+        .map(|u| FanRow {
+            name: u.name().to_owned(),
+            handle: u.handle.clone(),
+            avatar: https_only(u.avatar_url.as_deref()),
+            top_spender: u.is_top_spender,
+            since: u.registered_at.as_deref().map(short_time).unwrap_or_default(),
+        })
+        .collect();
+    let pager = Pager::pages("/fans", page, list.pagination.has_more, &[("tab", tab)]);
+    Ok(render(StatusCode::OK, &FansPage { nav: Nav::for_scopes(tokens.scopes, "/fans"), tab, fans, pager }))
+}

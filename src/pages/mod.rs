@@ -1,0 +1,312 @@
+//! Server-rendered pages (askama templates under `templates/pages/`): one module per area of
+//! the creator console, one struct per template, thin handlers.
+//!
+//! Every page is gated on the scopes it needs ([`gate`]): without them it shows which scope
+//! is missing and offers a reconnect, and Fanvue is not called. Lists page through Fanvue's
+//! two pagination styles with one [`Pager`]. Forms post back to the same origin (the
+//! middleware refuses cross-site posts), are validated before Fanvue is called, and on a
+//! validation error are shown again with the message and the user's input.
+
+pub mod chats;
+pub mod fans;
+pub mod home;
+pub mod insights;
+pub mod links;
+pub mod posts;
+
+use askama::Template;
+use axum::Router;
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::{get, post};
+use tower_sessions::Session;
+
+use crate::error::{AppError, ErrorReport};
+use crate::oauth::TokenSet;
+use crate::scopes::{Scope, ScopeSet};
+use crate::state::AppState;
+
+pub use home::codes;
+
+/// The page routes.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/", get(home::home))
+        .route("/fans", get(fans::page))
+        .route("/links", get(links::page).post(links::create))
+        .route("/links/{uuid}/users", get(links::users))
+        .route("/links/{uuid}/delete", post(links::delete))
+        .route("/posts", get(posts::page).post(posts::create))
+        .route("/chats", get(chats::list))
+        .route("/chats/{uuid}", get(chats::conversation).post(chats::send))
+        .route("/chats/{uuid}/state", post(chats::update))
+        .route("/insights", get(insights::page))
+}
+
+/// Renders a template, turning a render failure into a logged 500 (never a panic, never
+/// the error text in the page).
+pub fn render<T: Template>(status: StatusCode, page: &T) -> Response {
+    match page.render() {
+        Ok(html) => (status, Html(html)).into_response(),
+        Err(err) => AppError::Internal(format!("template: {err}")).into_response(),
+    }
+}
+
+/// The console's sections and the scopes each needs: the one table the navigation, the
+/// gates and the README's "scope → page → source file" table follow.
+pub const SECTIONS: [(&str, &str, &[Scope]); 5] = [
+    ("/chats", "Chats", &[Scope::ReadChat]),
+    ("/fans", "Fans", &[Scope::ReadFan]),
+    ("/insights", "Insights", &[Scope::ReadInsights]),
+    ("/posts", "Posts", &[Scope::ReadPost]),
+    ("/links", "Tracking links", &[Scope::ReadTrackingLinks]),
+];
+
+/// The navigation bar.
+pub struct Nav {
+    /// Whether to show "Sign out".
+    pub signed_in: bool,
+    /// Sections the grant allows.
+    pub links: Vec<NavLink>,
+}
+
+/// One navigation entry.
+pub struct NavLink {
+    /// Target.
+    pub href: &'static str,
+    /// Text.
+    pub label: &'static str,
+    /// Whether it is the current section.
+    pub active: bool,
+}
+
+impl Nav {
+    /// For a visitor who is not signed in.
+    pub fn signed_out() -> Self {
+        Nav { signed_in: false, links: Vec::new() }
+    }
+
+    /// The sections `granted` allows, `active` highlighted.
+    pub fn for_scopes(granted: ScopeSet, active: &str) -> Self {
+        let links = SECTIONS
+            .iter()
+            .filter(|(_, _, needs)| needs.iter().all(|s| granted.contains(*s)))
+            .map(|(href, label, _)| NavLink { href, label, active: *href == active })
+            .collect();
+        Nav { signed_in: true, links }
+    }
+}
+
+/// The session's tokens if the grant has every scope in `needed`. Checked before any call
+/// to Fanvue, so a page whose scope was not granted never reaches it.
+pub async fn gate(state: &AppState, session: &Session, needed: &[Scope]) -> Result<TokenSet, AppError> {
+    let tokens = state.tokens.current(session).await?.ok_or(AppError::NotSignedIn)?;
+    let missing = tokens.scopes.missing(needed.iter().copied().collect());
+    if missing.is_empty() { Ok(tokens) } else { Err(AppError::MissingScope(missing)) }
+}
+
+/// `templates/pages/error.html`, filled by `middleware::render_errors`.
+#[derive(Template)]
+#[template(path = "pages/error.html")]
+pub struct ErrorPage<'a> {
+    /// The navigation (empty: error pages are rendered without the session).
+    pub nav: Nav,
+    /// HTTP status.
+    pub status: u16,
+    /// Status text.
+    pub title: &'a str,
+    /// What happened.
+    pub report: &'a ErrorReport,
+    /// The request id, to quote in support requests.
+    pub request_id: &'a str,
+    /// Login (or reconnect) link that comes back to the page that failed.
+    pub login_href: String,
+}
+
+impl<'a> ErrorPage<'a> {
+    /// The page for `report` on a request to `path`.
+    pub fn new(status: StatusCode, report: &'a ErrorReport, request_id: &'a str, path: &str) -> Self {
+        let mut query = url::form_urlencoded::Serializer::new(String::new());
+        for scope in &report.scopes {
+            query.append_pair("scope", scope);
+        }
+        if path.starts_with('/') && !path.starts_with("/api/") {
+            query.append_pair("return_to", path);
+        }
+        ErrorPage {
+            nav: Nav::signed_out(),
+            status: status.as_u16(),
+            title: status.canonical_reason().unwrap_or("Error"),
+            report,
+            request_id,
+            login_href: format!("/api/oauth/login?{}", query.finish()),
+        }
+    }
+}
+
+/// Previous/next links over either of Fanvue's pagination styles.
+#[derive(Debug, Default)]
+pub struct Pager {
+    /// Link to the previous page.
+    pub prev: Option<String>,
+    /// Link to the next page.
+    pub next: Option<String>,
+}
+
+/// At most this many earlier cursors are remembered for "previous".
+const MAX_TRAIL: usize = 20;
+
+impl Pager {
+    /// Page-based lists (`page`, `hasMore`). `keep` holds the page's other query parameters.
+    pub fn pages(path: &str, page: u32, has_more: bool, keep: &[(&str, &str)]) -> Self {
+        let link = |n: u32| {
+            let mut q = url::form_urlencoded::Serializer::new(String::new());
+            q.extend_pairs(keep.iter().filter(|(_, v)| !v.is_empty()));
+            q.append_pair("page", &n.to_string());
+            format!("{path}?{}", q.finish())
+        };
+        Pager { prev: (page > 1).then(|| link(page - 1)), next: has_more.then(|| link(page + 1)) }
+    }
+
+    /// Cursor-based lists (`nextCursor`): going back needs the cursors seen so far, carried
+    /// in the link as a short `trail` instead of loading everything.
+    pub fn cursors(
+        path: &str,
+        trail: &[String],
+        current: Option<&str>,
+        next: Option<&str>,
+        keep: &[(&str, &str)],
+    ) -> Self {
+        let link = |cursor: Option<&str>, trail: &[String]| {
+            let mut q = url::form_urlencoded::Serializer::new(String::new());
+            q.extend_pairs(keep.iter().filter(|(_, v)| !v.is_empty()));
+            if let Some(cursor) = cursor {
+                q.append_pair("cursor", cursor);
+            }
+            if !trail.is_empty() {
+                q.append_pair("trail", &trail.join(","));
+            }
+            format!("{path}?{}", q.finish())
+        };
+        let prev = current.map(|_| match trail.split_last() {
+            Some((last, rest)) => link(Some(last.as_str()).filter(|c| *c != "-"), rest),
+            None => link(None, &[]),
+        });
+        let next = next.map(|n| {
+            let mut longer: Vec<String> = trail.iter().rev().take(MAX_TRAIL - 1).rev().cloned().collect();
+            longer.push(current.unwrap_or("-").to_owned());
+            link(Some(n), &longer)
+        });
+        Pager { prev, next }
+    }
+}
+
+/// Parses a `trail` query value into cursors (bounded).
+pub fn parse_trail(raw: Option<&str>) -> Vec<String> {
+    raw.unwrap_or("")
+        .split(',')
+        .filter(|c| !c.is_empty() && c.len() <= 512)
+        .take(MAX_TRAIL)
+        .map(str::to_owned)
+        .collect()
+}
+
+/// A parsed query string or form body: first value wins, junk ignored.
+pub struct Params(Vec<(String, String)>);
+
+impl Params {
+    /// Parses `application/x-www-form-urlencoded` bytes.
+    pub fn parse(raw: &[u8]) -> Self {
+        Params(url::form_urlencoded::parse(raw).into_owned().collect())
+    }
+
+    /// The first value of `key`, trimmed; empty counts as absent.
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.0.iter().find(|(k, _)| k == key).map(|(_, v)| v.trim()).filter(|v| !v.is_empty())
+    }
+
+    /// Every value of `key`.
+    pub fn all(&self, key: &str) -> Vec<&str> {
+        self.0.iter().filter(|(k, _)| k == key).map(|(_, v)| v.as_str()).collect()
+    }
+
+    /// `page` as a number ≥ 1 (1 when absent or invalid).
+    pub fn page(&self) -> u32 {
+        self.get("page").and_then(|p| p.parse().ok()).filter(|p| *p >= 1).unwrap_or(1)
+    }
+}
+
+/// Whether `s` is a UUID (8-4-4-4-12 hex digits).
+pub fn is_uuid(s: &str) -> bool {
+    let groups: Vec<&str> = s.split('-').collect();
+    groups.len() == 5
+        && groups.iter().zip([8, 4, 4, 4, 12]).all(|(g, n)| g.len() == n && g.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
+/// Money in minor units (cents) as `$12.34`.
+pub fn money(cents: u64) -> String {
+    format!("${}.{:02}", cents / 100, cents % 100)
+}
+
+/// A price typed in dollars (`9`, `9.5`, `9.99`) as cents; `None` when it is not a price.
+pub fn parse_price(input: &str) -> Option<u64> {
+    let input = input.trim().trim_start_matches('$');
+    let (whole, frac) = input.split_once('.').unwrap_or((input, ""));
+    if whole.is_empty()
+        || !whole.bytes().all(|b| b.is_ascii_digit())
+        || frac.len() > 2
+        || !frac.bytes().all(|b| b.is_ascii_digit())
+    {
+        return None;
+    }
+    let cents: u64 = format!("{frac:0<2}").parse().ok()?;
+    whole.parse::<u64>().ok()?.checked_mul(100)?.checked_add(cents)
+}
+
+/// An `https` URL to use as `img src`, or nothing: anything else would be mixed content or worse.
+pub fn https_only(url: Option<&str>) -> Option<String> {
+    url.filter(|u| u.starts_with("https://")).map(str::to_owned)
+}
+
+/// A timestamp as `2026-11-23 14:05` (UTC), or the raw text when it does not parse.
+pub fn short_time(iso: &str) -> String {
+    let trimmed = iso.get(..16).unwrap_or(iso);
+    trimmed.replace('T', " ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prices_are_parsed_as_cents_and_shown_as_money() {
+        assert_eq!(parse_price("9"), Some(900));
+        assert_eq!(parse_price("$9.5"), Some(950));
+        assert_eq!(parse_price("12.34"), Some(1234));
+        for bad in ["", "abc", "1.234", "-3", "1,00", ".5"] {
+            assert_eq!(parse_price(bad), None, "{bad}");
+        }
+        assert_eq!(money(123456), "$1234.56");
+    }
+
+    #[test]
+    fn cursor_pager_goes_forward_and_back() {
+        let first = Pager::cursors("/links", &[], None, Some("c1"), &[]);
+        assert!(first.prev.is_none());
+        assert_eq!(first.next.as_deref(), Some("/links?cursor=c1&trail=-"));
+        let trail = parse_trail(Some("-"));
+        let second = Pager::cursors("/links", &trail, Some("c1"), Some("c2"), &[]);
+        assert_eq!(second.prev.as_deref(), Some("/links?"));
+        assert_eq!(second.next.as_deref(), Some("/links?cursor=c2&trail=-%2Cc1"));
+        let third = Pager::cursors("/links", &parse_trail(Some("-,c1")), Some("c2"), None, &[]);
+        assert_eq!(third.prev.as_deref(), Some("/links?cursor=c1&trail=-"));
+        assert!(third.next.is_none());
+    }
+
+    #[test]
+    fn uuids_are_recognised() {
+        assert!(is_uuid("00000fa0-0001-4fa0-8000-000000000001"));
+        assert!(!is_uuid("../../etc"));
+        assert!(!is_uuid("00000fa0-0001-4fa0-8000-00000000000"));
+    }
+}

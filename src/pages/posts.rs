@@ -1,0 +1,232 @@
+//! Posts (`read:post`; create with `write:post`): the list with likes, comments and tips,
+//! and a create form (audience, text, media, price, schedule). Fanvue's rules are checked
+//! before the call: a price is in cents, at least $3.00, and only with media.
+
+use askama::Template;
+use axum::body::Bytes;
+use axum::extract::{RawQuery, State};
+use axum::http::{Method, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use serde_json::{Value, json};
+use tower_sessions::Session;
+
+use super::{Nav, Pager, Params, gate, is_uuid, money, parse_price, render, short_time};
+use crate::error::AppError;
+use crate::fanvue::models::Post;
+use crate::fanvue::pagination::Page;
+use crate::scopes::Scope;
+use crate::state::AppState;
+use crate::upstream;
+
+/// The lowest price Fanvue accepts, in cents.
+pub const MIN_PRICE_CENTS: u64 = 300;
+/// The longest text Fanvue accepts.
+pub const MAX_TEXT: usize = 5000;
+
+#[derive(Template)]
+#[template(path = "pages/posts.html")]
+struct PostsPage {
+    nav: Nav,
+    posts: Vec<PostRow>,
+    pager: Pager,
+    can_write: bool,
+    form: PostForm,
+    errors: Vec<String>,
+    notice: Option<String>,
+}
+
+struct PostRow {
+    text: String,
+    created: String,
+    audience: String,
+    price: Option<String>,
+    scheduled: Option<String>,
+    media: usize,
+    likes: u64,
+    comments: u64,
+    tips: String,
+}
+
+/// What the user typed (kept on a validation error).
+#[derive(Default)]
+struct PostForm {
+    audience: String,
+    text: String,
+    media: String,
+    price: String,
+    publish_at: String,
+}
+
+/// `GET /posts?page=N`.
+pub async fn page(
+    State(state): State<AppState>,
+    session: Session,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, AppError> {
+    let params = Params::parse(raw.unwrap_or_default().as_bytes());
+    let notice = params.get("created").map(|_| "Post created.".to_owned());
+    let form = PostForm { audience: "subscribers".into(), ..PostForm::default() };
+    render_list(&state, &session, params.page(), form, Vec::new(), notice, StatusCode::OK).await
+}
+
+async fn render_list(
+    state: &AppState,
+    session: &Session,
+    page: u32,
+    form: PostForm,
+    errors: Vec<String>,
+    notice: Option<String>,
+    status: StatusCode,
+) -> Result<Response, AppError> {
+    let tokens = gate(state, session, &[Scope::ReadPost]).await?;
+    let list: Page<Post> =
+        upstream::get_json(state, session, "/posts", &[("page", &page.to_string()), ("size", "10")]).await?;
+    let posts = list
+        .data
+        .into_iter()
+        .map(|p| {
+            let tips = p.tips.unwrap_or_default();
+            PostRow {
+                text: p.text.unwrap_or_default(),
+                created: p.created_at.as_deref().map(short_time).unwrap_or_default(),
+                audience: p.audience.unwrap_or_default(),
+                price: p.price.map(money),
+                scheduled: p.publish_at.as_deref().map(short_time),
+                media: p.media_uuids.len(),
+                likes: p.likes_count,
+                comments: p.comments_count,
+                tips: format!("{} ({})", tips.count, money(tips.total_gross)),
+            }
+        })
+        .collect();
+    let page_view = PostsPage {
+        nav: Nav::for_scopes(tokens.scopes, "/posts"),
+        posts,
+        pager: Pager::pages("/posts", page, list.pagination.has_more, &[]),
+        can_write: tokens.scopes.contains(Scope::WritePost),
+        form,
+        errors,
+        notice,
+    };
+    Ok(render(status, &page_view))
+}
+
+/// Checks the form the way Fanvue will, and builds the request body.
+fn validate(form: &PostForm, now: time::OffsetDateTime) -> Result<Value, Vec<String>> {
+    let mut errors = Vec::new();
+    if !matches!(form.audience.as_str(), "subscribers" | "followers-and-subscribers") {
+        errors.push("Choose who can see the post.".to_owned());
+    }
+    if form.text.chars().count() > MAX_TEXT {
+        errors.push(format!("The text is longer than {MAX_TEXT} characters."));
+    }
+    let media: Vec<&str> = form.media.split([',', ' ', '\n']).map(str::trim).filter(|s| !s.is_empty()).collect();
+    if let Some(bad) = media.iter().find(|m| !is_uuid(m)) {
+        errors.push(format!("“{bad}” is not a media UUID."));
+    }
+    let price = if form.price.is_empty() {
+        None
+    } else {
+        match parse_price(&form.price) {
+            Some(cents) if cents >= MIN_PRICE_CENTS => Some(cents),
+            _ => {
+                errors
+                    .push(format!("A price is at least {} (in dollars and cents, e.g. 9.99).", money(MIN_PRICE_CENTS)));
+                None
+            }
+        }
+    };
+    if price.is_some() && media.is_empty() {
+        errors.push("A paid post needs at least one media item.".to_owned());
+    }
+    if form.text.trim().is_empty() && media.is_empty() {
+        errors.push("Write something or attach media.".to_owned());
+    }
+    let publish_at = if form.publish_at.is_empty() {
+        None
+    } else {
+        // <input type=datetime-local> gives `2026-12-01T18:30`; taken as UTC.
+        let full = format!("{}:00Z", form.publish_at.get(..16).unwrap_or(&form.publish_at));
+        match time::OffsetDateTime::parse(&full, &time::format_description::well_known::Rfc3339) {
+            Ok(at) if at > now => Some(full),
+            _ => {
+                errors.push("The publication time must be in the future.".to_owned());
+                None
+            }
+        }
+    };
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    let mut body = json!({ "audience": form.audience, "mediaUuids": media });
+    if !form.text.trim().is_empty() {
+        body["text"] = form.text.clone().into();
+    }
+    if let Some(cents) = price {
+        body["price"] = cents.into();
+    }
+    if let Some(at) = publish_at {
+        body["publishAt"] = at.into();
+    }
+    Ok(body)
+}
+
+/// `POST /posts`: validates, creates the post at Fanvue, back to the list.
+pub async fn create(State(state): State<AppState>, session: Session, body: Bytes) -> Result<Response, AppError> {
+    gate(&state, &session, &[Scope::WritePost]).await?;
+    let params = Params::parse(&body);
+    let field = |k: &str| params.get(k).unwrap_or("").to_owned();
+    let form = PostForm {
+        audience: field("audience"),
+        text: field("text"),
+        media: field("media"),
+        price: field("price"),
+        publish_at: field("publish_at"),
+    };
+    let errors = match validate(&form, time::OffsetDateTime::now_utc()) {
+        Ok(request) => {
+            let answer = upstream::send_json(&state, &session, Method::POST, "/posts", Some(&request)).await?;
+            if answer.status.is_success() {
+                return Ok(Redirect::to("/posts?created=1").into_response());
+            }
+            upstream::form_errors(answer)?
+        }
+        Err(errors) => errors,
+    };
+    render_list(&state, &session, 1, form, errors, None, StatusCode::UNPROCESSABLE_ENTITY).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn form(audience: &str, text: &str, media: &str, price: &str) -> PostForm {
+        PostForm {
+            audience: audience.into(),
+            text: text.into(),
+            media: media.into(),
+            price: price.into(),
+            publish_at: String::new(),
+        }
+    }
+
+    #[test]
+    fn fanvues_post_rules_are_checked_before_the_call() {
+        let now = time::OffsetDateTime::now_utc();
+        let uuid = "0009057a-0001-4057-8000-000000000001";
+        assert!(validate(&form("subscribers", "hello", "", ""), now).is_ok());
+        assert_eq!(
+            validate(&form("subscribers", "x", uuid, "9.99"), now).ok().map(|b| b["price"].clone()),
+            Some(999.into())
+        );
+        assert!(validate(&form("everyone", "x", "", ""), now).is_err());
+        assert!(validate(&form("subscribers", "x", "", "9.99"), now).is_err(), "price needs media");
+        assert!(validate(&form("subscribers", "x", uuid, "2.99"), now).is_err(), "minimum $3.00");
+        assert!(validate(&form("subscribers", "", "", ""), now).is_err());
+        assert!(validate(&form("subscribers", &"a".repeat(5001), "", ""), now).is_err());
+        assert!(validate(&form("subscribers", "x", "not-a-uuid", ""), now).is_err());
+        let mut past = form("subscribers", "x", "", "");
+        past.publish_at = "2020-01-01T10:00".into();
+        assert!(validate(&past, now).is_err());
+    }
+}

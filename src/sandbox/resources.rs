@@ -1,0 +1,575 @@
+//! The sandbox's resources: the endpoints the app's pages use, over the seeded [`World`],
+//! with Fanvue's shapes, pagination styles (page/size/hasMore and cursor/nextCursor) and
+//! validation answers (`400 {"errors": [...]}`).
+
+use axum::Json;
+use axum::http::{Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+use time::{OffsetDateTime, format_description::well_known::Rfc3339};
+
+use super::SandboxState;
+use super::seed::{Chat, Earning, Fan, Link, Message, Post, World, iso};
+
+/// A request as the resource handlers see it.
+pub struct Call<'a> {
+    /// HTTP method.
+    pub method: &'a Method,
+    /// The endpoint pattern from the shared table, e.g. `/chats/{userUuid}/messages`.
+    pub pattern: &'a str,
+    /// Path parameters in pattern order.
+    pub params: Vec<String>,
+    /// Query pairs (repeatable keys kept).
+    pub query: Vec<(String, String)>,
+    /// Request body.
+    pub body: &'a [u8],
+}
+
+impl Call<'_> {
+    fn q(&self, key: &str) -> Option<&str> {
+        self.query.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+    }
+    fn q_all(&self, key: &str) -> Vec<&str> {
+        self.query.iter().filter(|(k, _)| k == key).flat_map(|(_, v)| v.split(',')).collect()
+    }
+    fn param(&self, i: usize) -> &str {
+        self.params.get(i).map_or("", String::as_str)
+    }
+    /// The JSON body, or the validation messages to answer with.
+    fn json_body(&self) -> Result<Value, Vec<String>> {
+        serde_json::from_slice(self.body).map_err(|_| vec!["Request body must be valid JSON".into()])
+    }
+}
+
+fn invalid(errors: Vec<String>) -> Response {
+    (StatusCode::BAD_REQUEST, Json(json!({ "errors": errors }))).into_response()
+}
+
+fn not_found(what: &str) -> Response {
+    (StatusCode::NOT_FOUND, Json(json!({ "message": format!("{what} not found") }))).into_response()
+}
+
+/// Answers a resource endpoint, or `None` when the sandbox does not serve it.
+pub fn handle(sb: &SandboxState, call: &Call<'_>) -> Option<Response> {
+    let mut world = sb.world.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let w = &mut *world;
+    let response = match (call.method.as_str(), call.pattern) {
+        ("GET", "/followers") => page(call, w.fans.iter().filter(|f| !f.subscriber).map(fan_json).collect()),
+        ("GET", "/subscribers") => page(call, w.fans.iter().filter(|f| f.subscriber).map(fan_json).collect()),
+        ("GET", "/chats") => list_chats(w, call),
+        ("GET", "/chats/unread") => unread(w),
+        ("GET", "/chats/{userUuid}/messages") => messages(w, call),
+        ("POST", "/chats/{userUuid}/message") => send_message(w, call),
+        ("PATCH", "/chats/{userUuid}") => update_chat(w, call),
+        ("GET", "/chats/lists/smart") => smart_lists(w),
+        ("GET", "/posts") => page(call, w.posts.iter().map(post_json).collect()),
+        ("GET", "/posts/{postUuid}") => match w.posts.iter().find(|p| p.uuid == call.param(0)) {
+            Some(post) => Json(post_json(post)).into_response(),
+            None => not_found("Post"),
+        },
+        ("POST", "/posts") => create_post(w, call),
+        ("GET", "/tracking-links") => cursor(call, "limit", w.links.iter().map(link_json).collect()),
+        ("POST", "/tracking-links") => create_link(w, call),
+        ("DELETE", "/tracking-links/{linkUuid}") => delete_link(w, call),
+        ("GET", "/tracking-links/{linkUuid}/users") => link_users(w, call),
+        ("GET", "/insights/earnings") => earnings(w, call),
+        ("GET", "/insights/top-spenders") => top_spenders(w, call),
+        ("GET", "/insights/subscribers") => subscriber_days(w, call),
+        _ => return None,
+    };
+    Some(response)
+}
+
+// ---- pagination -------------------------------------------------------------------------
+
+fn bounded(call: &Call<'_>, key: &str, default: usize, max: usize, errors: &mut Vec<String>) -> usize {
+    match call.q(key) {
+        None => default,
+        Some(raw) => match raw.parse::<usize>() {
+            Ok(n) if (1..=max).contains(&n) => n,
+            _ => {
+                errors.push(format!("{key} must be an integer between 1 and {max}"));
+                default
+            }
+        },
+    }
+}
+
+/// Page-based: `page` (≥ 1), `size` (1–50, default 15) → `data` + `pagination`.
+fn page(call: &Call<'_>, items: Vec<Value>) -> Response {
+    let mut errors = Vec::new();
+    let size = bounded(call, "size", 15, 50, &mut errors);
+    let number = bounded(call, "page", 1, usize::MAX, &mut errors);
+    if !errors.is_empty() {
+        return invalid(errors);
+    }
+    let start = (number - 1).saturating_mul(size);
+    let data: Vec<Value> = items.iter().skip(start).take(size).cloned().collect();
+    let has_more = start.saturating_add(size) < items.len();
+    Json(json!({ "data": data, "pagination": { "page": number, "size": data.len(), "hasMore": has_more } }))
+        .into_response()
+}
+
+/// Cursor-based: opaque `cursor`, `limit` or `size` (1–50, default 20) → `data` + `nextCursor`.
+fn cursor(call: &Call<'_>, size_key: &str, items: Vec<Value>) -> Response {
+    let mut errors = Vec::new();
+    let size = bounded(call, size_key, 20, 50, &mut errors);
+    let start = match call.q("cursor") {
+        None => 0,
+        Some(raw) => match crate::crypto::unb64(raw)
+            .and_then(|b| String::from_utf8(b).ok())
+            .and_then(|s| s.strip_prefix("o:")?.parse().ok())
+        {
+            Some(offset) => offset,
+            None => {
+                errors.push("cursor is invalid".into());
+                0
+            }
+        },
+    };
+    if !errors.is_empty() {
+        return invalid(errors);
+    }
+    let data: Vec<Value> = items.iter().skip(start).take(size).cloned().collect();
+    let next = (start + size < items.len()).then(|| crate::crypto::b64(format!("o:{}", start + size).as_bytes()));
+    Json(json!({ "data": data, "nextCursor": next })).into_response()
+}
+
+// ---- shapes -----------------------------------------------------------------------------
+
+fn fan_json(fan: &Fan) -> Value {
+    serde_json::to_value(fan).unwrap_or(Value::Null)
+}
+
+fn message_json(world: &World, chat: &Chat, m: &Message) -> Value {
+    let fan = &world.fans[chat.fan];
+    let (creator, them) = (
+        json!({"uuid": super::api::USER_UUID, "handle": super::api::USER_HANDLE}),
+        json!({"uuid": fan.uuid, "handle": fan.handle}),
+    );
+    let (sender, recipient) = if m.from_creator { (creator, them) } else { (them, creator) };
+    json!({
+        "uuid": m.uuid, "text": m.text, "sentAt": iso(m.sent_at), "sender": sender, "recipient": recipient,
+        "hasMedia": !m.media_uuids.is_empty(), "mediaType": (!m.media_uuids.is_empty()).then_some("image"),
+        "mediaUuids": m.media_uuids, "type": m.kind,
+        "pricing": m.price.map(|p| json!({"USD": {"price": p}})), "purchasedAt": Value::Null, "isRead": m.is_read,
+    })
+}
+
+fn chat_json(world: &World, chat: &Chat) -> Value {
+    let fan = &world.fans[chat.fan];
+    let last = chat.messages.last();
+    let unread = chat.messages.iter().filter(|m| !m.from_creator && !m.is_read).count();
+    json!({
+        "createdAt": iso(chat.created_at),
+        "lastMessageAt": last.map(|m| iso(m.sent_at)),
+        "isRead": unread == 0 && chat.is_read,
+        "isMuted": chat.is_muted,
+        "unreadMessagesCount": unread,
+        "user": {"uuid": fan.uuid, "handle": fan.handle, "displayName": fan.display_name, "nickname": chat.nickname.clone().or_else(|| fan.nickname.clone()),
+                 "isTopSpender": fan.is_top_spender, "avatarUrl": fan.avatar_url, "registeredAt": fan.registered_at},
+        "lastMessage": last.map(|m| json!({"text": m.text, "type": m.kind, "uuid": m.uuid, "sentAt": iso(m.sent_at),
+            "hasMedia": !m.media_uuids.is_empty(), "senderUuid": if m.from_creator { super::api::USER_UUID.to_owned() } else { fan.uuid.clone() }})),
+    })
+}
+
+fn post_json(p: &Post) -> Value {
+    json!({
+        "uuid": p.uuid, "createdAt": iso(p.created_at), "text": p.text, "price": p.price, "audience": p.audience,
+        "publishAt": p.publish_at, "publishedAt": if p.publish_at.is_none() { Some(iso(p.created_at)) } else { None },
+        "expiresAt": Value::Null, "mediaUuids": p.media_uuids, "isPinned": false,
+        "likesCount": p.likes, "commentsCount": p.comments,
+        "tips": {"count": p.tips, "totalGross": p.tips_gross, "totalNet": p.tips_gross * 8 / 10},
+    })
+}
+
+fn link_json(l: &Link) -> Value {
+    let subs = l.users.iter().filter(|u| u.2).count();
+    json!({
+        "uuid": l.uuid, "name": l.name, "linkUrl": l.link_url, "externalSocialPlatform": l.platform,
+        "createdAt": iso(l.created_at), "clicks": l.clicks,
+        "engagement": {"acquiredSubscribers": subs, "acquiredFollowers": l.users.len() - subs, "totalSubscribers": subs, "totalFollowers": l.users.len()},
+        "earnings": l.earnings_gross.map(|g| json!({"gross": g, "net": g * 8 / 10})),
+    })
+}
+
+// ---- chats ------------------------------------------------------------------------------
+
+fn chat_index(world: &World, fan_uuid: &str) -> Option<usize> {
+    world.chats.iter().position(|c| world.fans[c.fan].uuid == fan_uuid)
+}
+
+fn list_chats(w: &World, call: &Call<'_>) -> Response {
+    let filters = call.q_all("filter");
+    let known = [
+        "unread",
+        "online",
+        "subscribed_to",
+        "not_muted",
+        "subscribers",
+        "followers",
+        "recent_subscribers",
+        "not_answered",
+        "spent_more_than_50",
+        "on_free_trial",
+        "has_tipped",
+        "spenders",
+        "exclude_creators",
+    ];
+    if let Some(bad) = filters.iter().find(|f| !known.contains(f)) {
+        return invalid(vec![format!("filter '{bad}' is not supported")]);
+    }
+    let search = call.q("search").map(str::to_lowercase);
+    let mut chats: Vec<&Chat> = w
+        .chats
+        .iter()
+        .filter(|c| {
+            !filters.contains(&"unread") || c.messages.iter().any(|m| !m.from_creator && !m.is_read) || !c.is_read
+        })
+        .filter(|c| !filters.contains(&"not_muted") || !c.is_muted)
+        .filter(|c| !filters.contains(&"subscribers") || w.fans[c.fan].subscriber)
+        .filter(|c| {
+            search.as_ref().is_none_or(|s| {
+                w.fans[c.fan].handle.contains(s.as_str())
+                    || w.fans[c.fan].display_name.to_lowercase().contains(s.as_str())
+            })
+        })
+        .collect();
+    chats.sort_by(|a, b| b.messages.last().map(|m| m.sent_at).cmp(&a.messages.last().map(|m| m.sent_at)));
+    page(call, chats.into_iter().map(|c| chat_json(w, c)).collect())
+}
+
+fn unread(w: &World) -> Response {
+    let unread_chats = w.chats.iter().filter(|c| c.messages.iter().any(|m| !m.from_creator && !m.is_read)).count();
+    let unread_messages: usize =
+        w.chats.iter().map(|c| c.messages.iter().filter(|m| !m.from_creator && !m.is_read).count()).sum();
+    Json(json!({"unreadChatsCount": unread_chats, "unreadMessagesCount": unread_messages, "unreadNotifications": {}}))
+        .into_response()
+}
+
+fn messages(w: &mut World, call: &Call<'_>) -> Response {
+    let Some(i) = chat_index(w, call.param(0)) else { return not_found("Chat") };
+    if call.q("markAsRead") == Some("true") {
+        for m in &mut w.chats[i].messages {
+            m.is_read = true;
+        }
+    }
+    let chat = &w.chats[i];
+    page(call, chat.messages.iter().rev().map(|m| message_json(w, chat, m)).collect())
+}
+
+fn send_message(w: &mut World, call: &Call<'_>) -> Response {
+    let body = match call.json_body() {
+        Ok(body) => body,
+        Err(errors) => return invalid(errors),
+    };
+    let Some(i) = chat_index(w, call.param(0)) else { return not_found("Chat") };
+    let mut errors = Vec::new();
+    let text = body.get("text").and_then(Value::as_str).map(str::to_owned);
+    if text.as_ref().is_some_and(|t| t.chars().count() > 5000) {
+        errors.push("text must be at most 5000 characters".into());
+    }
+    let media: Vec<String> = body
+        .get("mediaUuids")
+        .and_then(Value::as_array)
+        .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect())
+        .unwrap_or_default();
+    for m in &media {
+        if !w.media.iter().any(|x| &x.uuid == m) {
+            errors.push(format!("mediaUuids: {m} is not in your media library"));
+        }
+    }
+    let price = match body.get("price") {
+        None | Some(Value::Null) => None,
+        Some(v) => match v.as_u64() {
+            Some(p) if p >= 300 => Some(p),
+            _ => {
+                errors.push("price must be an integer of at least 300 (cents)".into());
+                None
+            }
+        },
+    };
+    if price.is_some() && media.is_empty() {
+        errors.push("price requires at least one media item".into());
+    }
+    if text.as_deref().is_none_or(|t| t.trim().is_empty()) && media.is_empty() {
+        errors.push("a message needs text or media".into());
+    }
+    if !errors.is_empty() {
+        return invalid(errors);
+    }
+    let uuid = w.new_uuid(0x5e4d);
+    w.chats[i].messages.push(Message {
+        uuid: uuid.clone(),
+        text,
+        sent_at: OffsetDateTime::now_utc(),
+        from_creator: true,
+        media_uuids: media,
+        price,
+        kind: "SINGLE_RECIPIENT",
+        is_read: true,
+    });
+    (StatusCode::CREATED, Json(json!({ "messageUuid": uuid }))).into_response()
+}
+
+fn update_chat(w: &mut World, call: &Call<'_>) -> Response {
+    let body = match call.json_body() {
+        Ok(body) => body,
+        Err(errors) => return invalid(errors),
+    };
+    let Some(i) = chat_index(w, call.param(0)) else { return not_found("Chat") };
+    if body.get("nickname").and_then(Value::as_str).is_some_and(|n| n.chars().count() > 30) {
+        return invalid(vec!["nickname must be at most 30 characters".into()]);
+    }
+    let chat = &mut w.chats[i];
+    if let Some(read) = body.get("isRead").and_then(Value::as_bool) {
+        chat.is_read = read;
+        for m in &mut chat.messages {
+            m.is_read = read;
+        }
+    }
+    if let Some(muted) = body.get("isMuted").and_then(Value::as_bool) {
+        chat.is_muted = muted;
+    }
+    if let Some(nickname) = body.get("nickname").and_then(Value::as_str) {
+        chat.nickname = Some(nickname.to_owned()).filter(|n| !n.is_empty());
+    }
+    StatusCode::NO_CONTENT.into_response()
+}
+
+fn smart_lists(w: &World) -> Response {
+    let subs = w.fans.iter().filter(|f| f.subscriber).count();
+    Json(json!([
+        {"uuid": "subscribers", "name": "Subscribers", "count": subs},
+        {"uuid": "followers", "name": "Followers", "count": w.fans.len() - subs},
+        {"uuid": "auto_renewing", "name": "Auto-renewing", "count": subs * 2 / 3},
+        {"uuid": "spent_more_than_50", "name": "Spent more than $50", "count": w.fans.iter().filter(|f| f.is_top_spender).count()},
+    ]))
+    .into_response()
+}
+
+// ---- posts ------------------------------------------------------------------------------
+
+fn create_post(w: &mut World, call: &Call<'_>) -> Response {
+    let body = match call.json_body() {
+        Ok(body) => body,
+        Err(errors) => return invalid(errors),
+    };
+    let mut errors = Vec::new();
+    let audience = body.get("audience").and_then(Value::as_str).unwrap_or("");
+    if !matches!(audience, "subscribers" | "followers-and-subscribers") {
+        errors.push("audience must be one of: subscribers, followers-and-subscribers".into());
+    }
+    let text = body.get("text").and_then(Value::as_str).map(str::to_owned);
+    if text.as_ref().is_some_and(|t| t.chars().count() > 5000) {
+        errors.push("text must be at most 5000 characters".into());
+    }
+    let media: Vec<String> = body
+        .get("mediaUuids")
+        .and_then(Value::as_array)
+        .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect())
+        .unwrap_or_default();
+    for m in &media {
+        if !w.media.iter().any(|x| &x.uuid == m) {
+            errors.push(format!("mediaUuids: {m} is not in your media library"));
+        }
+    }
+    let price = match body.get("price") {
+        None | Some(Value::Null) => None,
+        Some(v) => match v.as_u64() {
+            Some(p) if p >= 300 => Some(p),
+            _ => {
+                errors.push("price must be an integer of at least 300 (cents)".into());
+                None
+            }
+        },
+    };
+    if price.is_some() && media.is_empty() {
+        errors.push("a paid post needs media".into());
+    }
+    let publish_at = body.get("publishAt").and_then(Value::as_str).map(str::to_owned);
+    if let Some(at) = &publish_at {
+        match OffsetDateTime::parse(at, &Rfc3339) {
+            Ok(t) if t > OffsetDateTime::now_utc() => {}
+            _ => errors.push("publishAt must be a future ISO 8601 date-time".into()),
+        }
+    }
+    if text.as_deref().is_none_or(|t| t.trim().is_empty()) && media.is_empty() {
+        errors.push("a post needs text or media".into());
+    }
+    if !errors.is_empty() {
+        return invalid(errors);
+    }
+    let post = Post {
+        uuid: w.new_uuid(0x9057),
+        created_at: OffsetDateTime::now_utc(),
+        text,
+        price,
+        audience: audience.to_owned(),
+        media_uuids: media,
+        publish_at,
+        likes: 0,
+        comments: 0,
+        tips: 0,
+        tips_gross: 0,
+    };
+    let json = post_json(&post);
+    w.posts.insert(0, post);
+    (StatusCode::CREATED, Json(json)).into_response()
+}
+
+// ---- tracking links ---------------------------------------------------------------------
+
+const PLATFORMS: [&str; 8] = ["facebook", "instagram", "other", "reddit", "snapchat", "tiktok", "twitter", "youtube"];
+
+fn create_link(w: &mut World, call: &Call<'_>) -> Response {
+    let body = match call.json_body() {
+        Ok(body) => body,
+        Err(errors) => return invalid(errors),
+    };
+    let mut errors = Vec::new();
+    let name = body.get("name").and_then(Value::as_str).map(str::trim).unwrap_or("");
+    if name.is_empty() || name.chars().count() > 100 {
+        errors.push("name must be between 1 and 100 characters".into());
+    }
+    let platform = body.get("externalSocialPlatform").and_then(Value::as_str).unwrap_or("");
+    if !PLATFORMS.contains(&platform) {
+        errors.push(format!("externalSocialPlatform must be one of: {}", PLATFORMS.join(", ")));
+    }
+    if !errors.is_empty() {
+        return invalid(errors);
+    }
+    let link = Link {
+        uuid: w.new_uuid(0x71c4),
+        name: name.to_owned(),
+        link_url: format!("fv-{}", 300_000 + w.next_id),
+        platform: platform.to_owned(),
+        created_at: OffsetDateTime::now_utc(),
+        clicks: 0,
+        earnings_gross: None,
+        users: Vec::new(),
+    };
+    let json = link_json(&link);
+    w.links.insert(0, link);
+    (StatusCode::CREATED, Json(json)).into_response()
+}
+
+fn delete_link(w: &mut World, call: &Call<'_>) -> Response {
+    match w.links.iter().position(|l| l.uuid == call.param(0)) {
+        Some(i) => {
+            w.links.remove(i);
+            StatusCode::NO_CONTENT.into_response()
+        }
+        None => not_found("Tracking link"),
+    }
+}
+
+fn link_users(w: &World, call: &Call<'_>) -> Response {
+    let Some(link) = w.links.iter().find(|l| l.uuid == call.param(0)) else { return not_found("Tracking link") };
+    let users = link
+        .users
+        .iter()
+        .map(|(fan, clicked, subscribed)| {
+            let mut user = fan_json(&w.fans[*fan]);
+            user["clickedAt"] = iso(*clicked).into();
+            user["status"] = if *subscribed { "subscriber" } else { "follower" }.into();
+            user
+        })
+        .collect();
+    cursor(call, "limit", users)
+}
+
+// ---- insights ---------------------------------------------------------------------------
+
+/// `startDate`/`endDate`: a date (`2026-01-31`) or a date-time; end exclusive.
+fn date_range(call: &Call<'_>) -> Result<(Option<OffsetDateTime>, Option<OffsetDateTime>), Vec<String>> {
+    let parse = |key: &str| -> Result<Option<OffsetDateTime>, String> {
+        match call.q(key) {
+            None => Ok(None),
+            Some(raw) => {
+                let full = if raw.len() == 10 { format!("{raw}T00:00:00Z") } else { raw.to_owned() };
+                OffsetDateTime::parse(&full, &Rfc3339).map(Some).map_err(|_| format!("{key} must be an ISO 8601 date"))
+            }
+        }
+    };
+    let errors: Vec<String> = [parse("startDate"), parse("endDate")].iter().filter_map(|r| r.clone().err()).collect();
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    let (start, end) = (parse("startDate").ok().flatten(), parse("endDate").ok().flatten());
+    if let (Some(s), Some(e)) = (start, end)
+        && s >= e
+    {
+        return Err(vec!["startDate must be before endDate".into()]);
+    }
+    Ok((start, end))
+}
+
+fn in_range(e: &Earning, start: Option<OffsetDateTime>, end: Option<OffsetDateTime>) -> bool {
+    start.is_none_or(|s| e.at >= s) && end.is_none_or(|x| e.at < x)
+}
+
+fn earnings(w: &World, call: &Call<'_>) -> Response {
+    let (start, end) = match date_range(call) {
+        Ok(range) => range,
+        Err(errors) => return invalid(errors),
+    };
+    let sources = call.q_all("source");
+    let items = w
+        .earnings
+        .iter()
+        .filter(|e| in_range(e, start, end))
+        .filter(|e| sources.is_empty() || sources.contains(&"all") || sources.contains(&e.source))
+        .map(|e| {
+            let fan = &w.fans[e.fan];
+            json!({"date": iso(e.at), "gross": e.gross, "net": e.gross * 8 / 10, "currency": "USD", "source": e.source,
+                   "user": {"uuid": fan.uuid, "handle": fan.handle, "displayName": fan.display_name, "nickname": fan.nickname, "isTopSpender": fan.is_top_spender}})
+        })
+        .collect();
+    cursor(call, "size", items)
+}
+
+fn top_spenders(w: &World, call: &Call<'_>) -> Response {
+    let (start, end) = match date_range(call) {
+        Ok(range) => range,
+        Err(errors) => return invalid(errors),
+    };
+    let mut totals = vec![(0u64, 0u64); w.fans.len()];
+    for e in w.earnings.iter().filter(|e| in_range(e, start, end)) {
+        totals[e.fan].0 += e.gross;
+        totals[e.fan].1 += u64::from(e.source == "message");
+    }
+    let mut ranked: Vec<usize> = (0..w.fans.len()).filter(|i| totals[*i].0 > 0).collect();
+    ranked.sort_by(|a, b| totals[*b].0.cmp(&totals[*a].0));
+    let items = ranked
+        .into_iter()
+        .map(|i| json!({"gross": totals[i].0, "net": totals[i].0 * 8 / 10, "messages": totals[i].1, "user": fan_json(&w.fans[i])}))
+        .collect();
+    page(call, items)
+}
+
+fn subscriber_days(w: &World, call: &Call<'_>) -> Response {
+    let (start, end) = match date_range(call) {
+        Ok(range) => range,
+        Err(errors) => return invalid(errors),
+    };
+    let mut days: std::collections::BTreeMap<time::Date, (u64, u64)> = std::collections::BTreeMap::new();
+    for e in w.earnings.iter().filter(|e| in_range(e, start, end)) {
+        let entry = days.entry(e.at.date()).or_default();
+        if e.source == "subscription" {
+            entry.0 += 1;
+        }
+        if e.source == "renewal" && e.gross % 2 == 1 {
+            entry.1 += 1;
+        }
+    }
+    let mut total = i64::try_from(w.fans.iter().filter(|f| f.subscriber).count()).unwrap_or(0);
+    let items = days
+        .into_iter()
+        .map(|(day, (new, cancelled))| {
+            total += i64::try_from(new).unwrap_or(0) - i64::try_from(cancelled).unwrap_or(0);
+            json!({"date": format!("{day}T00:00:00.000Z"), "total": total, "newSubscribersCount": new, "cancelledSubscribersCount": cancelled})
+        })
+        .collect();
+    cursor(call, "size", items)
+}

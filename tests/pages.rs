@@ -1,0 +1,285 @@
+//! The creator console's pages and actions, end to end against the sandbox: each page shows
+//! the sandbox's real data, each is refused (without calling Fanvue) when its scope is
+//! missing, and each action changes the sandbox's state or explains what to fix.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::*;
+use reqwest::{Client, StatusCode};
+
+/// Undoes askama's escaping of `&` in links.
+fn href(raw: &str) -> String {
+    raw.replace("&#38;", "&").replace("&amp;", "&")
+}
+
+/// The href of the element with `id` in `page`.
+fn link_with_id(page: &str, id: &str) -> String {
+    let before = page.split(&format!(r#"id="{id}""#)).next().unwrap();
+    href(before.rsplit("href=\"").next().unwrap().split('"').next().unwrap())
+}
+
+/// The fan the sandbox seeds first (a subscriber with a chat).
+const FAN0: &str = "00000fa0-0000-4fa0-8000-000000000000";
+
+async fn get(app: &TestApp, c: &Client, path: &str) -> (StatusCode, String) {
+    let r = c.get(app.url(path)).send().await.unwrap();
+    (r.status(), r.text().await.unwrap())
+}
+
+/// A form post from the app's own pages (browsers send `Origin` on POST).
+async fn post(app: &TestApp, c: &Client, path: &str, form: &[(&str, &str)]) -> reqwest::Response {
+    c.post(app.url(path)).header("origin", app.origin()).form(form).send().await.unwrap()
+}
+
+async fn signed_in(scopes: &str) -> (TestApp, Client) {
+    let app = TestApp::spawn(&[("OAUTH_SCOPES", scopes)]).await;
+    let browser = app.client();
+    login(&app, &browser).await;
+    (app, browser)
+}
+
+const ALL: &str = "read:self read:chat write:chat read:fan read:insights read:post write:post read:tracking_links write:tracking_links read:media";
+
+#[tokio::test]
+async fn the_navigation_shows_only_what_the_grant_allows() {
+    let (app, browser) = signed_in("read:self read:fan").await;
+    let (_, page) = get(&app, &browser, "/").await;
+    assert!(page.contains(r#"<a href="/fans""#));
+    assert!(!page.contains(r#"<a href="/chats""#));
+}
+
+#[tokio::test]
+async fn fans_are_listed_page_by_page() {
+    let (app, browser) = signed_in(ALL).await;
+    let (status, page) = get(&app, &browser, "/fans").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("Leo Rivera"), "a seeded subscriber: {page}");
+    assert!(!page.contains("Zoe Rivera"), "a follower is on the other tab");
+    let (_, followers) = get(&app, &browser, "/fans?tab=followers").await;
+    assert!(followers.contains("Zoe Rivera"));
+    assert_eq!(link_with_id(&page, "next-page"), "/fans?tab=subscribers&page=2");
+    let (_, second) = get(&app, &browser, "/fans?tab=subscribers&page=2").await;
+    assert!(second.contains(r#"id="prev-page""#));
+    assert_ne!(page, second);
+}
+
+#[tokio::test]
+async fn every_page_without_its_scope_says_which_and_does_not_call_fanvue() {
+    let (app, browser) = signed_in("read:self").await;
+    let before = app.stat("apiCalls").await;
+    for (path, scope) in [
+        ("/fans", "read:fan"),
+        ("/chats", "read:chat"),
+        (&format!("/chats/{FAN0}"), "read:chat"),
+        ("/posts", "read:post"),
+        ("/links", "read:tracking_links"),
+        ("/insights", "read:insights"),
+    ] {
+        let (status, page) = get(&app, &browser, path).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{path}");
+        assert!(page.contains(&format!(r#"<code class="missing-scope">{scope}</code>"#)), "{path}: {page}");
+        assert!(page.contains("Builder") && page.contains("OAUTH_SCOPES"), "{path}");
+        let reconnect = format!("/api/oauth/login?scope={}", scope.replace(':', "%3A"));
+        assert!(page.contains(&reconnect), "{path} offers a reconnect for {scope}: {page}");
+    }
+    assert_eq!(app.stat("apiCalls").await, before, "Fanvue was not called");
+
+    // The reconnect asks Fanvue for the missing scope and comes back to the page.
+    let r = browser.get(app.url("/api/oauth/login?scope=read%3Afan&return_to=%2Ffans")).send().await.unwrap();
+    assert!(query_of(&location(&r))["scope"].ends_with("read:self read:fan"));
+}
+
+#[tokio::test]
+async fn write_actions_need_their_write_scope() {
+    let (app, browser) = signed_in("read:self read:tracking_links read:post read:chat").await;
+    let (_, page) = get(&app, &browser, "/links").await;
+    assert!(!page.contains(r#"id="create-link""#), "no form without write:tracking_links");
+    let before = app.stat("apiCalls").await;
+    for (path, form, scope) in [
+        ("/links", vec![("name", "x"), ("platform", "tiktok")], "write:tracking_links"),
+        ("/posts", vec![("audience", "subscribers"), ("text", "x")], "write:post"),
+        ("/chats/00000fa0-0000-4fa0-8000-000000000000", vec![("text", "x")], "write:chat"),
+    ] {
+        let r = post(&app, &browser, path, &form).await;
+        assert_eq!(r.status(), StatusCode::FORBIDDEN, "{path}");
+        assert!(r.text().await.unwrap().contains(scope));
+    }
+    assert_eq!(app.stat("apiCalls").await, before);
+}
+
+#[tokio::test]
+async fn tracking_links_are_listed_created_paged_and_deleted() {
+    let (app, browser) = signed_in(ALL).await;
+    let (_, page) = get(&app, &browser, "/links").await;
+    assert!(page.contains("Instagram bio") && page.contains("fv-210000"), "{page}");
+
+    let r = post(&app, &browser, "/links", &[("name", "Spring <promo>"), ("platform", "tiktok")]).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let (_, page) = get(&app, &browser, &location(&r)).await;
+    assert!(page.contains("Created “Spring &#60;promo&#62;”") || page.contains("Spring &lt;promo&gt;"), "{page}");
+    assert!(page.contains("Spring &#60;promo&#62;</a>") || page.contains("Spring &lt;promo&gt;</a>"));
+
+    // Cursor pagination forward and back.
+    let (_, first) = get(&app, &browser, "/links?size=2").await;
+    let next = link_with_id(&first, "next-page");
+    let (_, second) = get(&app, &browser, &next).await;
+    assert!(second.contains("TikTok profile") || second.contains("Instagram bio"), "{second}");
+    assert_ne!(first, second);
+    let prev = link_with_id(&second, "prev-page");
+    let (_, back) = get(&app, &browser, &prev).await;
+    assert!(
+        back.contains("Spring &#60;promo&#62;") || back.contains("Spring &lt;promo&gt;"),
+        "back on the first page: {back}"
+    );
+
+    // Who came through a link.
+    let link_uuid = page.split("/links/").nth(1).unwrap().split('/').next().unwrap().to_owned();
+    let (status, users) = get(&app, &browser, &format!("/links/{link_uuid}/users")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(users.contains("Who came through this link"));
+
+    // Delete the new link.
+    let r = post(&app, &browser, &format!("/links/{link_uuid}/delete"), &[]).await;
+    assert_eq!(location(&r), "/links?deleted=1");
+    let (_, page) = get(&app, &browser, "/links").await;
+    assert!(!page.contains("Spring &#60;promo&#62;") && !page.contains("Spring &lt;promo&gt;"));
+}
+
+#[tokio::test]
+async fn invalid_link_input_is_explained_and_kept() {
+    let (app, browser) = signed_in(ALL).await;
+    let before = app.stat("apiCalls").await;
+    let r = post(&app, &browser, "/links", &[("name", ""), ("platform", "tiktok")]).await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let page = r.text().await.unwrap();
+    assert!(page.contains("Give the link a name"), "{page}");
+    assert!(page.contains(r#"<option value="tiktok" selected>"#), "the input is kept");
+    let r = post(&app, &browser, "/links", &[("name", "Ok"), ("platform", "myspace")]).await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.text().await.unwrap().contains("Choose the platform"));
+    // Only the list re-renders called Fanvue; the invalid creates did not.
+    assert_eq!(app.stat("apiCalls").await, before + 2);
+    let r = post(&app, &browser, "/links/not-a-uuid/delete", &[]).await;
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn posts_are_listed_and_created_with_fanvues_rules() {
+    let (app, browser) = signed_in(ALL).await;
+    let (_, page) = get(&app, &browser, "/posts").await;
+    assert!(page.contains("#1</p>") && page.contains("likes") || page.contains("♥"), "{page}");
+
+    let r = post(&app, &browser, "/posts", &[("audience", "subscribers"), ("text", "Hello from the test suite")]).await;
+    assert_eq!(location(&r), "/posts?created=1");
+    let (_, page) = get(&app, &browser, "/posts").await;
+    assert!(page.contains("Hello from the test suite"));
+
+    let media = "0003ed1a-0000-4d1a-8000-000000000000";
+    let r = post(
+        &app,
+        &browser,
+        "/posts",
+        &[("audience", "subscribers"), ("text", "Paid"), ("media", media), ("price", "9.99")],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER, "{}", r.text().await.unwrap());
+    let (_, page) = get(&app, &browser, "/posts").await;
+    assert!(page.contains("$9.99"));
+}
+
+#[tokio::test]
+async fn invalid_posts_are_refused_before_fanvue_with_the_input_kept() {
+    let (app, browser) = signed_in(ALL).await;
+    let r = post(&app, &browser, "/posts", &[("audience", "subscribers"), ("text", "Too cheap"), ("price", "2")]).await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let page = r.text().await.unwrap();
+    assert!(page.contains("A price is at least $3.00"), "{page}");
+    assert!(
+        page.contains(">Too cheap</textarea>") && page.contains(r#"name="price" inputmode="decimal" value="2""#),
+        "the input is kept"
+    );
+    let r =
+        post(&app, &browser, "/posts", &[("audience", "subscribers"), ("text", "No media"), ("price", "9.99")]).await;
+    assert!(r.text().await.unwrap().contains("A paid post needs at least one media item"));
+    // Fanvue's own validation answer (a media UUID it does not know) is shown the same way.
+    let r = post(
+        &app,
+        &browser,
+        "/posts",
+        &[("audience", "subscribers"), ("text", "x"), ("media", "00000000-0000-4000-8000-000000000000")],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.text().await.unwrap().contains("is not in your media library"));
+}
+
+#[tokio::test]
+async fn chats_list_filter_search_and_a_conversation() {
+    let (app, browser) = signed_in(ALL).await;
+    let (status, page) = get(&app, &browser, "/chats").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("unread</span>"), "unread counts: {page}");
+    assert!(page.contains(r#"id="smart-lists""#), "smart lists with read:fan");
+    let (_, unread) = get(&app, &browser, "/chats?filter=unread").await;
+    assert!(unread.matches("chat-name").count() < page.matches("chat-name").count());
+    let (_, found) = get(&app, &browser, "/chats?search=mia").await;
+    assert!(found.contains("Mia"), "{found}");
+    let (status, convo) = get(&app, &browser, &format!("/chats/{FAN0}")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(convo.contains(r#"class="message-text""#));
+    let (status, _) = get(&app, &browser, "/chats/not-a-uuid").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn a_message_is_sent_and_a_chat_muted() {
+    let (app, browser) = signed_in(ALL).await;
+    let r = post(&app, &browser, &format!("/chats/{FAN0}"), &[("text", "Thanks for subscribing <3")]).await;
+    assert_eq!(location(&r), format!("/chats/{FAN0}?sent=1"));
+    let (_, convo) = get(&app, &browser, &location(&r)).await;
+    assert!(
+        convo.contains("Thanks for subscribing &#60;3") || convo.contains("Thanks for subscribing &lt;3"),
+        "{convo}"
+    );
+
+    let r = post(&app, &browser, &format!("/chats/{FAN0}"), &[("text", "")]).await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.text().await.unwrap().contains("Write a message"));
+
+    let r = post(&app, &browser, &format!("/chats/{FAN0}/state"), &[("muted", "true")]).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let (_, page) = get(&app, &browser, "/chats?search=mia").await;
+    assert!(page.contains(">muted</span>"), "{page}");
+    let r = post(&app, &browser, &format!("/chats/{FAN0}/state"), &[("muted", "maybe")]).await;
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn insights_chart_a_range_with_sources_growth_and_top_spenders() {
+    let (app, browser) = signed_in(ALL).await;
+    let (status, page) = get(&app, &browser, "/insights").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains(r#"<svg id="earnings-chart""#) && page.matches("<rect ").count() >= 20, "{page}");
+    assert!(page.contains(r#"id="total-gross">$"#));
+    assert!(page.contains("<td>subscription</td>"));
+    assert!(page.contains(r#"id="top-spenders""#));
+    let (_, year) = get(&app, &browser, "/insights?start=2020-01-01&end=2020-01-31").await;
+    assert!(year.contains("$0.00"), "an empty range is empty, not an error");
+    let (_, bad) = get(&app, &browser, "/insights?start=2026-13-45").await;
+    assert!(bad.contains("Dates are written 2026-01-31"));
+    let (_, reversed) = get(&app, &browser, "/insights?start=2026-05-01&end=2026-04-01").await;
+    assert!(reversed.contains("Choose a start before the end"));
+}
+
+/// Fanvue's 429 on a page: the user is told when to retry, and stays signed in.
+#[tokio::test]
+async fn a_rate_limited_page_says_when_to_retry() {
+    let (app, browser) = signed_in(ALL).await;
+    for _ in 0..200 {
+        browser.get(app.url("/api/fanvue/users/me")).send().await.unwrap();
+    }
+    let (status, page) = get(&app, &browser, "/fans").await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(page.contains("Try again in"), "{page}");
+}
