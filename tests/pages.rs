@@ -75,6 +75,8 @@ async fn every_page_without_its_scope_says_which_and_does_not_call_fanvue() {
         ("/posts", "read:post"),
         ("/links", "read:tracking_links"),
         ("/insights", "read:insights"),
+        ("/media", "read:media"),
+        ("/agency", "read:creator"),
     ] {
         let (status, page) = get(&app, &browser, path).await;
         assert_eq!(status, StatusCode::FORBIDDEN, "{path}");
@@ -282,4 +284,92 @@ async fn a_rate_limited_page_says_when_to_retry() {
     let (status, page) = get(&app, &browser, "/fans").await;
     assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
     assert!(page.contains("Try again in"), "{page}");
+}
+
+const MEDIA_SCOPES: &str = "read:self read:media write:media";
+
+#[tokio::test]
+async fn the_media_library_shows_thumbnails_and_folders() {
+    let (app, browser) = signed_in(MEDIA_SCOPES).await;
+    let (status, page) = get(&app, &browser, "/media").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("Beach set 01"), "{page}");
+    assert!(
+        page.contains(&format!(r#"src="https://127.0.0.1:{}/_sandbox/media/"#, app.sandbox_port)),
+        "https thumbnails from the variants"
+    );
+    assert!(page.contains(">Beach 2026</a>") && page.contains(">Exclusives</a>"));
+    let (status, folder) = get(&app, &browser, "/media/folders/Beach%202026").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(folder.contains(r#"<h1 id="folder-title">Beach 2026</h1>"#) && folder.contains("Beach set 01"));
+}
+
+#[tokio::test]
+async fn vault_folders_are_created_renamed_filled_and_deleted() {
+    let (app, browser) = signed_in(MEDIA_SCOPES).await;
+    let r = post(&app, &browser, "/media/folders", &[("name", "Summer drop")]).await;
+    assert_eq!(location(&r), "/media?done=created");
+    let (_, page) = get(&app, &browser, "/media").await;
+    assert!(page.contains(">Summer drop</a>"));
+
+    let media = "0003ed1a-0001-4d1a-8000-000000000001";
+    let r = post(&app, &browser, "/media/folders/Summer%20drop/attach", &[("media", media)]).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let (_, folder) = get(&app, &browser, "/media/folders/Summer%20drop").await;
+    assert!(folder.contains(media));
+
+    let r = post(&app, &browser, "/media/folders/Summer%20drop/rename", &[("name", "Summer 2027")]).await;
+    assert_eq!(location(&r), "/media/folders/Summer%202027?done=1");
+    let r = post(&app, &browser, "/media/folders/Summer%202027/delete", &[]).await;
+    assert_eq!(location(&r), "/media?done=deleted");
+    let (_, page) = get(&app, &browser, "/media").await;
+    assert!(!page.contains("Summer"));
+}
+
+#[tokio::test]
+async fn invalid_folder_input_is_explained() {
+    let (app, browser) = signed_in(MEDIA_SCOPES).await;
+    let r = post(&app, &browser, "/media/folders", &[("name", "a/b")]).await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.text().await.unwrap().contains("no slashes"));
+    // Fanvue's 409 for an existing name is shown with the input kept.
+    let r = post(&app, &browser, "/media/folders", &[("name", "Drafts")]).await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let page = r.text().await.unwrap();
+    assert!(page.contains("already exists") && page.contains(r#"value="Drafts""#), "{page}");
+    let r = post(&app, &browser, "/media/folders/Drafts/attach", &[("media", "not-a-uuid")]).await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let r = post(&app, &browser, "/media/folders/Drafts/attach", &[("media", "00000000-0000-4000-8000-000000000000")])
+        .await;
+    assert!(r.text().await.unwrap().contains("is not in your media library"));
+}
+
+const AGENCY_SCOPES: &str = "read:self read:agency write:agency read:creator read:chat read:fan";
+
+#[tokio::test]
+async fn the_agency_page_lists_creators_and_team_and_acts_as_a_creator() {
+    let (app, browser) = signed_in(AGENCY_SCOPES).await;
+    let (status, page) = get(&app, &browser, "/agency").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("Nova Lane") && page.contains("sam@agency.test"), "{page}");
+    let creator = page.split("/agency/creators/").nth(1).unwrap().split('"').next().unwrap().to_owned();
+    let (status, acting) = get(&app, &browser, &format!("/agency/creators/{creator}")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(acting.contains(r#"id="creator-chats""#) && acting.contains(r#"id="creator-followers""#));
+    let (status, _) = get(&app, &browser, "/agency/creators/00000000-0000-4000-8000-000000000000").await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "Fanvue's 404 for a creator the agency does not manage");
+}
+
+#[tokio::test]
+async fn a_team_member_is_invited_once() {
+    let (app, browser) = signed_in(AGENCY_SCOPES).await;
+    let r = post(&app, &browser, "/agency/invites", &[("email", "new.member@agency.test")]).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let (_, page) = get(&app, &browser, &location(&r)).await;
+    assert!(page.contains("Invitation sent to new.member@agency.test"));
+    let r = post(&app, &browser, "/agency/invites", &[("email", "new.member@agency.test")]).await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.text().await.unwrap().contains("already a member or invited"));
+    let r = post(&app, &browser, "/agency/invites", &[("email", "nope")]).await;
+    assert!(r.text().await.unwrap().contains("Enter the email address"));
 }

@@ -349,3 +349,91 @@ pub struct TopSpender {
     /// The fan.
     pub user: UserSummary,
 }
+
+/// A media item (`GET /media`). URLs come only through `variants`, signed and short-lived:
+/// keep the UUID, never the URL.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Media {
+    /// UUID.
+    pub uuid: String,
+    /// `created`, `processing`, `ready`, `error` (open set).
+    #[serde(default)]
+    pub status: Option<String>,
+    /// Name.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// `image`, `video`, `audio`, `document` (open set).
+    #[serde(default)]
+    pub media_type: Option<String>,
+    /// Created at.
+    #[serde(default)]
+    pub created_at: Option<String>,
+    /// Renditions asked for with `variants=`.
+    #[serde(default)]
+    pub variants: Vec<MediaVariant>,
+}
+
+impl Media {
+    /// The URL of variant `kind`, if it was asked for and exists.
+    pub fn variant_url(&self, kind: &str) -> Option<&str> {
+        self.variants.iter().find(|v| v.variant_type == kind).and_then(|v| v.url.as_deref())
+    }
+}
+
+/// One rendition of a media item.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MediaVariant {
+    /// `main`, `thumbnail`, `blurred`, … (open set).
+    #[serde(default)]
+    pub variant_type: String,
+    /// Signed URL.
+    #[serde(default)]
+    pub url: Option<String>,
+}
+
+/// A vault folder.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Folder {
+    /// Name (its identifier).
+    pub name: String,
+    /// Created at.
+    #[serde(default)]
+    pub created_at: Option<String>,
+    /// Items in it.
+    #[serde(default)]
+    pub media_count: u64,
+}
+
+/// An agency team member.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TeamMember {
+    /// UUID.
+    pub uuid: String,
+    /// Email.
+    #[serde(default)]
+    pub email: Option<String>,
+    /// Display name.
+    #[serde(default)]
+    pub display_name: Option<String>,
+    /// Agency admin.
+    #[serde(default)]
+    pub is_admin: bool,
+    /// Creators they may act for.
+    #[serde(default)]
+    pub creator_access: Vec<serde_json::Value>,
+}
+
+/// A creator the agency manages (`GET /creators`).
+#[derive(Clone, Debug, Deserialize)]
+pub struct ManagedCreator {
+    /// The creator.
+    #[serde(flatten)]
+    pub user: UserSummary,
+    /// The caller's role for them (open set).
+    #[serde(default)]
+    pub role: Option<String>,
+}

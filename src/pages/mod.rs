@@ -7,11 +7,13 @@
 //! middleware refuses cross-site posts), are validated before Fanvue is called, and on a
 //! validation error are shown again with the message and the user's input.
 
+pub mod agency;
 pub mod chats;
 pub mod fans;
 pub mod home;
 pub mod insights;
 pub mod links;
+pub mod media;
 pub mod posts;
 
 use askama::Template;
@@ -41,6 +43,13 @@ pub fn router() -> Router<AppState> {
         .route("/chats/{uuid}", get(chats::conversation).post(chats::send))
         .route("/chats/{uuid}/state", post(chats::update))
         .route("/insights", get(insights::page))
+        .route("/media", get(media::page))
+        .route("/media/folders", post(media::create_folder))
+        .route("/media/folders/{name}", get(media::folder))
+        .route("/media/folders/{name}/{action}", post(media::change_folder))
+        .route("/agency", get(agency::page))
+        .route("/agency/invites", post(agency::invite))
+        .route("/agency/creators/{uuid}", get(agency::act_as))
 }
 
 /// Renders a template, turning a render failure into a logged 500 (never a panic, never
@@ -54,12 +63,14 @@ pub fn render<T: Template>(status: StatusCode, page: &T) -> Response {
 
 /// The console's sections and the scopes each needs: the one table the navigation, the
 /// gates and the README's "scope → page → source file" table follow.
-pub const SECTIONS: [(&str, &str, &[Scope]); 5] = [
+pub const SECTIONS: [(&str, &str, &[Scope]); 7] = [
     ("/chats", "Chats", &[Scope::ReadChat]),
     ("/fans", "Fans", &[Scope::ReadFan]),
     ("/insights", "Insights", &[Scope::ReadInsights]),
+    ("/media", "Media", &[Scope::ReadMedia]),
     ("/posts", "Posts", &[Scope::ReadPost]),
     ("/links", "Tracking links", &[Scope::ReadTrackingLinks]),
+    ("/agency", "Agency", &[Scope::ReadAgency, Scope::ReadCreator]),
 ];
 
 /// The navigation bar.

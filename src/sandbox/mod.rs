@@ -86,6 +86,7 @@ pub fn router(state: SandboxState) -> Router {
         .route("/_sandbox/stats", get(stats))
         .route("/_sandbox/revoke-consent", post(revoke_consent))
         .route("/_sandbox/{file}", get(asset))
+        .route("/_sandbox/media/{uuid}/{variant}", get(media_image))
         .with_state(state)
 }
 
@@ -113,6 +114,25 @@ async fn stats(axum::extract::State(sb): axum::extract::State<SandboxState>) -> 
 async fn revoke_consent(axum::extract::State(sb): axum::extract::State<SandboxState>) -> impl IntoResponse {
     sb.store.revoke_all();
     axum::http::StatusCode::NO_CONTENT
+}
+
+/// A signed media URL's target: a generated picture, its colour derived from the media id.
+async fn media_image(
+    axum::extract::Path((uuid, variant)): axum::extract::Path<(String, String)>,
+) -> axum::response::Response {
+    let hue = uuid.bytes().fold(0u32, |h, b| h.wrapping_mul(31).wrapping_add(u32::from(b))) % 360;
+    let blur = if variant.starts_with("blurred") { r#" filter="blur(8px)""# } else { "" };
+    let svg = format!(
+        r#"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 160 200"><rect width="160" height="200" fill="hsl({hue},60%,60%)"{blur}/><circle cx="80" cy="80" r="36" fill="hsl({hue},70%,85%)"/><rect x="30" y="130" width="100" height="40" rx="8" fill="hsl({hue},70%,85%)"/></svg>"#
+    );
+    (
+        [
+            (header::CONTENT_TYPE, HeaderValue::from_static("image/svg+xml")),
+            (header::CACHE_CONTROL, HeaderValue::from_static("private, max-age=300")),
+        ],
+        svg,
+    )
+        .into_response()
 }
 
 async fn asset(axum::extract::Path(file): axum::extract::Path<String>) -> axum::response::Response {

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use time::{OffsetDateTime, format_description::well_known::Rfc3339};
 
 use super::SandboxState;
-use super::seed::{Chat, Earning, Fan, Link, Message, Post, World, iso};
+use super::seed::{Chat, Earning, Fan, Folder, Link, Media, Message, Post, World, iso};
 
 /// A request as the resource handlers see it.
 pub struct Call<'a> {
@@ -75,6 +75,49 @@ pub fn handle(sb: &SandboxState, call: &Call<'_>) -> Option<Response> {
         ("GET", "/insights/earnings") => earnings(w, call),
         ("GET", "/insights/top-spenders") => top_spenders(w, call),
         ("GET", "/insights/subscribers") => subscriber_days(w, call),
+        ("GET", "/media") => list_media(w, call, &sb.issuer),
+        ("GET", "/media/{mediaUuid}") => match w.media.iter().find(|m| m.uuid == call.param(0)) {
+            Some(m) => Json(media_json(m, &variants(call), &sb.issuer)).into_response(),
+            None => not_found("Media"),
+        },
+        ("GET", "/vault/folders") => page(call, w.folders.iter().map(folder_json).collect()),
+        ("POST", "/vault/folders") => create_folder(w, call),
+        ("GET", "/vault/folders/{folderName}") => match w.folders.iter().find(|f| f.name == call.param(0)) {
+            Some(f) => Json(folder_json(f)).into_response(),
+            None => not_found("Folder"),
+        },
+        ("PATCH", "/vault/folders/{folderName}") => rename_folder(w, call),
+        ("DELETE", "/vault/folders/{folderName}") => match w.folders.iter().position(|f| f.name == call.param(0)) {
+            Some(i) => {
+                w.folders.remove(i);
+                StatusCode::NO_CONTENT.into_response()
+            }
+            None => not_found("Folder"),
+        },
+        ("GET", "/vault/folders/{folderName}/media") => folder_media(w, call),
+        ("POST", "/vault/folders/{folderName}/media") => attach_media(w, call),
+        ("GET", "/creators") => page(call, w.creators.iter().map(creator_json).collect()),
+        ("GET", "/agencies/team-members") => team(w),
+        ("POST", "/agencies/invites") => invite(w, call),
+        ("GET", "/creators/{creatorUuid}/chats") => match creator_offset(w, call) {
+            Some(offset) => {
+                let chats: Vec<&Chat> = w.chats.iter().skip(offset).step_by(3).collect();
+                page(call, chats.into_iter().map(|c| chat_json(w, c)).collect())
+            }
+            None => not_found("Creator"),
+        },
+        ("GET", "/creators/{creatorUuid}/followers") => match creator_offset(w, call) {
+            Some(offset) => {
+                page(call, w.fans.iter().skip(offset).step_by(3).filter(|f| !f.subscriber).map(fan_json).collect())
+            }
+            None => not_found("Creator"),
+        },
+        ("GET", "/creators/{creatorUuid}/subscribers") => match creator_offset(w, call) {
+            Some(offset) => {
+                page(call, w.fans.iter().skip(offset).step_by(3).filter(|f| f.subscriber).map(fan_json).collect())
+            }
+            None => not_found("Creator"),
+        },
         _ => return None,
     };
     Some(response)
@@ -572,4 +615,173 @@ fn subscriber_days(w: &World, call: &Call<'_>) -> Response {
         })
         .collect();
     cursor(call, "size", items)
+}
+
+// ---- media and vault ----------------------------------------------------------------------
+
+const VARIANTS: [&str; 4] = ["blurred", "main", "thumbnail", "thumbnail_gallery"];
+
+fn variants(call: &Call<'_>) -> Vec<String> {
+    call.q_all("variants").into_iter().filter(|v| VARIANTS.contains(v)).map(str::to_owned).collect()
+}
+
+/// Signed URLs appear only for the variants asked for, as at Fanvue.
+fn media_json(m: &Media, variants: &[String], issuer: &str) -> Value {
+    if m.status != "ready" {
+        return json!({"uuid": m.uuid, "status": m.status});
+    }
+    let variants: Vec<Value> = variants
+        .iter()
+        .enumerate()
+        .map(|(i, v)| json!({"variantType": v, "displayPosition": i, "url": format!("{issuer}/_sandbox/media/{}/{v}.svg?sig=sandbox", m.uuid), "width": 640, "height": 800}))
+        .collect();
+    json!({"uuid": m.uuid, "status": m.status, "createdAt": iso(m.created_at), "name": m.name, "mediaType": m.media_type, "variants": variants})
+}
+
+fn list_media(w: &World, call: &Call<'_>, issuer: &str) -> Response {
+    let wanted = variants(call);
+    let kind = call.q("mediaType");
+    page(
+        call,
+        w.media
+            .iter()
+            .filter(|m| kind.is_none_or(|k| k == m.media_type))
+            .map(|m| media_json(m, &wanted, issuer))
+            .collect(),
+    )
+}
+
+fn folder_json(f: &Folder) -> Value {
+    json!({"name": f.name, "createdAt": iso(f.created_at), "mediaCount": f.media.len()})
+}
+
+fn folder_name(body: &Value) -> Result<String, Vec<String>> {
+    let name = body.get("name").and_then(Value::as_str).map(str::trim).unwrap_or("");
+    if name.is_empty() || name.chars().count() > 255 {
+        return Err(vec!["name must be between 1 and 255 characters".into()]);
+    }
+    Ok(name.to_owned())
+}
+
+fn create_folder(w: &mut World, call: &Call<'_>) -> Response {
+    let name = match call.json_body().and_then(|b| folder_name(&b)) {
+        Ok(name) => name,
+        Err(errors) => return invalid(errors),
+    };
+    if w.folders.iter().any(|f| f.name == name) {
+        return (StatusCode::CONFLICT, Json(json!({"message": "A folder with this name already exists"})))
+            .into_response();
+    }
+    let folder = Folder { name, created_at: OffsetDateTime::now_utc(), media: Vec::new() };
+    let json = folder_json(&folder);
+    w.folders.insert(0, folder);
+    (StatusCode::CREATED, Json(json)).into_response()
+}
+
+fn rename_folder(w: &mut World, call: &Call<'_>) -> Response {
+    let name = match call.json_body().and_then(|b| folder_name(&b)) {
+        Ok(name) => name,
+        Err(errors) => return invalid(errors),
+    };
+    if w.folders.iter().any(|f| f.name == name) {
+        return (StatusCode::CONFLICT, Json(json!({"message": "A folder with this name already exists"})))
+            .into_response();
+    }
+    match w.folders.iter_mut().find(|f| f.name == call.param(0)) {
+        Some(folder) => {
+            folder.name = name;
+            StatusCode::NO_CONTENT.into_response()
+        }
+        None => not_found("Folder"),
+    }
+}
+
+fn folder_media(w: &World, call: &Call<'_>) -> Response {
+    let Some(folder) = w.folders.iter().find(|f| f.name == call.param(0)) else { return not_found("Folder") };
+    let items = folder
+        .media
+        .iter()
+        .filter_map(|uuid| w.media.iter().find(|m| &m.uuid == uuid))
+        .map(|m| json!({"uuid": m.uuid, "name": m.name, "createdAt": iso(m.created_at), "mediaType": m.media_type}))
+        .collect();
+    page(call, items)
+}
+
+fn attach_media(w: &mut World, call: &Call<'_>) -> Response {
+    let body = match call.json_body() {
+        Ok(body) => body,
+        Err(errors) => return invalid(errors),
+    };
+    let wanted: Vec<String> = body
+        .get("mediaUuids")
+        .and_then(Value::as_array)
+        .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect())
+        .unwrap_or_default();
+    if wanted.is_empty() {
+        return invalid(vec!["mediaUuids must list at least one media item".into()]);
+    }
+    let unknown: Vec<String> = wanted
+        .iter()
+        .filter(|u| !w.media.iter().any(|m| &&m.uuid == u))
+        .map(|u| format!("mediaUuids: {u} is not in your media library"))
+        .collect();
+    if !unknown.is_empty() {
+        return invalid(unknown);
+    }
+    let Some(folder) = w.folders.iter_mut().find(|f| f.name == call.param(0)) else { return not_found("Folder") };
+    let mut added = 0;
+    for uuid in wanted {
+        if !folder.media.contains(&uuid) {
+            folder.media.push(uuid);
+            added += 1;
+        }
+    }
+    (StatusCode::CREATED, Json(json!({"addedCount": added}))).into_response()
+}
+
+// ---- agency -------------------------------------------------------------------------------
+
+fn creator_json(c: &super::seed::Creator) -> Value {
+    json!({"uuid": c.uuid, "handle": c.handle, "displayName": c.display_name, "nickname": Value::Null, "isTopSpender": false,
+           "avatarUrl": Value::Null, "registeredAt": "2024-01-10T12:00:00.000Z", "role": c.role})
+}
+
+/// Which slice of the seeded world a managed creator sees (each has their own fans and chats).
+fn creator_offset(w: &World, call: &Call<'_>) -> Option<usize> {
+    w.creators.iter().position(|c| c.uuid == call.param(0))
+}
+
+fn team(w: &World) -> Response {
+    let creators: Vec<Value> = w.creators.iter().map(|c| json!({"uuid": c.uuid, "role": c.role})).collect();
+    let members: Vec<Value> = w
+        .team
+        .iter()
+        .map(|t| json!({"uuid": t.uuid, "isAdmin": t.is_admin, "nickname": Value::Null, "email": t.email, "displayName": t.display_name,
+                        "creatorAccess": if t.is_admin { creators.clone() } else { creators.iter().take(1).cloned().collect() }}))
+        .collect();
+    Json(Value::Array(members)).into_response()
+}
+
+fn invite(w: &mut World, call: &Call<'_>) -> Response {
+    let body = match call.json_body() {
+        Ok(body) => body,
+        Err(errors) => return invalid(errors),
+    };
+    let email = body.get("email").and_then(Value::as_str).map(str::trim).unwrap_or("");
+    let plausible = email.len() <= 254
+        && email
+            .split_once('@')
+            .is_some_and(|(user, domain)| !user.is_empty() && domain.contains('.') && !domain.starts_with('.'));
+    if !plausible {
+        return invalid(vec!["email must be a valid email address".into()]);
+    }
+    if w.team.iter().any(|t| t.email.eq_ignore_ascii_case(email))
+        || w.invites.iter().any(|i| i.eq_ignore_ascii_case(email))
+    {
+        return (StatusCode::CONFLICT, Json(json!({"message": "This person is already a member or invited"})))
+            .into_response();
+    }
+    w.invites.push(email.to_owned());
+    let uuid = w.new_uuid(0x1e7);
+    Json(json!({"success": true, "message": format!("Invitation sent to {email}"), "inviteUuid": uuid})).into_response()
 }

@@ -1,0 +1,147 @@
+//! Agency (`read:agency` and `read:creator`; invites with `write:agency`): the managed
+//! creators and the team, inviting a team member, and acting as one managed creator through
+//! Fanvue's `/creators/{uuid}/…` routes (their chats need `read:chat`, their fans `read:fan`).
+
+use askama::Template;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{Method, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use serde_json::json;
+use tower_sessions::Session;
+
+use super::{Nav, Params, gate, is_uuid, render, short_time};
+use crate::error::AppError;
+use crate::fanvue::models::{Chat, ManagedCreator, TeamMember, UserSummary};
+use crate::fanvue::pagination::Page;
+use crate::scopes::Scope;
+use crate::state::AppState;
+use crate::upstream;
+
+#[derive(Template)]
+#[template(path = "pages/agency.html")]
+struct AgencyPage {
+    nav: Nav,
+    creators: Vec<(String, String, String, String)>,
+    team: Vec<(String, String, bool, usize)>,
+    can_invite: bool,
+    email: String,
+    errors: Vec<String>,
+    notice: Option<String>,
+}
+
+/// `GET /agency`.
+pub async fn page(
+    State(state): State<AppState>,
+    session: Session,
+    axum::extract::RawQuery(raw): axum::extract::RawQuery,
+) -> Result<Response, AppError> {
+    let params = Params::parse(raw.unwrap_or_default().as_bytes());
+    let notice = params.get("invited").map(|email| format!("Invitation sent to {email}."));
+    render_agency(&state, &session, String::new(), Vec::new(), notice, StatusCode::OK).await
+}
+
+async fn render_agency(
+    state: &AppState,
+    session: &Session,
+    email: String,
+    errors: Vec<String>,
+    notice: Option<String>,
+    status: StatusCode,
+) -> Result<Response, AppError> {
+    let tokens = gate(state, session, &[Scope::ReadAgency, Scope::ReadCreator]).await?;
+    let creators: Page<ManagedCreator> = upstream::get_json(state, session, "/creators", &[("size", "50")]).await?;
+    let team: Vec<TeamMember> = upstream::get_json(state, session, "/agencies/team-members", &[]).await?;
+    let view = AgencyPage {
+        nav: Nav::for_scopes(tokens.scopes, "/agency"),
+        creators: creators
+            .data
+            .into_iter()
+            .map(|c| (c.user.uuid.clone(), c.user.name().to_owned(), c.user.handle, c.role.unwrap_or_default()))
+            .collect(),
+        team: team
+            .into_iter()
+            .map(|t| {
+                (t.display_name.unwrap_or_default(), t.email.unwrap_or_default(), t.is_admin, t.creator_access.len())
+            })
+            .collect(),
+        can_invite: tokens.scopes.contains(Scope::WriteAgency),
+        email,
+        errors,
+        notice,
+    };
+    Ok(render(status, &view))
+}
+
+/// `POST /agency/invites`: invites a team member by email.
+pub async fn invite(State(state): State<AppState>, session: Session, body: Bytes) -> Result<Response, AppError> {
+    gate(&state, &session, &[Scope::WriteAgency]).await?;
+    let params = Params::parse(&body);
+    let email = params.get("email").unwrap_or("").to_owned();
+    let plausible = email.len() <= 254
+        && email.split_once('@').is_some_and(|(user, domain)| !user.is_empty() && domain.contains('.'));
+    let errors = if plausible {
+        let answer =
+            upstream::send_json(&state, &session, Method::POST, "/agencies/invites", Some(&json!({ "email": email })))
+                .await?;
+        if answer.status.is_success() {
+            let query = upstream::encode_query(&[("invited", &email)]);
+            return Ok(Redirect::to(&format!("/agency?{query}")).into_response());
+        }
+        upstream::form_errors(answer)?
+    } else {
+        vec!["Enter the email address of the person to invite.".to_owned()]
+    };
+    render_agency(&state, &session, email, errors, None, StatusCode::UNPROCESSABLE_ENTITY).await
+}
+
+#[derive(Template)]
+#[template(path = "pages/act_as.html")]
+struct ActAsPage {
+    nav: Nav,
+    creator: String,
+    chats: Option<Vec<(String, u64, String)>>,
+    followers: Option<Vec<(String, String)>>,
+}
+
+/// `GET /agency/creators/{uuid}`: the creator's chats and followers, through
+/// `/creators/{uuid}/…` (each part shown only when its scope was granted).
+pub async fn act_as(
+    State(state): State<AppState>,
+    session: Session,
+    Path(uuid): Path<String>,
+) -> Result<Response, AppError> {
+    let tokens = gate(&state, &session, &[Scope::ReadCreator]).await?;
+    if !is_uuid(&uuid) {
+        return Err(AppError::BadRequest("That is not a creator id.".into()));
+    }
+    let chats = if tokens.scopes.contains(Scope::ReadChat) {
+        let list: Page<Chat> =
+            upstream::get_json(&state, &session, &format!("/creators/{uuid}/chats"), &[("size", "20")]).await?;
+        Some(
+            list.data
+                .into_iter()
+                .map(|c| {
+                    (
+                        c.user.name().to_owned(),
+                        c.unread_messages_count,
+                        c.last_message_at.as_deref().map(short_time).unwrap_or_default(),
+                    )
+                })
+                .collect(),
+        )
+    } else {
+        None
+    };
+    let followers = if tokens.scopes.contains(Scope::ReadFan) {
+        let list: Page<UserSummary> =
+            upstream::get_json(&state, &session, &format!("/creators/{uuid}/followers"), &[("size", "20")]).await?;
+        Some(list.data.into_iter().map(|u| (u.name().to_owned(), u.handle)).collect())
+    } else {
+        None
+    };
+    Ok(render(
+        StatusCode::OK,
+        &ActAsPage { nav: Nav::for_scopes(tokens.scopes, "/agency"), creator: uuid, chats, followers },
+    ))
+}
