@@ -16,7 +16,6 @@ use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer};
 use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
-use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::error::{AppError, ErrorReport};
@@ -29,10 +28,12 @@ pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 pub const BODY_LIMIT_BYTES: usize = 1024 * 1024;
 /// Longest a request may take end to end (upstream timeout included).
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// Longest a media upload may take (it streams the file to Fanvue as it arrives).
+pub const UPLOAD_TIMEOUT: Duration = Duration::from_secs(30 * 60);
 
 /// Applies the whole stack to `router`. Outermost first:
 /// request id → log line → sensitive headers → security headers → error rendering →
-/// panic containment → timeout → body limit → cross-site refusal → (routes).
+/// panic containment → time limit → body limit → cross-site refusal → (routes).
 pub fn stack(router: Router<AppState>, state: AppState) -> Router<AppState> {
     router.layer(
         ServiceBuilder::new()
@@ -59,10 +60,20 @@ pub fn stack(router: Router<AppState>, state: AppState) -> Router<AppState> {
             .layer(middleware::from_fn_with_state(state.clone(), security_headers))
             .layer(middleware::from_fn(render_errors))
             .layer(CatchPanicLayer::custom(|_| AppError::Internal("a handler panicked".into()).into_response()))
-            .layer(TimeoutLayer::with_status_code(StatusCode::GATEWAY_TIMEOUT, REQUEST_TIMEOUT))
+            .layer(middleware::from_fn(time_limit))
             .layer(axum::extract::DefaultBodyLimit::max(BODY_LIMIT_BYTES))
             .layer(middleware::from_fn_with_state(state, refuse_cross_site)),
     )
+}
+
+/// Bounds every request's time: [`REQUEST_TIMEOUT`], or [`UPLOAD_TIMEOUT`] for the one
+/// route that streams a file to Fanvue. A request past its time gets 504.
+async fn time_limit(request: Request, next: Next) -> Response {
+    let limit = if request.uri().path() == crate::pages::media::UPLOAD_PATH { UPLOAD_TIMEOUT } else { REQUEST_TIMEOUT };
+    match tokio::time::timeout(limit, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => StatusCode::GATEWAY_TIMEOUT.into_response(),
+    }
 }
 
 /// Request ids: 96 random bits, base64url.

@@ -373,3 +373,61 @@ async fn a_team_member_is_invited_once() {
     let r = post(&app, &browser, "/agency/invites", &[("email", "nope")]).await;
     assert!(r.text().await.unwrap().contains("Enter the email address"));
 }
+
+/// `size` bytes that do not compress: what a photo or video looks like to the server.
+fn noise(size: usize) -> Vec<u8> {
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    (0..size)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}
+
+async fn upload(app: &TestApp, c: &Client, name: &str, bytes: Vec<u8>, mime: &str) -> reqwest::Response {
+    let file = reqwest::multipart::Part::bytes(bytes).file_name("clip.bin").mime_str(mime).unwrap();
+    let form = reqwest::multipart::Form::new().text("name", name.to_owned()).part("file", file);
+    c.post(app.url("/media/upload")).header("origin", app.origin()).multipart(form).send().await.unwrap()
+}
+
+/// 12 MiB → three parts (5 + 5 + 2 MiB) through Fanvue's multipart flow, then ready.
+#[tokio::test]
+async fn a_multi_part_upload_streams_through_and_becomes_ready() {
+    let (app, browser) = signed_in(MEDIA_SCOPES).await;
+    let r = upload(&app, &browser, "Twelve megabytes", noise(12 * 1024 * 1024), "video/mp4").await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER, "{}", r.text().await.unwrap_or_default());
+    let landed = location(&r);
+    assert!(landed.contains("status=ready"), "{landed}");
+    let (_, page) = get(&app, &browser, &landed).await;
+    assert!(page.contains("Uploaded “Twelve megabytes” (ready)"), "{page}");
+    assert!(page.contains(r#"<span class="media-name">Twelve megabytes</span>"#), "the sandbox's library has it");
+}
+
+/// The server holds one part at a time, not the file.
+#[tokio::test]
+async fn a_large_upload_does_not_sit_in_memory() {
+    let (app, browser) = signed_in(MEDIA_SCOPES).await;
+    let before = app.peak_rss_kib();
+    let r = upload(&app, &browser, "Big one", noise(64 * 1024 * 1024), "video/mp4").await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let grown_mib = (app.peak_rss_kib().saturating_sub(before)) / 1024;
+    assert!(grown_mib < 40, "peak memory grew by {grown_mib} MiB for a 64 MiB upload");
+}
+
+#[tokio::test]
+async fn invalid_uploads_are_refused_clearly() {
+    let (app, browser) = signed_in(MEDIA_SCOPES).await;
+    let r = upload(&app, &browser, "Empty", Vec::new(), "image/png").await;
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert!(r.text().await.unwrap().contains("The file is empty"));
+    let form = reqwest::multipart::Form::new().text("name", "no file");
+    let r = browser.post(app.url("/media/upload")).header("origin", app.origin()).multipart(form).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert!(r.text().await.unwrap().contains("Choose a file"));
+    let (app2, reader) = signed_in("read:self read:media").await;
+    let r = upload(&app2, &reader, "x", noise(10), "image/png").await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN, "write:media is needed");
+}

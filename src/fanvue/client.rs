@@ -140,6 +140,30 @@ impl FanvueClient {
     }
 }
 
+impl FanvueClient {
+    /// PUTs one part of a multipart upload to the presigned storage URL Fanvue handed out, and
+    /// returns the part's `ETag` exactly as sent (quotes included; Fanvue needs it back as is).
+    /// No bearer token and no API version go to storage: the URL's signature is the credential.
+    pub async fn put_part(&self, url: &str, bytes: Bytes) -> Result<String, FanvueError> {
+        let url = Url::parse(url).map_err(|e| FanvueError::Decode(format!("part URL: {e}")))?;
+        let loopback = matches!(url.host_str(), Some("127.0.0.1" | "localhost" | "[::1]"));
+        if url.scheme() != "https" && !(url.scheme() == "http" && loopback) {
+            return Err(FanvueError::Decode("the part URL is not https".into()));
+        }
+        let response = self.http.put(url).body(bytes).send().await.map_err(transport_error)?;
+        let status = response.status();
+        if !status.is_success() {
+            return Err(FanvueError::from_status(status, ScopeSet::empty(), None, &[]));
+        }
+        response
+            .headers()
+            .get("etag")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+            .ok_or_else(|| FanvueError::Decode("storage returned no ETag".into()))
+    }
+}
+
 fn transport_error(err: reqwest::Error) -> FanvueError {
     if err.is_timeout() {
         FanvueError::Timeout

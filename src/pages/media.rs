@@ -85,14 +85,13 @@ pub async fn page(
     RawQuery(raw): RawQuery,
 ) -> Result<Response, AppError> {
     let params = Params::parse(raw.unwrap_or_default().as_bytes());
-    let notice = params.get("done").map(|what| {
-        match what {
-            "created" => "Folder created.",
-            "deleted" => "Folder deleted.",
-            _ => "Done.",
-        }
-        .to_owned()
-    });
+    let notice = match (params.get("uploaded"), params.get("done")) {
+        (Some(name), _) => Some(format!("Uploaded “{name}” ({}).", params.get("status").unwrap_or("processing"))),
+        (None, Some("created")) => Some("Folder created.".to_owned()),
+        (None, Some("deleted")) => Some("Folder deleted.".to_owned()),
+        (None, Some(_)) => Some("Done.".to_owned()),
+        (None, None) => None,
+    };
     render_library(&state, &session, params.page(), String::new(), Vec::new(), notice, StatusCode::OK).await
 }
 
@@ -274,4 +273,160 @@ pub async fn change_folder(
         Err(errors) => errors,
     };
     render_folder(&state, &session, name, 1, errors, None, (new_name, attach), StatusCode::UNPROCESSABLE_ENTITY).await
+}
+
+/// The upload route (it gets a longer time limit and a larger body limit).
+pub const UPLOAD_PATH: &str = "/media/upload";
+/// Largest file Fanvue accepts (1.5 GiB).
+pub const MAX_UPLOAD_BYTES: u64 = 1_610_612_736;
+/// Part size when Fanvue does not say (S3's minimum for all but the last part is 5 MiB).
+const DEFAULT_PART_SIZE: usize = 8 * 1024 * 1024;
+/// Largest part size accepted from Fanvue: one part is all this server holds in memory.
+const MAX_PART_SIZE: usize = 64 * 1024 * 1024;
+
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct UploadSession {
+    media_uuid: String,
+    upload_id: String,
+    #[serde(default)]
+    part_size: Option<usize>,
+}
+
+#[derive(serde::Deserialize)]
+struct UploadStatus {
+    #[serde(default)]
+    status: Option<String>,
+}
+
+/// Why an upload failed, in words for the page.
+fn upload_error(message: impl Into<String>) -> AppError {
+    AppError::BadRequest(message.into())
+}
+
+/// `POST /media/upload` (multipart form: `name`, then `file`): streams the file into
+/// Fanvue's multipart upload as it arrives, one part in memory at a time:
+/// `POST /media/uploads` → for each part, its presigned URL and a `PUT` → `PATCH` complete →
+/// poll `GET /media/{uuid}` until it is ready.
+pub async fn upload(
+    State(state): State<AppState>,
+    session: Session,
+    mut form: axum::extract::Multipart,
+) -> Result<Response, AppError> {
+    gate(&state, &session, &[Scope::WriteMedia]).await?;
+    let mut name = String::new();
+    let mut field = loop {
+        let field = form.next_field().await.map_err(|e| upload_error(format!("The upload was interrupted: {e}")))?;
+        let Some(field) = field else {
+            return Err(upload_error("Choose a file to upload."));
+        };
+        match field.name() {
+            Some("name") => {
+                name = field.text().await.map_err(|e| upload_error(e.to_string()))?.trim().chars().take(255).collect()
+            }
+            Some("file") => break field,
+            _ => {}
+        }
+    };
+    let filename: String = field.file_name().unwrap_or("upload").chars().take(255).collect();
+    let media_type = match field.content_type().unwrap_or("") {
+        t if t.starts_with("image/") => "image",
+        t if t.starts_with("video/") => "video",
+        t if t.starts_with("audio/") => "audio",
+        _ => "document",
+    };
+    if name.is_empty() {
+        name = filename.clone();
+    }
+    let start = json!({ "name": name, "filename": filename, "mediaType": media_type });
+    let answer = upstream::send_json(&state, &session, Method::POST, "/media/uploads", Some(&start)).await?;
+    if !answer.status.is_success() {
+        return Err(upload_error(upstream::form_errors(answer)?.join(" ")));
+    }
+    let upload: UploadSession = answer.json()?;
+    let part_size = upload.part_size.unwrap_or(DEFAULT_PART_SIZE).clamp(1024 * 1024, MAX_PART_SIZE);
+
+    let mut parts = Vec::new();
+    let mut buffer: Vec<u8> = Vec::with_capacity(part_size);
+    let mut total: u64 = 0;
+    loop {
+        let chunk = field.chunk().await.map_err(|e| upload_error(format!("The upload was interrupted: {e}")))?;
+        let done = chunk.is_none();
+        if let Some(chunk) = chunk {
+            total += chunk.len() as u64;
+            if total > MAX_UPLOAD_BYTES {
+                return Err(upload_error("The file is larger than Fanvue's 1.5 GiB limit."));
+            }
+            let mut rest: &[u8] = &chunk;
+            while !rest.is_empty() {
+                let take = rest.len().min(part_size - buffer.len());
+                buffer.extend_from_slice(&rest[..take]);
+                rest = &rest[take..];
+                if buffer.len() == part_size {
+                    let part = std::mem::replace(&mut buffer, Vec::with_capacity(part_size));
+                    parts.push(send_part(&state, &session, &upload.upload_id, parts.len() + 1, part).await?);
+                }
+            }
+        }
+        if done {
+            break;
+        }
+    }
+    if !buffer.is_empty() {
+        parts.push(send_part(&state, &session, &upload.upload_id, parts.len() + 1, buffer).await?);
+    }
+    if parts.is_empty() {
+        return Err(upload_error("The file is empty."));
+    }
+    let complete = json!({ "parts": parts });
+    let answer = upstream::send_json(
+        &state,
+        &session,
+        Method::PATCH,
+        &format!("/media/uploads/{}", upload.upload_id),
+        Some(&complete),
+    )
+    .await?;
+    if !answer.status.is_success() {
+        return Err(upload_error(upstream::form_errors(answer)?.join(" ")));
+    }
+    let ready = wait_until_ready(&state, &session, &upload.media_uuid).await?;
+    let query = upstream::encode_query(&[("uploaded", &name), ("status", ready)]);
+    Ok(Redirect::to(&format!("/media?{query}")).into_response())
+}
+
+/// One part: its presigned URL from Fanvue (plain text in practice, JSON in the spec), then
+/// the bytes to storage. Returns `{PartNumber, ETag}` for the completion call.
+async fn send_part(
+    state: &AppState,
+    session: &Session,
+    upload_id: &str,
+    number: usize,
+    bytes: Vec<u8>,
+) -> Result<serde_json::Value, AppError> {
+    let path = format!("/media/uploads/{upload_id}/parts/{number}/url");
+    let request = crate::fanvue::ApiRequest::get(
+        crate::fanvue::ApiPath::parse(&path).map_err(|e| AppError::Internal(e.to_string()))?,
+    );
+    let answer = upstream::call(state, session, request).await?.error_for_status()?;
+    let text = String::from_utf8_lossy(&answer.body).trim().to_owned();
+    let url = match serde_json::from_str::<serde_json::Value>(&text) {
+        Ok(json) => json.get("url").and_then(|u| u.as_str()).map(str::to_owned).unwrap_or_default(),
+        Err(_) => text.trim_matches('"').to_owned(),
+    };
+    let etag = state.fanvue.put_part(&url, bytes.into()).await?;
+    Ok(json!({ "PartNumber": number, "ETag": etag }))
+}
+
+/// Polls the media item until Fanvue has processed it (at most about 30 s).
+async fn wait_until_ready(state: &AppState, session: &Session, media_uuid: &str) -> Result<&'static str, AppError> {
+    for _ in 0..30 {
+        let item: UploadStatus = upstream::get_json(state, session, &format!("/media/{media_uuid}"), &[]).await?;
+        match item.status.as_deref() {
+            Some("ready") => return Ok("ready"),
+            Some("error") => return Err(upload_error("Fanvue could not process the file.")),
+            _ => tokio::time::sleep(std::time::Duration::from_secs(1)).await,
+        }
+    }
+    Ok("processing")
 }

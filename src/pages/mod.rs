@@ -44,6 +44,11 @@ pub fn router() -> Router<AppState> {
         .route("/chats/{uuid}/state", post(chats::update))
         .route("/insights", get(insights::page))
         .route("/media", get(media::page))
+        .route(
+            media::UPLOAD_PATH,
+            post(media::upload)
+                .layer(axum::extract::DefaultBodyLimit::max(media::MAX_UPLOAD_BYTES as usize + 1024 * 1024)),
+        )
         .route("/media/folders", post(media::create_folder))
         .route("/media/folders/{name}", get(media::folder))
         .route("/media/folders/{name}/{action}", post(media::change_folder))

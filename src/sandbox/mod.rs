@@ -87,6 +87,7 @@ pub fn router(state: SandboxState) -> Router {
         .route("/_sandbox/revoke-consent", post(revoke_consent))
         .route("/_sandbox/{file}", get(asset))
         .route("/_sandbox/media/{uuid}/{variant}", get(media_image))
+        .route("/_sandbox/storage/{upload}/{part}", axum::routing::put(store_part))
         .with_state(state)
 }
 
@@ -114,6 +115,46 @@ async fn stats(axum::extract::State(sb): axum::extract::State<SandboxState>) -> 
 async fn revoke_consent(axum::extract::State(sb): axum::extract::State<SandboxState>) -> impl IntoResponse {
     sb.store.revoke_all();
     axum::http::StatusCode::NO_CONTENT
+}
+
+/// The storage behind presigned part URLs (S3's role): checks the signature, reads the part
+/// as it streams (hashing it, keeping only its size) and answers with its ETag.
+async fn store_part(
+    axum::extract::State(sb): axum::extract::State<SandboxState>,
+    axum::extract::Path((upload, part)): axum::extract::Path<(String, u32)>,
+    axum::extract::RawQuery(query): axum::extract::RawQuery,
+    body: axum::body::Body,
+) -> axum::response::Response {
+    use http_body_util::BodyExt;
+    use sha2::Digest;
+    let signature = url::form_urlencoded::parse(query.unwrap_or_default().as_bytes())
+        .find(|(k, _)| k == "signature")
+        .map(|(_, v)| v.into_owned());
+    let expected = sb.store.sign_part(&upload, part);
+    if !signature.is_some_and(|s| crate::crypto::constant_time_eq(s.as_bytes(), expected.as_bytes())) {
+        return (axum::http::StatusCode::FORBIDDEN, "SignatureDoesNotMatch").into_response();
+    }
+    let (mut hasher, mut size, mut body) = (sha2::Sha256::new(), 0u64, body);
+    while let Some(frame) = body.frame().await {
+        let Ok(frame) = frame else { return (axum::http::StatusCode::BAD_REQUEST, "IncompleteBody").into_response() };
+        if let Some(data) = frame.data_ref() {
+            size += data.len() as u64;
+            if size > 64 * 1024 * 1024 {
+                return (axum::http::StatusCode::PAYLOAD_TOO_LARGE, "EntityTooLarge").into_response();
+            }
+            hasher.update(data);
+        }
+    }
+    let digest = hasher.finalize();
+    let etag = format!("\"{}\"", digest.iter().take(16).map(|b| format!("{b:02x}")).collect::<String>());
+    let mut world = sb.world.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    match world.uploads.get_mut(&upload) {
+        Some(u) if !u.completed => {
+            u.parts.insert(part, (etag.clone(), size));
+            ([(header::ETAG, etag)], "").into_response()
+        }
+        _ => (axum::http::StatusCode::NOT_FOUND, "NoSuchUpload").into_response(),
+    }
 }
 
 /// A signed media URL's target: a generated picture, its colour derived from the media id.

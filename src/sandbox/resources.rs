@@ -80,6 +80,9 @@ pub fn handle(sb: &SandboxState, call: &Call<'_>) -> Option<Response> {
             Some(m) => Json(media_json(m, &variants(call), &sb.issuer)).into_response(),
             None => not_found("Media"),
         },
+        ("POST", "/media/uploads") => start_upload(w, call),
+        ("GET", "/media/uploads/{uploadId}/parts/{partNumber}/url") => part_url(sb, w, call),
+        ("PATCH", "/media/uploads/{uploadId}") => complete_upload(w, call),
         ("GET", "/vault/folders") => page(call, w.folders.iter().map(folder_json).collect()),
         ("POST", "/vault/folders") => create_folder(w, call),
         ("GET", "/vault/folders/{folderName}") => match w.folders.iter().find(|f| f.name == call.param(0)) {
@@ -627,8 +630,8 @@ fn variants(call: &Call<'_>) -> Vec<String> {
 
 /// Signed URLs appear only for the variants asked for, as at Fanvue.
 fn media_json(m: &Media, variants: &[String], issuer: &str) -> Value {
-    if m.status != "ready" {
-        return json!({"uuid": m.uuid, "status": m.status});
+    if m.status != "ready" || m.ready_at.is_some_and(|at| OffsetDateTime::now_utc() < at) {
+        return json!({"uuid": m.uuid, "status": if m.status == "ready" { "processing" } else { m.status }});
     }
     let variants: Vec<Value> = variants
         .iter()
@@ -784,4 +787,126 @@ fn invite(w: &mut World, call: &Call<'_>) -> Response {
     w.invites.push(email.to_owned());
     let uuid = w.new_uuid(0x1e7);
     Json(json!({"success": true, "message": format!("Invitation sent to {email}"), "inviteUuid": uuid})).into_response()
+}
+
+// ---- uploads ------------------------------------------------------------------------------
+
+/// Part size the sandbox asks for (S3's minimum for every part but the last).
+pub const PART_SIZE: u64 = 5 * 1024 * 1024;
+
+fn start_upload(w: &mut World, call: &Call<'_>) -> Response {
+    let body = match call.json_body() {
+        Ok(body) => body,
+        Err(errors) => return invalid(errors),
+    };
+    let text = |k: &str| body.get(k).and_then(Value::as_str).unwrap_or("").to_owned();
+    let (name, filename, kind) = (text("name"), text("filename"), text("mediaType"));
+    let mut errors = Vec::new();
+    for (field, value) in [("name", &name), ("filename", &filename)] {
+        if value.is_empty() || value.chars().count() > 255 {
+            errors.push(format!("{field} must be between 1 and 255 characters"));
+        }
+    }
+    let media_type = match kind.as_str() {
+        "image" => "image",
+        "video" => "video",
+        "audio" => "audio",
+        "document" => "document",
+        _ => {
+            errors.push("mediaType must be one of: image, video, audio, document".into());
+            "document"
+        }
+    };
+    if !errors.is_empty() {
+        return invalid(errors);
+    }
+    let media_uuid = w.new_uuid(0x3ed1a);
+    let upload_id = format!("upl_{}", crate::crypto::random_token(12));
+    w.uploads.insert(
+        upload_id.clone(),
+        super::seed::Upload {
+            media_uuid: media_uuid.clone(),
+            name,
+            media_type,
+            parts: Default::default(),
+            completed: false,
+        },
+    );
+    Json(json!({"mediaUuid": media_uuid, "uploadId": upload_id, "partSize": PART_SIZE, "maxParts": 10000}))
+        .into_response()
+}
+
+/// The presigned URL comes back as plain text, as Fanvue's clients see it.
+fn part_url(sb: &SandboxState, w: &World, call: &Call<'_>) -> Response {
+    let Some(upload) = w.uploads.get(call.param(0)) else { return not_found("Upload") };
+    if upload.completed {
+        return invalid(vec!["the upload is already completed".into()]);
+    }
+    let Some(number) = call.param(1).parse::<u32>().ok().filter(|n| (1..=10_000).contains(n)) else {
+        return invalid(vec!["partNumber must be between 1 and 10000".into()]);
+    };
+    let signature = sb.store.sign_part(call.param(0), number);
+    let url = format!("{}/_sandbox/storage/{}/{number}?signature={signature}", sb.issuer, call.param(0));
+    ([(axum::http::header::CONTENT_TYPE, "text/plain; charset=utf-8")], url).into_response()
+}
+
+fn complete_upload(w: &mut World, call: &Call<'_>) -> Response {
+    let body = match call.json_body() {
+        Ok(body) => body,
+        Err(errors) => return invalid(errors),
+    };
+    let Some(upload) = w.uploads.get(call.param(0)).cloned() else { return not_found("Upload") };
+    if upload.completed {
+        return invalid(vec!["the upload is already completed".into()]);
+    }
+    let listed: Vec<(u64, String)> = body
+        .get("parts")
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(|p| Some((p.get("PartNumber")?.as_u64()?, p.get("ETag")?.as_str()?.to_owned())))
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut errors = Vec::new();
+    if listed.is_empty() {
+        errors.push("parts must list every uploaded part".into());
+    }
+    for (i, (number, etag)) in listed.iter().enumerate() {
+        let stored = u32::try_from(*number).ok().and_then(|n| upload.parts.get(&n));
+        match stored {
+            _ if *number != i as u64 + 1 => {
+                errors.push(format!("parts must be numbered 1, 2, 3…; found {number} at position {}", i + 1))
+            }
+            None => errors.push(format!("part {number} was never uploaded")),
+            Some((stored_etag, _)) if stored_etag != etag => {
+                errors.push(format!("part {number}: the ETag does not match"))
+            }
+            Some((_, size)) if i + 1 < listed.len() && *size < PART_SIZE => {
+                errors.push(format!("part {number} is smaller than 5 MiB (EntityTooSmall)"))
+            }
+            Some(_) => {}
+        }
+    }
+    if !errors.is_empty() {
+        return invalid(errors);
+    }
+    let size = upload.parts.values().map(|(_, s)| s).sum();
+    if let Some(u) = w.uploads.get_mut(call.param(0)) {
+        u.completed = true;
+    }
+    let now = OffsetDateTime::now_utc();
+    w.media.insert(
+        0,
+        Media {
+            uuid: upload.media_uuid,
+            name: upload.name,
+            media_type: upload.media_type,
+            created_at: now,
+            status: "ready",
+            ready_at: Some(now + time::Duration::seconds(1)),
+            size,
+        },
+    );
+    Json(json!({"status": "processing"})).into_response()
 }

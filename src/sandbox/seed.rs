@@ -122,6 +122,21 @@ pub struct Media {
     pub media_type: &'static str,
     pub created_at: OffsetDateTime,
     pub status: &'static str,
+    /// Until then an uploaded item reports `processing`.
+    pub ready_at: Option<OffsetDateTime>,
+    /// Size of an uploaded item.
+    pub size: u64,
+}
+
+/// A multipart upload in progress.
+#[derive(Clone, Debug)]
+pub struct Upload {
+    pub media_uuid: String,
+    pub name: String,
+    pub media_type: &'static str,
+    /// part number → (ETag, size)
+    pub parts: std::collections::BTreeMap<u32, (String, u64)>,
+    pub completed: bool,
 }
 
 /// A vault folder.
@@ -163,6 +178,7 @@ pub struct World {
     pub creators: Vec<Creator>,
     pub team: Vec<TeamMember>,
     pub invites: Vec<String>,
+    pub uploads: std::collections::HashMap<String, Upload>,
     pub next_id: u32,
 }
 
@@ -241,6 +257,8 @@ impl World {
                 media_type: if i % 5 == 4 { "video" } else { "image" },
                 created_at: now - Duration::days(i64::from(i) * 5 + 2),
                 status: "ready",
+                ready_at: None,
+                size: 0,
             })
             .collect();
         let posts = (0..26u32)
@@ -336,7 +354,20 @@ impl World {
             is_admin: *admin,
         })
         .collect();
-        World { fans, chats, posts, links, earnings, media, folders, creators, team, invites: Vec::new(), next_id: 1 }
+        World {
+            fans,
+            chats,
+            posts,
+            links,
+            earnings,
+            media,
+            folders,
+            creators,
+            team,
+            invites: Vec::new(),
+            uploads: std::collections::HashMap::new(),
+            next_id: 1,
+        }
     }
 
     /// A new UUID for something created through the API.

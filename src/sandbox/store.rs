@@ -392,6 +392,11 @@ impl SandboxStore {
         Ok((RATE_LIMIT - window.1, reset))
     }
 
+    /// The signature of a presigned storage URL for one upload part.
+    pub fn sign_part(&self, upload_id: &str, part: u32) -> String {
+        crypto::b64(&self.inner.token_key.mac(format!("part:{upload_id}:{part}").as_bytes()))
+    }
+
     /// Signs an id_token (HS256 under the sandbox key; the app checks only the nonce).
     pub fn id_token(&self, issuer: &str, grant_id: &str, nonce: Option<&str>) -> String {
         let header = crypto::b64(br#"{"alg":"HS256","typ":"JWT"}"#);

@@ -146,6 +146,17 @@ impl TestApp {
         self.wait_ready().await;
     }
 
+    /// The server process's peak resident memory so far, in KiB (Linux `VmHWM`).
+    pub fn peak_rss_kib(&self) -> u64 {
+        let pid = self.child.as_ref().map(Child::id).unwrap_or_default();
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .and_then(|v| v.trim().trim_end_matches(" kB").parse().ok())
+            .unwrap_or(0)
+    }
+
     pub fn db_files(&self) -> Vec<PathBuf> {
         std::fs::read_dir(self.dir.path().join("data")).unwrap().map(|e| e.unwrap().path()).collect()
     }
