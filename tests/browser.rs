@@ -44,6 +44,7 @@ async fn browser() -> Option<Browser> {
         "--disable-background-networking",
         "--disable-component-update",
         "--disable-sync",
+        "--window-size=1280,1000",
         &format!("--user-data-dir={}", profile.path().display()),
     ];
     let mut caps = serde_json::Map::new();
@@ -120,4 +121,110 @@ async fn chromium_signs_in_with_query_response_mode_and_signs_out() {
 #[tokio::test]
 async fn chromium_signs_in_with_form_post_response_mode_and_signs_out() {
     sign_in_and_out("form_post").await;
+}
+
+/// Signs in through the sandbox with every scope the console uses (query mode).
+async fn signed_in_browser(env: &[(&str, &str)]) -> Option<(Browser, TestApp)> {
+    let browser = browser().await?;
+    let app = TestApp::spawn(env).await;
+    let c = &browser.client;
+    c.goto(&app.url("/")).await.unwrap();
+    c.find(Locator::Id("login")).await.unwrap().click().await.unwrap();
+    c.wait().at_most(Duration::from_secs(15)).for_element(Locator::Id("allow")).await.unwrap().click().await.unwrap();
+    assert_eq!(text_of(c, "#display-name").await, "Ava Sandbox");
+    Some((browser, app))
+}
+
+async fn fill(c: &Client, css: &str, text: &str) {
+    let field = c.find(Locator::Css(css)).await.unwrap();
+    field.clear().await.unwrap();
+    field.send_keys(text).await.unwrap();
+}
+
+#[tokio::test]
+async fn chromium_sends_a_chat_message() {
+    let Some((browser, app)) = signed_in_browser(&[]).await else { return };
+    let c = &browser.client;
+    c.goto(&app.url("/chats")).await.unwrap();
+    c.find(Locator::Css("a.chat-name")).await.unwrap().click().await.unwrap();
+    fill(c, "#send-message textarea[name=text]", "Hello from Chromium!").await;
+    c.find(Locator::Css("#send-message button[type=submit]")).await.unwrap().click().await.unwrap();
+    assert_eq!(text_of(c, "#notice").await, "Message sent.");
+    assert_eq!(text_of(c, "#messages li .message-text").await, "Hello from Chromium!");
+    browser.client.close().await.unwrap();
+}
+
+#[tokio::test]
+async fn chromium_creates_a_post() {
+    let Some((browser, app)) = signed_in_browser(&[]).await else { return };
+    let c = &browser.client;
+    c.goto(&app.url("/posts")).await.unwrap();
+    fill(c, "#create-post textarea[name=text]", "A post written in Chromium").await;
+    c.find(Locator::Css("#create-post button[type=submit]")).await.unwrap().click().await.unwrap();
+    assert_eq!(text_of(c, "#notice").await, "Post created.");
+    assert_eq!(text_of(c, "#posts li .post-text").await, "A post written in Chromium");
+    browser.client.close().await.unwrap();
+}
+
+/// The progress bar moves while the file streams to Fanvue (slowed here by the sandbox's
+/// latency so the page can be watched), then the library shows the new item.
+#[tokio::test]
+async fn chromium_uploads_a_file_with_progress() {
+    let Some((browser, app)) = signed_in_browser(&[("SANDBOX_LATENCY_MS", "400")]).await else { return };
+    let c = &browser.client;
+    let file = app.dir.path().join("holiday.mp4");
+    std::fs::write(&file, vec![7u8; 11 * 1024 * 1024]).unwrap();
+    c.goto(&app.url("/media")).await.unwrap();
+    fill(c, "#upload input[name=name]", "Holiday clip").await;
+    c.find(Locator::Id("upload-file")).await.unwrap().send_keys(file.to_str().unwrap()).await.unwrap();
+    c.find(Locator::Id("upload-button")).await.unwrap().click().await.unwrap();
+    let mut seen = Vec::new();
+    for _ in 0..200 {
+        let value = c
+            .execute("var p = document.getElementById('upload-progress'); return p ? p.value : -1;", vec![])
+            .await
+            .unwrap();
+        match value.as_f64() {
+            Some(v) if v >= 0.0 => seen.push(v),
+            _ => break, // navigated to the result page
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert!(seen.iter().any(|v| *v > 0.0), "the progress bar moved: {seen:?}");
+    let notice = text_of(c, "#notice").await;
+    assert!(notice.starts_with("Uploaded “Holiday clip”"), "{notice}");
+    assert!(text_of(c, "#library").await.contains("Holiday clip"));
+    browser.client.close().await.unwrap();
+}
+
+/// Screenshots of the main pages for the README: written to `docs/screenshots/` when
+/// `UPDATE_SCREENSHOTS=1`, else to `target/screenshots/` (so every run exercises it).
+#[tokio::test]
+async fn chromium_screenshots_the_main_pages() {
+    let Some((browser, app)) = signed_in_browser(&[]).await else { return };
+    let c = &browser.client;
+    let dir = if std::env::var_os("UPDATE_SCREENSHOTS").is_some() {
+        std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("docs/screenshots")
+    } else {
+        std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/screenshots")
+    };
+    std::fs::create_dir_all(&dir).unwrap();
+    for (name, path, marker) in [
+        ("home", "/".to_owned(), "#profile"),
+        ("chats", "/chats".to_owned(), "#chats"),
+        ("conversation", "/chats/00000fa0-0000-4fa0-8000-000000000000".to_owned(), "#messages"),
+        ("fans", "/fans".to_owned(), "#fans"),
+        ("insights", "/insights".to_owned(), "#earnings-chart"),
+        ("media", "/media".to_owned(), "#library"),
+        ("posts", "/posts".to_owned(), "#posts"),
+        ("links", "/links".to_owned(), "#links"),
+        ("agency", "/agency".to_owned(), "#creators"),
+    ] {
+        c.goto(&app.url(&path)).await.unwrap();
+        c.wait().at_most(Duration::from_secs(15)).for_element(Locator::Css(marker)).await.unwrap();
+        let png = c.screenshot().await.unwrap();
+        assert!(png.starts_with(b"\x89PNG"), "{name}");
+        std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
+    }
+    browser.client.close().await.unwrap();
 }

@@ -431,3 +431,40 @@ async fn invalid_uploads_are_refused_clearly() {
     let r = upload(&app2, &reader, "x", noise(10), "image/png").await;
     assert_eq!(r.status(), StatusCode::FORBIDDEN, "write:media is needed");
 }
+
+#[tokio::test]
+async fn a_post_is_edited_with_the_same_rules() {
+    let (app, browser) = signed_in(ALL).await;
+    let (_, page) = get(&app, &browser, "/posts").await;
+    let edit = page
+        .split(r#"class="edit-post""#)
+        .next()
+        .unwrap()
+        .rsplit("href=\"")
+        .next()
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_owned();
+    let (status, form) = get(&app, &browser, &edit).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(form.contains(r#"id="edit-post""#) && form.contains("</textarea>"));
+    let r = post(&app, &browser, &edit, &[("audience", "followers-and-subscribers"), ("text", "Edited text")]).await;
+    assert_eq!(location(&r), "/posts?updated=1");
+    let (_, page) = get(&app, &browser, "/posts?updated=1").await;
+    assert!(page.contains("Post updated.") && page.contains("Edited text"));
+    let r = post(&app, &browser, &edit, &[("audience", "nobody"), ("text", "x")]).await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.text().await.unwrap().contains("Choose who can see the post"));
+}
+
+#[tokio::test]
+async fn chats_show_smart_and_custom_lists_with_read_fan() {
+    let (app, browser) = signed_in(ALL).await;
+    let (_, page) = get(&app, &browser, "/chats").await;
+    assert!(page.contains(r#"id="custom-lists""#) && page.contains("VIP"), "{page}");
+    let (app, browser) = signed_in("read:self read:chat").await;
+    let (_, page) = get(&app, &browser, "/chats").await;
+    assert!(!page.contains(r#"id="smart-lists""#), "no lists without read:fan");
+}

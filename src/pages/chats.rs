@@ -33,6 +33,7 @@ struct ChatsPage {
     search: String,
     filters: &'static [(&'static str, &'static str)],
     smart_lists: Vec<SmartList>,
+    custom_lists: Vec<CustomList>,
 }
 
 struct ChatRow {
@@ -44,6 +45,14 @@ struct ChatRow {
     muted: bool,
     last: String,
     at: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct CustomList {
+    name: String,
+    #[serde(default)]
+    members_count: u64,
 }
 
 #[derive(Deserialize)]
@@ -84,10 +93,12 @@ pub async fn list(
             at: c.last_message_at.as_deref().map(short_time).unwrap_or_default(),
         })
         .collect();
-    let smart_lists = if tokens.scopes.contains(Scope::ReadFan) {
-        upstream::get_json::<Vec<SmartList>>(&state, &session, "/chats/lists/smart", &[]).await?
+    let (smart_lists, custom_lists) = if tokens.scopes.contains(Scope::ReadFan) {
+        let custom: Page<CustomList> =
+            upstream::get_json(&state, &session, "/chats/lists/custom", &[("size", "50")]).await?;
+        (upstream::get_json::<Vec<SmartList>>(&state, &session, "/chats/lists/smart", &[]).await?, custom.data)
     } else {
-        Vec::new()
+        (Vec::new(), Vec::new())
     };
     let pager = Pager::pages("/chats", page, list.pagination.has_more, &[("filter", &filter), ("search", &search)]);
     let view = ChatsPage {
@@ -98,6 +109,7 @@ pub async fn list(
         search,
         filters: &FILTERS,
         smart_lists,
+        custom_lists,
     };
     Ok(render(StatusCode::OK, &view))
 }

@@ -39,6 +39,7 @@ pub fn router() -> Router<AppState> {
         .route("/links/{uuid}/users", get(links::users))
         .route("/links/{uuid}/delete", post(links::delete))
         .route("/posts", get(posts::page).post(posts::create))
+        .route("/posts/{uuid}/edit", get(posts::edit_form).post(posts::edit))
         .route("/chats", get(chats::list))
         .route("/chats/{uuid}", get(chats::conversation).post(chats::send))
         .route("/chats/{uuid}/state", post(chats::update))

@@ -4,7 +4,7 @@
 
 use askama::Template;
 use axum::body::Bytes;
-use axum::extract::{RawQuery, State};
+use axum::extract::{Path, RawQuery, State};
 use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde_json::{Value, json};
@@ -36,6 +36,7 @@ struct PostsPage {
 }
 
 struct PostRow {
+    uuid: String,
     text: String,
     created: String,
     audience: String,
@@ -64,7 +65,11 @@ pub async fn page(
     RawQuery(raw): RawQuery,
 ) -> Result<Response, AppError> {
     let params = Params::parse(raw.unwrap_or_default().as_bytes());
-    let notice = params.get("created").map(|_| "Post created.".to_owned());
+    let notice = match (params.get("created"), params.get("updated")) {
+        (Some(_), _) => Some("Post created.".to_owned()),
+        (None, Some(_)) => Some("Post updated.".to_owned()),
+        (None, None) => None,
+    };
     let form = PostForm { audience: "subscribers".into(), ..PostForm::default() };
     render_list(&state, &session, params.page(), form, Vec::new(), notice, StatusCode::OK).await
 }
@@ -87,6 +92,7 @@ async fn render_list(
         .map(|p| {
             let tips = p.tips.unwrap_or_default();
             PostRow {
+                uuid: p.uuid,
                 text: p.text.unwrap_or_default(),
                 created: p.created_at.as_deref().map(short_time).unwrap_or_default(),
                 audience: p.audience.unwrap_or_default(),
@@ -194,6 +200,80 @@ pub async fn create(State(state): State<AppState>, session: Session, body: Bytes
         Err(errors) => errors,
     };
     render_list(&state, &session, 1, form, errors, None, StatusCode::UNPROCESSABLE_ENTITY).await
+}
+
+#[derive(Template)]
+#[template(path = "pages/post_edit.html")]
+struct EditPage {
+    nav: Nav,
+    uuid: String,
+    form: PostForm,
+    errors: Vec<String>,
+}
+
+fn post_uuid(uuid: &str) -> Result<(), AppError> {
+    if is_uuid(uuid) { Ok(()) } else { Err(AppError::BadRequest("That is not a post id.".into())) }
+}
+
+/// `GET /posts/{uuid}/edit`: the post's current values in the form.
+pub async fn edit_form(
+    State(state): State<AppState>,
+    session: Session,
+    Path(uuid): Path<String>,
+) -> Result<Response, AppError> {
+    post_uuid(&uuid)?;
+    let tokens = gate(&state, &session, &[Scope::ReadPost, Scope::WritePost]).await?;
+    let post: Post = upstream::get_json(&state, &session, &format!("/posts/{uuid}"), &[]).await?;
+    let form = PostForm {
+        audience: post.audience.unwrap_or_default(),
+        text: post.text.unwrap_or_default(),
+        media: post.media_uuids.join(", "),
+        price: post.price.map(|c| format!("{}.{:02}", c / 100, c % 100)).unwrap_or_default(),
+        publish_at: post.publish_at.as_deref().and_then(|p| p.get(..16)).unwrap_or_default().to_owned(),
+    };
+    Ok(render(
+        StatusCode::OK,
+        &EditPage { nav: Nav::for_scopes(tokens.scopes, "/posts"), uuid, form, errors: Vec::new() },
+    ))
+}
+
+/// `POST /posts/{uuid}/edit`: validates as for a new post, then `PATCH /posts/{uuid}`.
+pub async fn edit(
+    State(state): State<AppState>,
+    session: Session,
+    Path(uuid): Path<String>,
+    body: Bytes,
+) -> Result<Response, AppError> {
+    post_uuid(&uuid)?;
+    let tokens = gate(&state, &session, &[Scope::ReadPost, Scope::WritePost]).await?;
+    let params = Params::parse(&body);
+    let field = |k: &str| params.get(k).unwrap_or("").to_owned();
+    let form = PostForm {
+        audience: field("audience"),
+        text: field("text"),
+        media: field("media"),
+        price: field("price"),
+        publish_at: field("publish_at"),
+    };
+    let errors = match validate(&form, time::OffsetDateTime::now_utc()) {
+        Ok(mut request) => {
+            // On edit, an empty price makes the post free (Fanvue: `price: null`).
+            if request.get("price").is_none() {
+                request["price"] = Value::Null;
+            }
+            let answer =
+                upstream::send_json(&state, &session, Method::PATCH, &format!("/posts/{uuid}"), Some(&request)).await?;
+            if answer.status.is_success() {
+                return Ok(Redirect::to("/posts?updated=1").into_response());
+            }
+            upstream::form_errors(answer)?
+        }
+        Err(errors) => errors,
+    };
+    Ok(render(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        &EditPage { nav: Nav::for_scopes(tokens.scopes, "/posts"), uuid, form, errors },
+    ))
 }
 
 #[cfg(test)]

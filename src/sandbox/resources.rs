@@ -68,6 +68,14 @@ pub fn handle(sb: &SandboxState, call: &Call<'_>) -> Option<Response> {
             None => not_found("Post"),
         },
         ("POST", "/posts") => create_post(w, call),
+        ("PATCH", "/posts/{postUuid}") => update_post(w, call),
+        ("GET", "/chats/lists/custom") => page(
+            call,
+            vec![
+                json!({"uuid": seed_list_uuid(0), "name": "VIP", "membersCount": 6, "createdAt": "2026-01-05T10:00:00.000Z"}),
+                json!({"uuid": seed_list_uuid(1), "name": "Birthday this month", "membersCount": 3, "createdAt": "2026-03-14T09:00:00.000Z"}),
+            ],
+        ),
         ("GET", "/tracking-links") => cursor(call, "limit", w.links.iter().map(link_json).collect()),
         ("POST", "/tracking-links") => create_link(w, call),
         ("DELETE", "/tracking-links/{linkUuid}") => delete_link(w, call),
@@ -396,11 +404,65 @@ fn smart_lists(w: &World) -> Response {
 
 // ---- posts ------------------------------------------------------------------------------
 
+fn seed_list_uuid(i: u32) -> String {
+    super::seed::uuid(0x1157, i)
+}
+
+/// A post's fields as Fanvue validates them on create and on edit.
+struct PostFields {
+    audience: String,
+    text: Option<String>,
+    price: Option<u64>,
+    media: Vec<String>,
+    publish_at: Option<String>,
+}
+
 fn create_post(w: &mut World, call: &Call<'_>) -> Response {
     let body = match call.json_body() {
         Ok(body) => body,
         Err(errors) => return invalid(errors),
     };
+    let fields = match post_fields(w, &body) {
+        Ok(fields) => fields,
+        Err(errors) => return invalid(errors),
+    };
+    let post = Post {
+        uuid: w.new_uuid(0x9057),
+        created_at: OffsetDateTime::now_utc(),
+        text: fields.text,
+        price: fields.price,
+        audience: fields.audience,
+        media_uuids: fields.media,
+        publish_at: fields.publish_at,
+        likes: 0,
+        comments: 0,
+        tips: 0,
+        tips_gross: 0,
+    };
+    let json = post_json(&post);
+    w.posts.insert(0, post);
+    (StatusCode::CREATED, Json(json)).into_response()
+}
+
+fn update_post(w: &mut World, call: &Call<'_>) -> Response {
+    let body = match call.json_body() {
+        Ok(body) => body,
+        Err(errors) => return invalid(errors),
+    };
+    let fields = match post_fields(w, &body) {
+        Ok(fields) => fields,
+        Err(errors) => return invalid(errors),
+    };
+    let Some(post) = w.posts.iter_mut().find(|p| p.uuid == call.param(0)) else { return not_found("Post") };
+    post.audience = fields.audience;
+    post.text = fields.text;
+    post.price = fields.price;
+    post.media_uuids = fields.media;
+    post.publish_at = fields.publish_at;
+    Json(post_json(post)).into_response()
+}
+
+fn post_fields(w: &World, body: &Value) -> Result<PostFields, Vec<String>> {
     let mut errors = Vec::new();
     let audience = body.get("audience").and_then(Value::as_str).unwrap_or("");
     if !matches!(audience, "subscribers" | "followers-and-subscribers") {
@@ -444,24 +506,9 @@ fn create_post(w: &mut World, call: &Call<'_>) -> Response {
         errors.push("a post needs text or media".into());
     }
     if !errors.is_empty() {
-        return invalid(errors);
+        return Err(errors);
     }
-    let post = Post {
-        uuid: w.new_uuid(0x9057),
-        created_at: OffsetDateTime::now_utc(),
-        text,
-        price,
-        audience: audience.to_owned(),
-        media_uuids: media,
-        publish_at,
-        likes: 0,
-        comments: 0,
-        tips: 0,
-        tips_gross: 0,
-    };
-    let json = post_json(&post);
-    w.posts.insert(0, post);
-    (StatusCode::CREATED, Json(json)).into_response()
+    Ok(PostFields { audience: audience.to_owned(), text, price, media, publish_at })
 }
 
 // ---- tracking links ---------------------------------------------------------------------
