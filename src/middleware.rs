@@ -118,9 +118,10 @@ fn is_local_host(host: &str) -> bool {
     host == "localhost" || host.ends_with(".localhost") || host == "127.0.0.1" || host == "[::1]"
 }
 
-/// Refuses state-changing requests sent by another site (CSRF), before the session is
-/// touched. Browsers send `Sec-Fetch-Site` and `Origin` on such requests; a request with
-/// neither comes from a non-browser client, which has no ambient cookies to abuse.
+/// Refuses state-changing requests that do not come from this app's own pages (CSRF),
+/// before the session is touched. Every current browser sends `Sec-Fetch-Site` or `Origin`
+/// on a POST; a request with neither is refused too (a script calling the proxy with a
+/// session cookie sends `Origin` itself), so the check never rests on a missing header.
 /// The OAuth callback is exempt: the provider's `form_post` is cross-site by design and is
 /// protected by `state`.
 async fn refuse_cross_site(State(state): State<AppState>, request: Request, next: Next) -> Response {
@@ -142,7 +143,7 @@ pub fn is_same_origin(headers: &HeaderMap, origin: &str) -> bool {
         (Some(site), _) if site != "same-origin" && site != "none" => false,
         (_, Some(o)) => o == origin,
         (Some(_), None) => true,
-        (None, None) => true,
+        (None, None) => false,
     }
 }
 
@@ -236,6 +237,6 @@ mod tests {
         assert!(!is_same_origin(&headers(&[("origin", "https://evil.example")]), me));
         assert!(!is_same_origin(&headers(&[("origin", "null")]), me));
         assert!(is_same_origin(&headers(&[("origin", me)]), me));
-        assert!(is_same_origin(&headers(&[]), me), "non-browser clients carry no ambient cookies");
+        assert!(!is_same_origin(&headers(&[]), me), "no proof of origin, no state change");
     }
 }

@@ -227,6 +227,8 @@ async fn a_cross_site_logout_is_refused_and_changes_nothing() {
         assert_eq!(r.status(), StatusCode::FORBIDDEN, "{name}: {value}");
         assert!(r.text().await.unwrap().contains("another site"));
     }
+    let r = browser.post(app.url("/api/oauth/logout")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN, "no Origin and no Sec-Fetch-Site: no proof of origin");
     assert_eq!(app.stat("revocations").await, 0);
     let (_, page) = home(&app, &browser).await;
     assert!(page.contains("Ava Sandbox"), "still signed in");

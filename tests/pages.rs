@@ -178,11 +178,14 @@ async fn posts_are_listed_and_created_with_fanvues_rules() {
     assert!(page.contains("Hello from the test suite"));
 
     let media = "0003ed1a-0000-4d1a-8000-000000000000";
+    let (_, page) = get(&app, &browser, "/posts").await;
+    assert!(page.contains(&format!(r#"name="media" value="{media}""#)), "read:media: the form offers the library");
+    // A ticked library item and the same UUID typed count once.
     let r = post(
         &app,
         &browser,
         "/posts",
-        &[("audience", "subscribers"), ("text", "Paid"), ("media", media), ("price", "9.99")],
+        &[("audience", "subscribers"), ("text", "Paid"), ("media", media), ("media", media), ("price", "9.99")],
     )
     .await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER, "{}", r.text().await.unwrap());
@@ -230,6 +233,7 @@ async fn chats_list_filter_search_and_a_conversation() {
     let (status, convo) = get(&app, &browser, &format!("/chats/{FAN0}")).await;
     assert_eq!(status, StatusCode::OK);
     assert!(convo.contains(r#"class="message-text""#));
+    assert!(convo.contains(r#"id="media-picker""#), "media from the vault can be attached");
     let (status, _) = get(&app, &browser, "/chats/not-a-uuid").await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
 }

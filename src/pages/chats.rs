@@ -125,6 +125,7 @@ struct ConversationPage {
     form: MessageForm,
     errors: Vec<String>,
     notice: Option<String>,
+    picker: super::Picker,
 }
 
 struct MessageRow {
@@ -202,7 +203,13 @@ async fn render_conversation(
         })
         .collect();
     let pager = Pager::pages(&format!("/chats/{uuid}"), page, list.pagination.has_more, &[]);
+    let picker = if tokens.scopes.contains(Scope::WriteChat) {
+        super::media_picker(state, session, tokens.scopes, &form.media).await?
+    } else {
+        super::Picker::default()
+    };
     let view = ConversationPage {
+        picker,
         nav: Nav::for_scopes(tokens.scopes, "/chats"),
         uuid,
         messages,
@@ -258,7 +265,7 @@ pub async fn send(
     gate(&state, &session, &[Scope::WriteChat]).await?;
     let params = Params::parse(&body);
     let field = |k: &str| params.get(k).unwrap_or("").to_owned();
-    let form = MessageForm { text: field("text"), media: field("media"), price: field("price") };
+    let form = MessageForm { text: field("text"), media: super::chosen_media(&params), price: field("price") };
     let errors = match validate(&form) {
         Ok(request) => {
             let answer =

@@ -253,6 +253,75 @@ impl Params {
     }
 }
 
+/// A form's media picker: recent items to tick, and the chosen UUIDs that are not among them
+/// (shown in the text field, so nothing typed is lost on a validation error).
+#[derive(Default)]
+pub struct Picker {
+    /// Items to tick.
+    pub items: Vec<PickerItem>,
+    /// Chosen UUIDs not offered as items, comma-separated.
+    pub typed: String,
+}
+
+/// One media item offered in a form's picker.
+pub struct PickerItem {
+    /// Media UUID (the value sent).
+    pub uuid: String,
+    /// Name.
+    pub name: String,
+    /// Thumbnail (https only).
+    pub thumbnail: Option<String>,
+    /// Already chosen (kept after a validation error).
+    pub checked: bool,
+}
+
+/// Recent ready media to attach from, when the grant can read the library (`read:media`);
+/// otherwise the form offers only the UUID field.
+pub async fn media_picker(
+    state: &AppState,
+    session: &Session,
+    granted: ScopeSet,
+    chosen: &str,
+) -> Result<Picker, AppError> {
+    let chosen_list: Vec<&str> = chosen.split(',').map(str::trim).filter(|c| !c.is_empty()).collect();
+    if !granted.contains(Scope::ReadMedia) {
+        return Ok(Picker { items: Vec::new(), typed: chosen_list.join(", ") });
+    }
+    let recent: crate::fanvue::pagination::Page<crate::fanvue::models::Media> = crate::upstream::get_json(
+        state,
+        session,
+        "/media",
+        &[("size", "8"), ("status", "ready"), ("variants", "thumbnail")],
+    )
+    .await?;
+    let items: Vec<PickerItem> = recent
+        .data
+        .into_iter()
+        .map(|m| PickerItem {
+            checked: chosen_list.contains(&m.uuid.as_str()),
+            thumbnail: https_only(m.variant_url("thumbnail")),
+            name: m.name.clone().unwrap_or_else(|| m.uuid.clone()),
+            uuid: m.uuid,
+        })
+        .collect();
+    let typed =
+        chosen_list.iter().filter(|c| !items.iter().any(|i| i.uuid == **c)).copied().collect::<Vec<_>>().join(", ");
+    Ok(Picker { items, typed })
+}
+
+/// The media chosen in a form: ticked picker boxes and UUIDs typed in the text field.
+pub fn chosen_media(params: &Params) -> String {
+    let mut chosen: Vec<&str> = Vec::new();
+    for uuid in
+        params.all("media").iter().flat_map(|v| v.split([',', ' ', '\n'])).map(str::trim).filter(|v| !v.is_empty())
+    {
+        if !chosen.contains(&uuid) {
+            chosen.push(uuid);
+        }
+    }
+    chosen.join(", ")
+}
+
 /// Whether `s` is a UUID (8-4-4-4-12 hex digits).
 pub fn is_uuid(s: &str) -> bool {
     let groups: Vec<&str> = s.split('-').collect();

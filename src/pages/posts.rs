@@ -33,6 +33,7 @@ struct PostsPage {
     form: PostForm,
     errors: Vec<String>,
     notice: Option<String>,
+    picker: super::Picker,
 }
 
 struct PostRow {
@@ -105,7 +106,13 @@ async fn render_list(
             }
         })
         .collect();
+    let picker = if tokens.scopes.contains(Scope::WritePost) {
+        super::media_picker(state, session, tokens.scopes, &form.media).await?
+    } else {
+        super::Picker::default()
+    };
     let page_view = PostsPage {
+        picker,
         nav: Nav::for_scopes(tokens.scopes, "/posts"),
         posts,
         pager: Pager::pages("/posts", page, list.pagination.has_more, &[]),
@@ -185,7 +192,7 @@ pub async fn create(State(state): State<AppState>, session: Session, body: Bytes
     let form = PostForm {
         audience: field("audience"),
         text: field("text"),
-        media: field("media"),
+        media: super::chosen_media(&params),
         price: field("price"),
         publish_at: field("publish_at"),
     };
@@ -209,6 +216,7 @@ struct EditPage {
     uuid: String,
     form: PostForm,
     errors: Vec<String>,
+    picker: super::Picker,
 }
 
 fn post_uuid(uuid: &str) -> Result<(), AppError> {
@@ -231,10 +239,9 @@ pub async fn edit_form(
         price: post.price.map(|c| format!("{}.{:02}", c / 100, c % 100)).unwrap_or_default(),
         publish_at: post.publish_at.as_deref().and_then(|p| p.get(..16)).unwrap_or_default().to_owned(),
     };
-    Ok(render(
-        StatusCode::OK,
-        &EditPage { nav: Nav::for_scopes(tokens.scopes, "/posts"), uuid, form, errors: Vec::new() },
-    ))
+    let picker = super::media_picker(&state, &session, tokens.scopes, &form.media).await?;
+    let view = EditPage { nav: Nav::for_scopes(tokens.scopes, "/posts"), uuid, form, errors: Vec::new(), picker };
+    Ok(render(StatusCode::OK, &view))
 }
 
 /// `POST /posts/{uuid}/edit`: validates as for a new post, then `PATCH /posts/{uuid}`.
@@ -251,7 +258,7 @@ pub async fn edit(
     let form = PostForm {
         audience: field("audience"),
         text: field("text"),
-        media: field("media"),
+        media: super::chosen_media(&params),
         price: field("price"),
         publish_at: field("publish_at"),
     };
@@ -270,10 +277,9 @@ pub async fn edit(
         }
         Err(errors) => errors,
     };
-    Ok(render(
-        StatusCode::UNPROCESSABLE_ENTITY,
-        &EditPage { nav: Nav::for_scopes(tokens.scopes, "/posts"), uuid, form, errors },
-    ))
+    let picker = super::media_picker(&state, &session, tokens.scopes, &form.media).await?;
+    let view = EditPage { nav: Nav::for_scopes(tokens.scopes, "/posts"), uuid, form, errors, picker };
+    Ok(render(StatusCode::UNPROCESSABLE_ENTITY, &view))
 }
 
 #[cfg(test)]
