@@ -48,6 +48,9 @@ pub enum AppError {
     /// The session store failed.
     #[error("session store failure: {0}")]
     Session(String),
+    /// The server is at a capacity limit it sets itself (e.g. concurrent uploads).
+    #[error("busy: {0}")]
+    Busy(&'static str),
     /// A bug or an impossible state; details are logged, never shown.
     #[error("internal error: {0}")]
     Internal(String),
@@ -130,6 +133,7 @@ impl AppError {
                 "session_store_unavailable",
                 "The session store is unavailable. Try again shortly.".into(),
             ),
+            AppError::Busy(why) => (StatusCode::SERVICE_UNAVAILABLE, "busy", (*why).to_owned()),
             AppError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal_error", "Something went wrong on our side.".into()),
         }
     }
@@ -193,6 +197,7 @@ mod tests {
             AppError::Fanvue(FanvueError::Timeout),
             AppError::Refresh(OAuthError::Transport("down".into())),
             AppError::Session("db".into()),
+            AppError::Busy("try later"),
             AppError::Internal("bug".into()),
         ];
         for err in all {

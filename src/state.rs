@@ -19,7 +19,12 @@ pub struct AppState {
     pub fanvue: FanvueClient,
     /// The sealed store behind the session layer.
     pub session_store: SealedStore<AnyStore>,
+    /// Uploads streaming at once: each holds one part in memory.
+    pub upload_slots: Arc<tokio::sync::Semaphore>,
 }
+
+/// Uploads that may stream at the same time (each holds at most one part in memory).
+pub const CONCURRENT_UPLOADS: usize = 4;
 
 impl AppState {
     /// Builds the state from configuration: opens the session store, and one HTTP client
@@ -31,7 +36,8 @@ impl AppState {
         let fanvue = FanvueClient::new(&config.api, http).map_err(|e| crate::StartError::Other(e.to_string()))?;
         let (session_store, vault) = crate::session::open_store(&config.session).await?;
         let tokens = SessionTokens::new(oauth, vault, config.session.ttl);
-        Ok(Self { config: Arc::new(config), tokens, fanvue, session_store })
+        let upload_slots = Arc::new(tokio::sync::Semaphore::new(CONCURRENT_UPLOADS));
+        Ok(Self { config: Arc::new(config), tokens, fanvue, session_store, upload_slots })
     }
 
     /// The OAuth client.

@@ -79,7 +79,7 @@ pub async fn send_json(
 /// What a form shows after Fanvue refused its request: Fanvue's validation messages
 /// (`{"errors": [...]}` or `{"message": ...}`), or the error for any other failure.
 pub fn form_errors(response: ApiResponse) -> Result<Vec<String>, AppError> {
-    if response.status.as_u16() != 400 && response.status.as_u16() != 409 {
+    if !matches!(response.status.as_u16(), 400 | 409 | 422) {
         return Err(response
             .error_for_status()
             .err()

@@ -7,10 +7,17 @@
   var progress = document.getElementById("upload-progress");
   var status = document.getElementById("upload-status");
   var button = document.getElementById("upload-button");
+  var MAX_BYTES = 1610612736; // Fanvue's limit, 1.5 GiB
   form.addEventListener("submit", function (event) {
     event.preventDefault();
+    var input = document.getElementById("upload-file");
+    if (input.files.length && input.files[0].size > MAX_BYTES) {
+      status.textContent = "This file is larger than Fanvue's 1.5 GiB limit.";
+      return;
+    }
     var xhr = new XMLHttpRequest();
     xhr.open("POST", form.action);
+    xhr.setRequestHeader("X-Upload-Progress", "1");
     progress.hidden = false;
     progress.value = 0;
     button.disabled = true;
@@ -22,8 +29,10 @@
       }
     });
     xhr.addEventListener("load", function () {
-      if (xhr.status >= 200 && xhr.status < 400 && xhr.responseURL) {
-        window.location.assign(xhr.responseURL);
+      var next = null;
+      try { next = JSON.parse(xhr.responseText).next; } catch (e) { next = null; }
+      if (xhr.status === 200 && typeof next === "string" && next.charAt(0) === "/") {
+        window.location.assign(next);
       } else {
         document.open();
         document.write(xhr.responseText);

@@ -77,13 +77,22 @@ async fn every_page_without_its_scope_says_which_and_does_not_call_fanvue() {
         ("/insights", "read:insights"),
         ("/media", "read:media"),
         ("/agency", "read:creator"),
+        ("/agency", "read:agency"),
+        ("/media/folders/Drafts", "read:media"),
+        ("/posts/00009057-0000-4057-8000-000000000000/edit", "read:post"),
+        ("/links/000071c4-0000-41c4-8000-000000000000/users", "read:tracking_links"),
+        ("/agency/creators/000c4ea7-0000-4ea7-8000-000000000000", "read:creator"),
     ] {
         let (status, page) = get(&app, &browser, path).await;
         assert_eq!(status, StatusCode::FORBIDDEN, "{path}");
         assert!(page.contains(&format!(r#"<code class="missing-scope">{scope}</code>"#)), "{path}: {page}");
         assert!(page.contains("Builder") && page.contains("OAUTH_SCOPES"), "{path}");
-        let reconnect = format!("/api/oauth/login?scope={}", scope.replace(':', "%3A"));
-        assert!(page.contains(&reconnect), "{path} offers a reconnect for {scope}: {page}");
+        let reconnect = page.split(r#"id="reconnect" href=""#).nth(1).unwrap_or("").split('"').next().unwrap_or("");
+        assert!(reconnect.starts_with("/api/oauth/login?"), "{path} offers a reconnect: {page}");
+        assert!(
+            reconnect.contains(&format!("scope={}", scope.replace(':', "%3A"))),
+            "{path}: the reconnect asks for {scope}"
+        );
     }
     assert_eq!(app.stat("apiCalls").await, before, "Fanvue was not called");
 
@@ -170,7 +179,8 @@ async fn invalid_link_input_is_explained_and_kept() {
 async fn posts_are_listed_and_created_with_fanvues_rules() {
     let (app, browser) = signed_in(ALL).await;
     let (_, page) = get(&app, &browser, "/posts").await;
-    assert!(page.contains("#1</p>") && page.contains("likes") || page.contains("♥"), "{page}");
+    assert!(page.contains("Hey! Loved your last post 😍 #1</p>"), "the seeded first post: {page}");
+    assert!(page.contains("$9.00 ·"), "a paid post shows its price as money");
 
     let r = post(&app, &browser, "/posts", &[("audience", "subscribers"), ("text", "Hello from the test suite")]).await;
     assert_eq!(location(&r), "/posts?created=1");
@@ -415,6 +425,7 @@ async fn a_multi_part_upload_streams_through_and_becomes_ready() {
 async fn a_large_upload_does_not_sit_in_memory() {
     let (app, browser) = signed_in(MEDIA_SCOPES).await;
     let before = app.peak_rss_kib();
+    assert!(before > 0, "/proc/<pid>/status is readable");
     let r = upload(&app, &browser, "Big one", noise(64 * 1024 * 1024), "video/mp4").await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     let grown_mib = (app.peak_rss_kib().saturating_sub(before)) / 1024;
@@ -471,4 +482,48 @@ async fn chats_show_smart_and_custom_lists_with_read_fan() {
     let (app, browser) = signed_in("read:self read:chat").await;
     let (_, page) = get(&app, &browser, "/chats").await;
     assert!(!page.contains(r#"id="smart-lists""#), "no lists without read:fan");
+}
+
+#[tokio::test]
+async fn mark_read_and_unread_change_the_chat_and_viewing_does_not() {
+    let (app, browser) = signed_in(ALL).await;
+    let unread_count = |page: &str| page.matches("unread</span>").count();
+    let (_, before) = get(&app, &browser, "/chats?filter=unread").await;
+    let r = post(&app, &browser, &format!("/chats/{FAN0}/state"), &[("read", "true")]).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let (_, after) = get(&app, &browser, "/chats?filter=unread").await;
+    assert!(unread_count(&after) < unread_count(&before) || !after.contains("Mia"), "marked read");
+    post(&app, &browser, &format!("/chats/{FAN0}/state"), &[("read", "false")]).await;
+    let (_, page) = get(&app, &browser, &format!("/chats/{FAN0}")).await;
+    assert!(page.contains("message-text"));
+    let (_, unread) = get(&app, &browser, "/chats?search=mia").await;
+    assert!(unread.contains("unread</span>"), "viewing the conversation left it unread: {unread}");
+}
+
+#[tokio::test]
+async fn insights_refuse_absurd_dates_without_a_500() {
+    let (app, browser) = signed_in(ALL).await;
+    for query in ["end=9999-12-31", "start=0001-01-01&end=9999-12-31", "start=-5&end=%00"] {
+        let (status, page) = get(&app, &browser, &format!("/insights?{query}")).await;
+        assert_eq!(status, StatusCode::OK, "{query}: {page}");
+    }
+}
+
+#[tokio::test]
+async fn editing_a_paid_post_keeps_its_media_and_price() {
+    let (app, browser) = signed_in(ALL).await;
+    let uuid = "00009057-0000-4057-8000-000000000000"; // seeded: media and $9.00
+    let (_, form) = get(&app, &browser, &format!("/posts/{uuid}/edit")).await;
+    assert!(form.contains(r#"name="price" inputmode="decimal" value="9.00""#), "{form}");
+    let media = form.split(r#"name="media" value=""#).nth(1).unwrap().split('"').next().unwrap().to_owned();
+    let r = post(
+        &app,
+        &browser,
+        &format!("/posts/{uuid}/edit"),
+        &[("audience", "subscribers"), ("text", "Still paid"), ("media", &media), ("price", "9.00")],
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let (_, page) = get(&app, &browser, "/posts").await;
+    assert!(page.contains("Still paid</p>") && page.contains("$9.00"));
 }

@@ -146,11 +146,15 @@ impl FanvueClient {
     /// No bearer token and no API version go to storage: the URL's signature is the credential.
     pub async fn put_part(&self, url: &str, bytes: Bytes) -> Result<String, FanvueError> {
         let url = Url::parse(url).map_err(|e| FanvueError::Decode(format!("part URL: {e}")))?;
-        let loopback = matches!(url.host_str(), Some("127.0.0.1" | "localhost" | "[::1]"));
-        if url.scheme() != "https" && !(url.scheme() == "http" && loopback) {
+        // Plain http only where the API itself is a loopback stand-in (tests); Fanvue's
+        // storage is always https.
+        let loopback = |u: &Url| matches!(u.host_str(), Some("127.0.0.1" | "localhost" | "[::1]"));
+        if url.scheme() != "https" && !(url.scheme() == "http" && loopback(&url) && loopback(&self.base)) {
             return Err(FanvueError::Decode("the part URL is not https".into()));
         }
-        let response = self.http.put(url).body(bytes).send().await.map_err(transport_error)?;
+        // A part is megabytes: give it minutes, not the API calls' seconds.
+        let timeout = std::time::Duration::from_secs(300);
+        let response = self.http.put(url).timeout(timeout).body(bytes).send().await.map_err(transport_error)?;
         let status = response.status();
         if !status.is_success() {
             return Err(FanvueError::from_status(status, ScopeSet::empty(), None, &[]));

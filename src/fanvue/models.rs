@@ -2,7 +2,13 @@
 //! ignored, and nothing uses `deny_unknown_fields`: Fanvue adds fields and enum values over
 //! time, and a new one must not break a page.
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
+
+/// `null` or missing → the type's default. Fanvue sends `null` for fields its schema marks
+/// optional, and a `null` count or name must not fail a whole page.
+fn null_as_default<'de, D: Deserializer<'de>, T: Default + Deserialize<'de>>(d: D) -> Result<T, D::Error> {
+    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
+}
 
 /// `GET /users/me`.
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -22,7 +28,7 @@ pub struct User {
     #[serde(default)]
     pub bio: Option<String>,
     /// Whether the account is a creator.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub is_creator: bool,
     /// Avatar URL (signed or public; only shown when https).
     #[serde(default)]
@@ -49,10 +55,10 @@ pub struct User {
 #[serde(rename_all = "camelCase")]
 pub struct FanCounts {
     /// Followers.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub followers_count: u64,
     /// Subscribers.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub subscribers_count: u64,
 }
 
@@ -61,19 +67,19 @@ pub struct FanCounts {
 #[serde(rename_all = "camelCase")]
 pub struct ContentCounts {
     /// Images.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub image_count: u64,
     /// Videos.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub video_count: u64,
     /// Audio files.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub audio_count: u64,
     /// Posts.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub post_count: u64,
     /// Pay-to-view posts.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub pay_to_view_post_count: u64,
 }
 
@@ -99,7 +105,7 @@ pub struct UserSummary {
     /// UUID.
     pub uuid: String,
     /// Handle.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub handle: String,
     /// Display name.
     #[serde(default)]
@@ -108,7 +114,7 @@ pub struct UserSummary {
     #[serde(default)]
     pub nickname: Option<String>,
     /// Among the creator's top spenders.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub is_top_spender: bool,
     /// Avatar URL.
     #[serde(default)]
@@ -132,13 +138,13 @@ pub struct Chat {
     /// The other person (a chat is named by their UUID).
     pub user: UserSummary,
     /// Whether everything was read.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub is_read: bool,
     /// Muted.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub is_muted: bool,
     /// Unread messages from the fan.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub unread_messages_count: u64,
     /// Time of the last message.
     #[serde(default)]
@@ -175,7 +181,7 @@ pub struct Message {
     /// Sender.
     pub sender: MessageParty,
     /// Media attached.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub media_uuids: Vec<String>,
     /// Message type; an open set (Fanvue adds values).
     #[serde(default, rename = "type")]
@@ -184,7 +190,7 @@ pub struct Message {
     #[serde(default)]
     pub pricing: Option<serde_json::Value>,
     /// Read by the recipient.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub is_read: bool,
 }
 
@@ -201,7 +207,7 @@ pub struct MessageParty {
     /// UUID.
     pub uuid: String,
     /// Handle.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub handle: String,
 }
 
@@ -227,13 +233,13 @@ pub struct Post {
     #[serde(default)]
     pub publish_at: Option<String>,
     /// Media.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub media_uuids: Vec<String>,
     /// Likes.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub likes_count: u64,
     /// Comments.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub comments_count: u64,
     /// Tips.
     #[serde(default)]
@@ -245,11 +251,11 @@ pub struct Post {
 #[serde(rename_all = "camelCase")]
 pub struct Tips {
     /// Number of tips.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub count: u64,
     /// Gross total in cents.
-    #[serde(default)]
-    pub total_gross: u64,
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub total_gross: i64,
 }
 
 /// A tracking link.
@@ -259,10 +265,10 @@ pub struct TrackingLink {
     /// UUID.
     pub uuid: String,
     /// Name.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub name: String,
     /// Short code, e.g. `fv-123`.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub link_url: String,
     /// Platform (open set).
     #[serde(default)]
@@ -271,7 +277,7 @@ pub struct TrackingLink {
     #[serde(default)]
     pub created_at: Option<String>,
     /// Clicks.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub clicks: u64,
     /// Acquisition counts.
     #[serde(default)]
@@ -286,10 +292,10 @@ pub struct TrackingLink {
 #[serde(rename_all = "camelCase")]
 pub struct Engagement {
     /// Subscribers acquired.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub acquired_subscribers: u64,
     /// Followers acquired.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub acquired_followers: u64,
 }
 
@@ -297,11 +303,11 @@ pub struct Engagement {
 #[derive(Clone, Debug, Default, Deserialize)]
 pub struct Amount {
     /// Gross.
-    #[serde(default)]
-    pub gross: u64,
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub gross: i64,
     /// Net (after Fanvue's fee).
-    #[serde(default)]
-    pub net: u64,
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub net: i64,
 }
 
 /// A user acquired through a tracking link.
@@ -326,11 +332,11 @@ pub struct Earning {
     /// When.
     pub date: String,
     /// Gross in cents.
-    #[serde(default)]
-    pub gross: u64,
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub gross: i64,
     /// Net in cents.
-    #[serde(default)]
-    pub net: u64,
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub net: i64,
     /// Source (open set).
     #[serde(default)]
     pub source: Option<String>,
@@ -341,11 +347,11 @@ pub struct Earning {
 #[serde(rename_all = "camelCase")]
 pub struct TopSpender {
     /// Gross in cents.
-    #[serde(default)]
-    pub gross: u64,
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub gross: i64,
     /// Net in cents.
-    #[serde(default)]
-    pub net: u64,
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub net: i64,
     /// The fan.
     pub user: UserSummary,
 }
@@ -370,7 +376,7 @@ pub struct Media {
     #[serde(default)]
     pub created_at: Option<String>,
     /// Renditions asked for with `variants=`.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub variants: Vec<MediaVariant>,
 }
 
@@ -386,7 +392,7 @@ impl Media {
 #[serde(rename_all = "camelCase")]
 pub struct MediaVariant {
     /// `main`, `thumbnail`, `blurred`, … (open set).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub variant_type: String,
     /// Signed URL.
     #[serde(default)]
@@ -403,7 +409,7 @@ pub struct Folder {
     #[serde(default)]
     pub created_at: Option<String>,
     /// Items in it.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub media_count: u64,
 }
 
@@ -420,10 +426,10 @@ pub struct TeamMember {
     #[serde(default)]
     pub display_name: Option<String>,
     /// Agency admin.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub is_admin: bool,
     /// Creators they may act for.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub creator_access: Vec<serde_json::Value>,
 }
 

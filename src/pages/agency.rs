@@ -25,6 +25,7 @@ struct AgencyPage {
     creators: Vec<(String, String, String, String)>,
     team: Vec<(String, String, bool, usize)>,
     can_invite: bool,
+    team_hidden: bool,
     email: String,
     errors: Vec<String>,
     notice: Option<String>,
@@ -51,7 +52,17 @@ async fn render_agency(
 ) -> Result<Response, AppError> {
     let tokens = gate(state, session, &[Scope::ReadAgency, Scope::ReadCreator]).await?;
     let creators: Page<ManagedCreator> = upstream::get_json(state, session, "/creators", &[("size", "50")]).await?;
-    let team: Vec<TeamMember> = upstream::get_json(state, session, "/agencies/team-members", &[]).await?;
+    // The team is for agency admins only: Fanvue answers 403 to other members.
+    let team_answer = upstream::call(
+        state,
+        session,
+        crate::fanvue::ApiRequest::get(
+            crate::fanvue::ApiPath::parse("/agencies/team-members").map_err(|e| AppError::Internal(e.to_string()))?,
+        ),
+    )
+    .await?;
+    let team_hidden = team_answer.status.as_u16() == 403;
+    let team: Vec<TeamMember> = if team_hidden { Vec::new() } else { team_answer.json()? };
     let view = AgencyPage {
         nav: Nav::for_scopes(tokens.scopes, "/agency"),
         creators: creators
@@ -65,7 +76,8 @@ async fn render_agency(
                 (t.display_name.unwrap_or_default(), t.email.unwrap_or_default(), t.is_admin, t.creator_access.len())
             })
             .collect(),
-        can_invite: tokens.scopes.contains(Scope::WriteAgency),
+        can_invite: tokens.scopes.contains(Scope::WriteAgency) && !team_hidden,
+        team_hidden,
         email,
         errors,
         notice,

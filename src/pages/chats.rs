@@ -34,6 +34,8 @@ struct ChatsPage {
     filters: &'static [(&'static str, &'static str)],
     smart_lists: Vec<SmartList>,
     custom_lists: Vec<CustomList>,
+    /// Lists need `read:fan` as well.
+    show_lists: bool,
 }
 
 struct ChatRow {
@@ -110,6 +112,7 @@ pub async fn list(
         filters: &FILTERS,
         smart_lists,
         custom_lists,
+        show_lists: tokens.scopes.contains(Scope::ReadFan),
     };
     Ok(render(StatusCode::OK, &view))
 }
@@ -187,7 +190,8 @@ async fn render_conversation(
         state,
         session,
         &format!("/chats/{uuid}/messages"),
-        &[("page", &page.to_string()), ("size", "25")],
+        // Viewing must not change "read": that is the user's own choice (mark read/unread).
+        &[("page", &page.to_string()), ("size", "25"), ("markAsRead", "false")],
     )
     .await?;
     let messages = list

@@ -95,7 +95,8 @@ pub async fn page(
     let params = Params::parse(raw.unwrap_or_default().as_bytes());
     let today = OffsetDateTime::now_utc().date();
     let mut errors = Vec::new();
-    let mut end = parse_date(params.get("end")).unwrap_or(today);
+    // Nothing after tomorrow (also keeps `end + 1 day` far from the calendar's end).
+    let mut end = parse_date(params.get("end")).unwrap_or(today).min(today + Duration::days(1));
     let mut start = parse_date(params.get("start")).unwrap_or(end - Duration::days(29));
     if params.get("start").is_some_and(|s| parse_date(Some(s)).is_none())
         || params.get("end").is_some_and(|s| parse_date(Some(s)).is_none())
@@ -110,25 +111,9 @@ pub async fn page(
     let (start_s, end_exclusive) = (start.to_string(), (end + Duration::days(1)).to_string());
     let range = [("startDate", start_s.as_str()), ("endDate", end_exclusive.as_str())];
 
-    let mut earnings: Vec<Earning> = Vec::new();
-    let mut cursor: Option<String> = None;
-    let mut truncated = false;
-    for round in 0..MAX_EARNING_PAGES {
-        let mut query = vec![("size", "50"), range[0], range[1]];
-        if let Some(c) = &cursor {
-            query.push(("cursor", c.as_str()));
-        }
-        let page: CursorPage<Earning> = upstream::get_json(&state, &session, "/insights/earnings", &query).await?;
-        earnings.extend(page.data);
-        cursor = page.next_cursor;
-        if cursor.is_none() {
-            break;
-        }
-        truncated = round + 1 == MAX_EARNING_PAGES;
-    }
+    let (earnings, truncated) = all_pages::<Earning>(&state, &session, "/insights/earnings", &range).await?;
 
-    let growth: CursorPage<SubscriberDay> =
-        upstream::get_json(&state, &session, "/insights/subscribers", &[("size", "50"), range[0], range[1]]).await?;
+    let growth = all_pages::<SubscriberDay>(&state, &session, "/insights/subscribers", &range).await?.0;
     let show_top = tokens.scopes.contains(Scope::ReadFan);
     let top = if show_top {
         let top: Page<TopSpender> =
@@ -139,15 +124,15 @@ pub async fn page(
         Vec::new()
     };
 
-    let mut per_day: BTreeMap<Date, u64> = BTreeMap::new();
-    let mut per_source: BTreeMap<String, u64> = BTreeMap::new();
+    let mut per_day: BTreeMap<Date, i64> = BTreeMap::new();
+    let mut per_source: BTreeMap<String, i64> = BTreeMap::new();
     for e in &earnings {
         if let Some(day) = parse_date(e.date.get(..10)) {
             *per_day.entry(day).or_default() += e.gross;
         }
         *per_source.entry(e.source.clone().unwrap_or_else(|| "other".into())).or_default() += e.gross;
     }
-    let mut by_source: Vec<(String, u64)> = per_source.into_iter().collect();
+    let mut by_source: Vec<(String, i64)> = per_source.into_iter().collect();
     by_source.sort_by_key(|(_, cents)| std::cmp::Reverse(*cents));
 
     let view = InsightsPage {
@@ -156,13 +141,12 @@ pub async fn page(
         end: end.to_string(),
         errors,
         chart: chart(start, end, &per_day),
-        total_gross: money(earnings.iter().map(|e| e.gross).sum()),
-        total_net: money(earnings.iter().map(|e| e.net).sum()),
+        total_gross: money(earnings.iter().map(|e| e.gross).sum::<i64>()),
+        total_net: money(earnings.iter().map(|e| e.net).sum::<i64>()),
         transactions: earnings.len(),
         truncated,
         by_source: by_source.into_iter().map(|(s, c)| (s, money(c))).collect(),
         growth: growth
-            .data
             .into_iter()
             .map(|d| GrowthRow {
                 date: d.date.get(..10).unwrap_or(&d.date).to_owned(),
@@ -177,15 +161,41 @@ pub async fn page(
     Ok(render(StatusCode::OK, &view))
 }
 
+/// Follows `nextCursor` for a range, up to [`MAX_EARNING_PAGES`] pages of 50; the flag
+/// says whether more was left unread.
+async fn all_pages<T: serde::de::DeserializeOwned>(
+    state: &AppState,
+    session: &Session,
+    path: &str,
+    range: &[(&str, &str); 2],
+) -> Result<(Vec<T>, bool), AppError> {
+    let mut items = Vec::new();
+    let mut cursor: Option<String> = None;
+    for _ in 0..MAX_EARNING_PAGES {
+        let mut query = vec![("size", "50"), range[0], range[1]];
+        if let Some(c) = &cursor {
+            query.push(("cursor", c.as_str()));
+        }
+        let page: CursorPage<T> = upstream::get_json(state, session, path, &query).await?;
+        items.extend(page.data);
+        cursor = page.next_cursor;
+        if cursor.is_none() {
+            return Ok((items, false));
+        }
+    }
+    Ok((items, true))
+}
+
 /// One bar per day from `start` to `end`, scaled to the highest day.
-fn chart(start: Date, end: Date, per_day: &BTreeMap<Date, u64>) -> Chart {
+fn chart(start: Date, end: Date, per_day: &BTreeMap<Date, i64>) -> Chart {
     let days = u32::try_from((end - start).whole_days() + 1).unwrap_or(1).max(1);
     let (height, bar_w) = (160u32, (720 / days).clamp(2, 24));
-    let max = per_day.values().copied().max().unwrap_or(0).max(1);
+    // Refund-heavy days (net negative) draw no bar.
+    let max = per_day.values().copied().max().unwrap_or(0).max(1).unsigned_abs();
     let bars = (0..days)
         .filter_map(|i| {
             let day = start + Duration::days(i64::from(i));
-            let cents = per_day.get(&day).copied().unwrap_or(0);
+            let cents = per_day.get(&day).copied().unwrap_or(0).max(0).unsigned_abs();
             let h = u32::try_from(cents.saturating_mul(u64::from(height - 10)) / max).unwrap_or(0);
             (cents > 0).then(|| Bar {
                 x: i * bar_w,

@@ -279,10 +279,14 @@ pub async fn change_folder(
 pub const UPLOAD_PATH: &str = "/media/upload";
 /// Largest file Fanvue accepts (1.5 GiB).
 pub const MAX_UPLOAD_BYTES: u64 = 1_610_612_736;
-/// Part size when Fanvue does not say (S3's minimum for all but the last part is 5 MiB).
+/// Part size when Fanvue does not say.
 const DEFAULT_PART_SIZE: usize = 8 * 1024 * 1024;
-/// Largest part size accepted from Fanvue: one part is all this server holds in memory.
+/// S3's minimum for every part but the last.
+const MIN_PART_SIZE: usize = 5 * 1024 * 1024;
+/// Largest part size accepted from Fanvue: one part is what an upload holds in memory.
 const MAX_PART_SIZE: usize = 64 * 1024 * 1024;
+/// Times a part URL is asked for again after a 429 (a GET, safe to repeat).
+const PART_URL_TRIES: u32 = 3;
 
 #[derive(serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -307,23 +311,29 @@ fn upload_error(message: impl Into<String>) -> AppError {
 /// `POST /media/upload` (multipart form: `name`, then `file`): streams the file into
 /// Fanvue's multipart upload as it arrives, one part in memory at a time:
 /// `POST /media/uploads` → for each part, its presigned URL and a `PUT` → `PATCH` complete →
-/// poll `GET /media/{uuid}` until it is ready.
+/// poll `GET /media/{uuid}` until it is ready. The page's script sends
+/// `X-Upload-Progress: 1` and gets `{"next": url}` instead of a redirect.
 pub async fn upload(
     State(state): State<AppState>,
     session: Session,
+    headers: axum::http::HeaderMap,
     mut form: axum::extract::Multipart,
 ) -> Result<Response, AppError> {
     gate(&state, &session, &[Scope::WriteMedia]).await?;
+    let _slot = state
+        .upload_slots
+        .clone()
+        .try_acquire_owned()
+        .map_err(|_| AppError::Busy("Too many uploads are in progress. Try again in a minute."))?;
+    let interrupted =
+        |e: axum::extract::multipart::MultipartError| upload_error(format!("The upload was interrupted: {e}"));
     let mut name = String::new();
     let mut field = loop {
-        let field = form.next_field().await.map_err(|e| upload_error(format!("The upload was interrupted: {e}")))?;
-        let Some(field) = field else {
+        let Some(field) = form.next_field().await.map_err(interrupted)? else {
             return Err(upload_error("Choose a file to upload."));
         };
         match field.name() {
-            Some("name") => {
-                name = field.text().await.map_err(|e| upload_error(e.to_string()))?.trim().chars().take(255).collect()
-            }
+            Some("name") => name = field.text().await.map_err(interrupted)?.trim().chars().take(255).collect(),
             Some("file") => break field,
             _ => {}
         }
@@ -338,52 +348,68 @@ pub async fn upload(
     if name.is_empty() {
         name = filename.clone();
     }
+    // Look at the first bytes before opening an upload at Fanvue: an empty file opens none.
+    let mut first = None;
+    while let Some(chunk) = field.chunk().await.map_err(interrupted)? {
+        if !chunk.is_empty() {
+            first = Some(chunk);
+            break;
+        }
+    }
+    let Some(first) = first else {
+        return Err(upload_error("The file is empty."));
+    };
+
     let start = json!({ "name": name, "filename": filename, "mediaType": media_type });
     let answer = upstream::send_json(&state, &session, Method::POST, "/media/uploads", Some(&start)).await?;
     if !answer.status.is_success() {
         return Err(upload_error(upstream::form_errors(answer)?.join(" ")));
     }
     let upload: UploadSession = answer.json()?;
-    let part_size = upload.part_size.unwrap_or(DEFAULT_PART_SIZE).clamp(1024 * 1024, MAX_PART_SIZE);
+    if !is_uuid(&upload.media_uuid) {
+        return Err(AppError::Fanvue(crate::fanvue::FanvueError::Decode("mediaUuid is not a UUID".into())));
+    }
+    let part_size = match upload.part_size {
+        None => DEFAULT_PART_SIZE,
+        Some(size) if (MIN_PART_SIZE..=MAX_PART_SIZE).contains(&size) => size,
+        Some(size) => {
+            return Err(AppError::Fanvue(crate::fanvue::FanvueError::Decode(format!(
+                "Fanvue asked for parts of {size} bytes; this server accepts {MIN_PART_SIZE} to {MAX_PART_SIZE}"
+            ))));
+        }
+    };
+    let upload_segment = segment(&upload.upload_id);
 
     let mut parts = Vec::new();
     let mut buffer: Vec<u8> = Vec::with_capacity(part_size);
     let mut total: u64 = 0;
-    loop {
-        let chunk = field.chunk().await.map_err(|e| upload_error(format!("The upload was interrupted: {e}")))?;
-        let done = chunk.is_none();
-        if let Some(chunk) = chunk {
-            total += chunk.len() as u64;
-            if total > MAX_UPLOAD_BYTES {
-                return Err(upload_error("The file is larger than Fanvue's 1.5 GiB limit."));
-            }
-            let mut rest: &[u8] = &chunk;
-            while !rest.is_empty() {
-                let take = rest.len().min(part_size - buffer.len());
-                buffer.extend_from_slice(&rest[..take]);
-                rest = &rest[take..];
-                if buffer.len() == part_size {
-                    let part = std::mem::replace(&mut buffer, Vec::with_capacity(part_size));
-                    parts.push(send_part(&state, &session, &upload.upload_id, parts.len() + 1, part).await?);
-                }
+    let mut next = Some(first);
+    while let Some(chunk) = next {
+        total += chunk.len() as u64;
+        if total > MAX_UPLOAD_BYTES {
+            return Err(upload_error("The file is larger than Fanvue's 1.5 GiB limit."));
+        }
+        let mut rest: &[u8] = &chunk;
+        while !rest.is_empty() {
+            let take = rest.len().min(part_size - buffer.len());
+            buffer.extend_from_slice(&rest[..take]);
+            rest = &rest[take..];
+            if buffer.len() == part_size {
+                let part = std::mem::replace(&mut buffer, Vec::with_capacity(part_size));
+                parts.push(send_part(&state, &session, &upload_segment, parts.len() + 1, part).await?);
             }
         }
-        if done {
-            break;
-        }
+        next = field.chunk().await.map_err(interrupted)?;
     }
     if !buffer.is_empty() {
-        parts.push(send_part(&state, &session, &upload.upload_id, parts.len() + 1, buffer).await?);
-    }
-    if parts.is_empty() {
-        return Err(upload_error("The file is empty."));
+        parts.push(send_part(&state, &session, &upload_segment, parts.len() + 1, buffer).await?);
     }
     let complete = json!({ "parts": parts });
     let answer = upstream::send_json(
         &state,
         &session,
         Method::PATCH,
-        &format!("/media/uploads/{}", upload.upload_id),
+        &format!("/media/uploads/{upload_segment}"),
         Some(&complete),
     )
     .await?;
@@ -391,8 +417,11 @@ pub async fn upload(
         return Err(upload_error(upstream::form_errors(answer)?.join(" ")));
     }
     let ready = wait_until_ready(&state, &session, &upload.media_uuid).await?;
-    let query = upstream::encode_query(&[("uploaded", &name), ("status", ready)]);
-    Ok(Redirect::to(&format!("/media?{query}")).into_response())
+    let next_url = format!("/media?{}", upstream::encode_query(&[("uploaded", &name), ("status", ready)]));
+    if headers.get("x-upload-progress").is_some() {
+        return Ok(axum::Json(json!({ "next": next_url })).into_response());
+    }
+    Ok(Redirect::to(&next_url).into_response())
 }
 
 /// One part: its presigned URL from Fanvue (plain text in practice, JSON in the spec), then
@@ -400,15 +429,25 @@ pub async fn upload(
 async fn send_part(
     state: &AppState,
     session: &Session,
-    upload_id: &str,
+    upload: &str,
     number: usize,
     bytes: Vec<u8>,
 ) -> Result<serde_json::Value, AppError> {
-    let path = format!("/media/uploads/{upload_id}/parts/{number}/url");
-    let request = crate::fanvue::ApiRequest::get(
-        crate::fanvue::ApiPath::parse(&path).map_err(|e| AppError::Internal(e.to_string()))?,
-    );
-    let answer = upstream::call(state, session, request).await?.error_for_status()?;
+    let path = format!("/media/uploads/{upload}/parts/{number}/url");
+    let path = crate::fanvue::ApiPath::parse(&path).map_err(|e| AppError::BadRequest(e.to_string()))?;
+    let mut tries = 0;
+    let answer = loop {
+        tries += 1;
+        let answer = upstream::call(state, session, crate::fanvue::ApiRequest::get(path.clone())).await?;
+        // Many parts can outrun Fanvue's 200-a-minute budget: this GET is safe to repeat.
+        if answer.status.as_u16() == 429 && tries < PART_URL_TRIES {
+            let wait = answer.retry_after().unwrap_or(5).min(60);
+            tracing::info!(wait, "rate limited while uploading; waiting");
+            tokio::time::sleep(std::time::Duration::from_secs(wait)).await;
+            continue;
+        }
+        break answer.error_for_status()?;
+    };
     let text = String::from_utf8_lossy(&answer.body).trim().to_owned();
     let url = match serde_json::from_str::<serde_json::Value>(&text) {
         Ok(json) => json.get("url").and_then(|u| u.as_str()).map(str::to_owned).unwrap_or_default(),

@@ -329,9 +329,12 @@ pub fn is_uuid(s: &str) -> bool {
         && groups.iter().zip([8, 4, 4, 4, 12]).all(|(g, n)| g.len() == n && g.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
-/// Money in minor units (cents) as `$12.34`.
-pub fn money(cents: u64) -> String {
-    format!("${}.{:02}", cents / 100, cents % 100)
+/// Money in minor units (cents) as `$12.34` (refunds as `-$1.50`).
+pub fn money(cents: impl Into<i128>) -> String {
+    let cents: i128 = cents.into();
+    let sign = if cents < 0 { "-" } else { "" };
+    let abs = cents.unsigned_abs();
+    format!("{sign}${}.{:02}", abs / 100, abs % 100)
 }
 
 /// A price typed in dollars (`9`, `9.5`, `9.99`) as cents; `None` when it is not a price.
@@ -372,7 +375,8 @@ mod tests {
         for bad in ["", "abc", "1.234", "-3", "1,00", ".5"] {
             assert_eq!(parse_price(bad), None, "{bad}");
         }
-        assert_eq!(money(123456), "$1234.56");
+        assert_eq!(money(123456u64), "$1234.56");
+        assert_eq!(money(-150i64), "-$1.50");
     }
 
     #[test]

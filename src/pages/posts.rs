@@ -237,7 +237,17 @@ pub async fn edit_form(
         text: post.text.unwrap_or_default(),
         media: post.media_uuids.join(", "),
         price: post.price.map(|c| format!("{}.{:02}", c / 100, c % 100)).unwrap_or_default(),
-        publish_at: post.publish_at.as_deref().and_then(|p| p.get(..16)).unwrap_or_default().to_owned(),
+        // Only a schedule still ahead is editable; a published post has none to show.
+        publish_at: post
+            .publish_at
+            .as_deref()
+            .filter(|at| {
+                time::OffsetDateTime::parse(at, &time::format_description::well_known::Rfc3339)
+                    .is_ok_and(|t| t > time::OffsetDateTime::now_utc())
+            })
+            .and_then(|p| p.get(..16))
+            .unwrap_or_default()
+            .to_owned(),
     };
     let picker = super::media_picker(&state, &session, tokens.scopes, &form.media).await?;
     let view = EditPage { nav: Nav::for_scopes(tokens.scopes, "/posts"), uuid, form, errors: Vec::new(), picker };
@@ -264,9 +274,13 @@ pub async fn edit(
     };
     let errors = match validate(&form, time::OffsetDateTime::now_utc()) {
         Ok(mut request) => {
-            // On edit, an empty price makes the post free (Fanvue: `price: null`).
-            if request.get("price").is_none() {
-                request["price"] = Value::Null;
+            // Edits are partial at Fanvue: an emptied price or text must be sent as `null`
+            // (free post, no text), or Fanvue keeps the old value. An empty schedule is left
+            // out: `publishAt: null` would publish a scheduled post at once.
+            for field in ["price", "text"] {
+                if request.get(field).is_none() {
+                    request[field] = Value::Null;
+                }
             }
             let answer =
                 upstream::send_json(&state, &session, Method::PATCH, &format!("/posts/{uuid}"), Some(&request)).await?;

@@ -123,10 +123,16 @@ async fn store_part(
     axum::extract::State(sb): axum::extract::State<SandboxState>,
     axum::extract::Path((upload, part)): axum::extract::Path<(String, u32)>,
     axum::extract::RawQuery(query): axum::extract::RawQuery,
+    headers: axum::http::HeaderMap,
     body: axum::body::Body,
 ) -> axum::response::Response {
     use http_body_util::BodyExt;
     use sha2::Digest;
+    if headers.contains_key(header::AUTHORIZATION) {
+        // As S3: a presigned URL is the only credential; a bearer token here would be a leak.
+        return (axum::http::StatusCode::BAD_REQUEST, "InvalidArgument: Only one auth mechanism allowed")
+            .into_response();
+    }
     let signature = url::form_urlencoded::parse(query.unwrap_or_default().as_bytes())
         .find(|(k, _)| k == "signature")
         .map(|(_, v)| v.into_owned());

@@ -445,10 +445,25 @@ fn create_post(w: &mut World, call: &Call<'_>) -> Response {
 }
 
 fn update_post(w: &mut World, call: &Call<'_>) -> Response {
-    let body = match call.json_body() {
+    let patch = match call.json_body() {
         Ok(body) => body,
         Err(errors) => return invalid(errors),
     };
+    let Some(current) = w.posts.iter().find(|p| p.uuid == call.param(0)) else { return not_found("Post") };
+    // PATCH is partial, as at Fanvue: absent fields keep their value; `null` clears one.
+    let mut body = post_json(current);
+    if let (Some(target), Some(changes)) = (body.as_object_mut(), patch.as_object()) {
+        for (key, value) in changes {
+            target.insert(key.clone(), value.clone());
+        }
+    }
+    let published = body
+        .get("publishAt")
+        .and_then(Value::as_str)
+        .is_some_and(|at| OffsetDateTime::parse(at, &Rfc3339).is_ok_and(|t| t <= OffsetDateTime::now_utc()));
+    if published {
+        body["publishAt"] = Value::Null; // already published: not a schedule to check
+    }
     let fields = match post_fields(w, &body) {
         Ok(fields) => fields,
         Err(errors) => return invalid(errors),
@@ -691,11 +706,15 @@ fn media_json(m: &Media, variants: &[String], issuer: &str) -> Value {
 fn list_media(w: &World, call: &Call<'_>, issuer: &str) -> Response {
     let wanted = variants(call);
     let kind = call.q("mediaType");
+    let statuses = call.q_all("status");
+    let now = OffsetDateTime::now_utc();
+    let status_of = |m: &Media| if m.ready_at.is_some_and(|at| now < at) { "processing" } else { m.status };
     page(
         call,
         w.media
             .iter()
             .filter(|m| kind.is_none_or(|k| k == m.media_type))
+            .filter(|m| statuses.is_empty() || statuses.contains(&status_of(m)))
             .map(|m| media_json(m, &wanted, issuer))
             .collect(),
     )
