@@ -380,7 +380,9 @@ async fn a_team_member_is_invited_once() {
     let r = post(&app, &browser, "/agency/invites", &[("email", "new.member@agency.test")]).await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     let (_, page) = get(&app, &browser, &location(&r)).await;
-    assert!(page.contains("Invitation sent to new.member@agency.test"));
+    assert!(page.contains("Invitation sent."));
+    let (_, crafted) = get(&app, &browser, "/agency?invited=Your+account+is+locked").await;
+    assert!(!crafted.contains("account is locked"), "notices never echo the query string");
     let r = post(&app, &browser, "/agency/invites", &[("email", "new.member@agency.test")]).await;
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert!(r.text().await.unwrap().contains("already a member or invited"));

@@ -38,7 +38,7 @@ pub async fn page(
     axum::extract::RawQuery(raw): axum::extract::RawQuery,
 ) -> Result<Response, AppError> {
     let params = Params::parse(raw.unwrap_or_default().as_bytes());
-    let notice = params.get("invited").map(|email| format!("Invitation sent to {email}."));
+    let notice = params.get("invited").map(|_| "Invitation sent.".to_owned());
     render_agency(&state, &session, String::new(), Vec::new(), notice, StatusCode::OK).await
 }
 
@@ -97,8 +97,7 @@ pub async fn invite(State(state): State<AppState>, session: Session, body: Bytes
             upstream::send_json(&state, &session, Method::POST, "/agencies/invites", Some(&json!({ "email": email })))
                 .await?;
         if answer.status.is_success() {
-            let query = upstream::encode_query(&[("invited", &email)]);
-            return Ok(Redirect::to(&format!("/agency?{query}")).into_response());
+            return Ok(Redirect::to("/agency?invited=1").into_response());
         }
         upstream::form_errors(answer)?
     } else {

@@ -61,10 +61,9 @@ pub async fn page(
     RawQuery(raw): RawQuery,
 ) -> Result<Response, AppError> {
     let params = Params::parse(raw.unwrap_or_default().as_bytes());
-    let notice = params
-        .get("created")
-        .map(|name| format!("Created “{name}”."))
-        .or_else(|| params.get("deleted").map(|_| "Link deleted.".to_owned()));
+    // Notices never echo the query string (a crafted link could put any words in the app's
+    // own banner): `created` carries an id, and the name shown is the one Fanvue lists.
+    let notice = params.get("deleted").map(|_| "Link deleted.".to_owned());
     render_list(&state, &session, &params, LinkForm::default(), Vec::new(), notice, StatusCode::OK).await
 }
 
@@ -88,7 +87,7 @@ async fn render_list(
     let list: CursorPage<TrackingLink> =
         upstream::get_json(state, session, "/tracking-links", &[("limit", &size), ("cursor", cursor.unwrap_or(""))])
             .await?;
-    let links = list
+    let links: Vec<LinkRow> = list
         .data
         .into_iter()
         .map(|l| {
@@ -106,6 +105,11 @@ async fn render_list(
             }
         })
         .collect();
+    let notice = notice.or_else(|| {
+        let created = params.get("created")?;
+        let name = links.iter().find(|l| l.uuid == created).map(|l| l.name.clone());
+        Some(name.map_or_else(|| "Link created.".to_owned(), |n| format!("Created “{n}”.")))
+    });
     let trail = parse_trail(params.get("trail"));
     let pager = Pager::cursors("/links", &trail, cursor, list.next_cursor.as_deref(), &[("size", &size)]);
     let page = LinksPage {
@@ -140,7 +144,8 @@ pub async fn create(State(state): State<AppState>, session: Session, body: Bytes
         let body = json!({ "name": form.name, "externalSocialPlatform": form.platform });
         let answer = upstream::send_json(&state, &session, Method::POST, "/tracking-links", Some(&body)).await?;
         if answer.status.is_success() {
-            let query = upstream::encode_query(&[("created", &form.name)]);
+            let created: TrackingLink = answer.json()?;
+            let query = upstream::encode_query(&[("created", &created.uuid)]);
             return Ok(Redirect::to(&format!("/links?{query}")).into_response());
         }
         errors = upstream::form_errors(answer)?;

@@ -86,13 +86,21 @@ pub async fn page(
 ) -> Result<Response, AppError> {
     let params = Params::parse(raw.unwrap_or_default().as_bytes());
     let notice = match (params.get("uploaded"), params.get("done")) {
-        (Some(name), _) => Some(format!("Uploaded “{name}” ({}).", params.get("status").unwrap_or("processing"))),
-        (None, Some("created")) => Some("Folder created.".to_owned()),
-        (None, Some("deleted")) => Some("Folder deleted.".to_owned()),
-        (None, Some(_)) => Some("Done.".to_owned()),
-        (None, None) => None,
+        (Some(uuid), _) => Notice::Uploaded { uuid: uuid.to_owned(), ready: params.get("status") == Some("ready") },
+        (None, Some("created")) => Notice::Text("Folder created."),
+        (None, Some("deleted")) => Notice::Text("Folder deleted."),
+        (None, Some(_)) => Notice::Text("Done."),
+        (None, None) => Notice::None,
     };
     render_library(&state, &session, params.page(), String::new(), Vec::new(), notice, StatusCode::OK).await
+}
+
+/// The banner of the library page. Never text from the query string (a crafted link could
+/// put any words in the app's own banner): an upload is named from the library, by id.
+enum Notice {
+    None,
+    Text(&'static str),
+    Uploaded { uuid: String, ready: bool },
 }
 
 async fn render_library(
@@ -101,7 +109,7 @@ async fn render_library(
     page: u32,
     folder_name: String,
     errors: Vec<String>,
-    notice: Option<String>,
+    notice: Notice,
     status: StatusCode,
 ) -> Result<Response, AppError> {
     let tokens = gate(state, session, &[Scope::ReadMedia]).await?;
@@ -113,6 +121,18 @@ async fn render_library(
     )
     .await?;
     let folders: Page<Folder> = upstream::get_json(state, session, "/vault/folders", &[("size", "50")]).await?;
+    let notice = match notice {
+        Notice::None => None,
+        Notice::Text(text) => Some(text.to_owned()),
+        Notice::Uploaded { uuid, ready } => {
+            let state_word = if ready { "ready" } else { "processing" };
+            let name = library.data.iter().find(|m| m.uuid == uuid).and_then(|m| m.name.clone());
+            Some(name.map_or_else(
+                || format!("Upload complete ({state_word})."),
+                |n| format!("Uploaded “{n}” ({state_word})."),
+            ))
+        }
+    };
     let view = MediaPage {
         nav: Nav::for_scopes(tokens.scopes, "/media"),
         pager: Pager::pages("/media", page, library.pagination.has_more, &[]),
@@ -151,7 +171,7 @@ pub async fn create_folder(State(state): State<AppState>, session: Session, body
         }
         Err(error) => vec![error],
     };
-    render_library(&state, &session, 1, name, errors, None, StatusCode::UNPROCESSABLE_ENTITY).await
+    render_library(&state, &session, 1, name, errors, Notice::None, StatusCode::UNPROCESSABLE_ENTITY).await
 }
 
 #[derive(Template)]
@@ -417,7 +437,7 @@ pub async fn upload(
         return Err(upload_error(upstream::form_errors(answer)?.join(" ")));
     }
     let ready = wait_until_ready(&state, &session, &upload.media_uuid).await?;
-    let next_url = format!("/media?{}", upstream::encode_query(&[("uploaded", &name), ("status", ready)]));
+    let next_url = format!("/media?{}", upstream::encode_query(&[("uploaded", &upload.media_uuid), ("status", ready)]));
     if headers.get("x-upload-progress").is_some() {
         return Ok(axum::Json(json!({ "next": next_url })).into_response());
     }
