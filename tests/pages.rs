@@ -529,3 +529,36 @@ async fn editing_a_paid_post_keeps_its_media_and_price() {
     let (_, page) = get(&app, &browser, "/posts").await;
     assert!(page.contains("Still paid</p>") && page.contains("$9.00"));
 }
+
+#[tokio::test]
+async fn chats_can_be_narrowed_to_a_smart_or_custom_list() {
+    let (app, browser) = signed_in(ALL).await;
+    let count = |page: &str| page.matches(r#"class="chat-name""#).count();
+    let (_, all) = get(&app, &browser, "/chats").await;
+    let (_, followers) = get(&app, &browser, "/chats?list=smart%3Afollowers").await;
+    assert!(count(&followers) < count(&all), "followers only");
+    assert!(followers.contains(r#"<option value="smart:followers" selected>"#));
+    let vip = all.split(r#"<option value="custom:"#).nth(1).unwrap().split('"').next().unwrap().to_owned();
+    let (_, in_list) = get(&app, &browser, &format!("/chats?list=custom%3A{vip}")).await;
+    assert!(count(&in_list) >= 1 && count(&in_list) < count(&all), "{in_list}");
+    let (status, _) = get(&app, &browser, "/chats?list=custom%3A00000000-0000-4000-8000-000000000000").await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "Fanvue's 404 for an unknown list");
+}
+
+#[tokio::test]
+async fn an_agency_member_replies_as_a_managed_creator() {
+    let (app, browser) = signed_in(AGENCY_SCOPES.replace("read:chat", "read:chat write:chat").as_str()).await;
+    let (_, agency) = get(&app, &browser, "/agency").await;
+    let creator = agency.split("/agency/creators/").nth(1).unwrap().split('"').next().unwrap().to_owned();
+    let (_, page) = get(&app, &browser, &format!("/agency/creators/{creator}")).await;
+    let form = page.split(r#"" class="row send-as""#).next().unwrap();
+    let action = form.rsplit(r#"action=""#).next().unwrap().to_owned();
+    assert!(action.starts_with(&format!("/agency/creators/{creator}/chats/")), "{action}");
+    let r = post(&app, &browser, &action, &[("text", "Hi, the team here")]).await;
+    assert_eq!(location(&r), format!("/agency/creators/{creator}?sent=1"));
+    let fan = action.rsplit('/').next().unwrap();
+    let (_, convo) = get(&app, &browser, &format!("/chats/{fan}")).await;
+    assert!(convo.contains("Hi, the team here"), "the sandbox recorded the creator's message");
+    let r = post(&app, &browser, &action, &[("text", "")]).await;
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+}

@@ -111,7 +111,10 @@ pub async fn invite(State(state): State<AppState>, session: Session, body: Bytes
 struct ActAsPage {
     nav: Nav,
     creator: String,
-    chats: Option<Vec<(String, u64, String)>>,
+    can_write: bool,
+    notice: Option<&'static str>,
+    /// (fan uuid, name, unread, last message time)
+    chats: Option<Vec<(String, String, u64, String)>>,
     followers: Option<Vec<(String, String)>>,
 }
 
@@ -121,7 +124,9 @@ pub async fn act_as(
     State(state): State<AppState>,
     session: Session,
     Path(uuid): Path<String>,
+    axum::extract::RawQuery(raw): axum::extract::RawQuery,
 ) -> Result<Response, AppError> {
+    let notice = Params::parse(raw.unwrap_or_default().as_bytes()).get("sent").map(|_| "Sent as the creator.");
     let tokens = gate(&state, &session, &[Scope::ReadCreator]).await?;
     if !is_uuid(&uuid) {
         return Err(AppError::BadRequest("That is not a creator id.".into()));
@@ -134,6 +139,7 @@ pub async fn act_as(
                 .into_iter()
                 .map(|c| {
                     (
+                        c.user.uuid.clone(),
                         c.user.name().to_owned(),
                         c.unread_messages_count,
                         c.last_message_at.as_deref().map(short_time).unwrap_or_default(),
@@ -151,8 +157,39 @@ pub async fn act_as(
     } else {
         None
     };
-    Ok(render(
-        StatusCode::OK,
-        &ActAsPage { nav: Nav::for_scopes(tokens.scopes, "/agency"), creator: uuid, chats, followers },
-    ))
+    let can_write = tokens.scopes.contains(Scope::WriteChat);
+    let view = ActAsPage {
+        nav: Nav::for_scopes(tokens.scopes, "/agency"),
+        creator: uuid,
+        can_write,
+        notice,
+        chats,
+        followers,
+    };
+    Ok(render(StatusCode::OK, &view))
+}
+
+/// `POST /agency/creators/{creator}/chats/{fan}`: sends a text message as the managed creator
+/// (`POST /creators/{creator}/chats/{fan}/message`; `read:creator` + `write:chat`).
+pub async fn send_as(
+    State(state): State<AppState>,
+    session: Session,
+    Path((creator, fan)): Path<(String, String)>,
+    body: Bytes,
+) -> Result<Response, AppError> {
+    gate(&state, &session, &[Scope::ReadCreator, Scope::WriteChat]).await?;
+    if !is_uuid(&creator) || !is_uuid(&fan) {
+        return Err(AppError::BadRequest("That is not a creator or chat id.".into()));
+    }
+    let params = Params::parse(&body);
+    let text = params.get("text").unwrap_or("");
+    if text.is_empty() || text.chars().count() > super::posts::MAX_TEXT {
+        return Err(AppError::BadRequest(format!("Write a message of 1 to {} characters.", super::posts::MAX_TEXT)));
+    }
+    let path = format!("/creators/{creator}/chats/{fan}/message");
+    let answer = upstream::send_json(&state, &session, Method::POST, &path, Some(&json!({ "text": text }))).await?;
+    if !answer.status.is_success() {
+        return Err(AppError::BadRequest(upstream::form_errors(answer)?.join(" ")));
+    }
+    Ok(Redirect::to(&format!("/agency/creators/{creator}?sent=1")).into_response())
 }

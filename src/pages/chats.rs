@@ -36,6 +36,8 @@ struct ChatsPage {
     custom_lists: Vec<CustomList>,
     /// Lists need `read:fan` as well.
     show_lists: bool,
+    /// `smart:<id>` or `custom:<uuid>`, or empty.
+    chosen_list: String,
 }
 
 struct ChatRow {
@@ -52,6 +54,7 @@ struct ChatRow {
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct CustomList {
+    uuid: String,
     name: String,
     #[serde(default)]
     members_count: u64,
@@ -59,6 +62,7 @@ struct CustomList {
 
 #[derive(Deserialize)]
 struct SmartList {
+    uuid: String,
     name: String,
     count: u64,
 }
@@ -73,12 +77,26 @@ pub async fn list(
     let params = Params::parse(raw.unwrap_or_default().as_bytes());
     let filter = params.get("filter").filter(|f| FILTERS.iter().any(|(k, _)| k == f)).unwrap_or("").to_owned();
     let search: String = params.get("search").unwrap_or("").chars().take(100).collect();
+    // `list=smart:<id>` or `list=custom:<uuid>`: chats of one fan list (needs read:fan).
+    let chosen_list = params.get("list").filter(|_| tokens.scopes.contains(Scope::ReadFan)).unwrap_or("").to_owned();
+    let (smart_id, custom_id) = match chosen_list.split_once(':') {
+        Some(("smart", id)) if id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') => (id, ""),
+        Some(("custom", id)) if is_uuid(id) => ("", id),
+        _ => ("", ""),
+    };
     let page = params.page();
     let list: Page<Chat> = upstream::get_json(
         &state,
         &session,
         "/chats",
-        &[("page", &page.to_string()), ("size", "20"), ("filter", &filter), ("search", &search)],
+        &[
+            ("page", &page.to_string()),
+            ("size", "20"),
+            ("filter", &filter),
+            ("search", &search),
+            ("smartListIds", smart_id),
+            ("customListId", custom_id),
+        ],
     )
     .await?;
     let chats = list
@@ -102,7 +120,12 @@ pub async fn list(
     } else {
         (Vec::new(), Vec::new())
     };
-    let pager = Pager::pages("/chats", page, list.pagination.has_more, &[("filter", &filter), ("search", &search)]);
+    let pager = Pager::pages(
+        "/chats",
+        page,
+        list.pagination.has_more,
+        &[("filter", &filter), ("search", &search), ("list", &chosen_list)],
+    );
     let view = ChatsPage {
         nav: Nav::for_scopes(tokens.scopes, "/chats"),
         chats,
@@ -113,6 +136,7 @@ pub async fn list(
         smart_lists,
         custom_lists,
         show_lists: tokens.scopes.contains(Scope::ReadFan),
+        chosen_list,
     };
     Ok(render(StatusCode::OK, &view))
 }

@@ -56,6 +56,7 @@ pub fn router() -> Router<AppState> {
         .route("/agency", get(agency::page))
         .route("/agency/invites", post(agency::invite))
         .route("/agency/creators/{uuid}", get(agency::act_as))
+        .route("/agency/creators/{uuid}/chats/{fan}", post(agency::send_as))
 }
 
 /// Renders a template, turning a render failure into a logged 500 (never a panic, never

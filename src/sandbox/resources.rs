@@ -71,11 +71,34 @@ pub fn handle(sb: &SandboxState, call: &Call<'_>) -> Option<Response> {
         ("PATCH", "/posts/{postUuid}") => update_post(w, call),
         ("GET", "/chats/lists/custom") => page(
             call,
-            vec![
-                json!({"uuid": seed_list_uuid(0), "name": "VIP", "membersCount": 6, "createdAt": "2026-01-05T10:00:00.000Z"}),
-                json!({"uuid": seed_list_uuid(1), "name": "Birthday this month", "membersCount": 3, "createdAt": "2026-03-14T09:00:00.000Z"}),
-            ],
+            CUSTOM_LISTS
+                .iter()
+                .enumerate()
+                .map(|(i, (name, _))| {
+                    json!({"uuid": seed_list_uuid(i as u32), "name": name, "membersCount": custom_members(w, i).count(),
+                           "createdAt": "2026-01-05T10:00:00.000Z"})
+                })
+                .collect(),
         ),
+        ("POST", "/creators/{creatorUuid}/chats/{userUuid}/message") => match creator_offset(w, call) {
+            Some(offset) => {
+                let fan = call.param(1);
+                let of_creator = w.chats.iter().skip(offset).step_by(3).any(|c| w.fans[c.fan].uuid == fan);
+                if of_creator {
+                    let shifted = Call {
+                        method: call.method,
+                        pattern: call.pattern,
+                        params: vec![fan.to_owned()],
+                        query: Vec::new(),
+                        body: call.body,
+                    };
+                    send_message(w, &shifted)
+                } else {
+                    not_found("Chat")
+                }
+            }
+            None => not_found("Creator"),
+        },
         ("GET", "/tracking-links") => cursor(call, "limit", w.links.iter().map(link_json).collect()),
         ("POST", "/tracking-links") => create_link(w, call),
         ("DELETE", "/tracking-links/{linkUuid}") => delete_link(w, call),
@@ -273,6 +296,19 @@ fn list_chats(w: &World, call: &Call<'_>) -> Response {
     if let Some(bad) = filters.iter().find(|f| !known.contains(f)) {
         return invalid(vec![format!("filter '{bad}' is not supported")]);
     }
+    let smart = call.q_all("smartListIds");
+    if let Some(bad) =
+        smart.iter().find(|s| !["subscribers", "followers", "auto_renewing", "spent_more_than_50"].contains(s))
+    {
+        return invalid(vec![format!("smartListIds: '{bad}' is not a smart list")]);
+    }
+    let custom = match call.q("customListId") {
+        None => None,
+        Some(id) => match (0..CUSTOM_LISTS.len()).find(|i| seed_list_uuid(*i as u32) == id) {
+            Some(list) => Some(list),
+            None => return not_found("Custom list"),
+        },
+    };
     let search = call.q("search").map(str::to_lowercase);
     let mut chats: Vec<&Chat> = w
         .chats
@@ -282,6 +318,8 @@ fn list_chats(w: &World, call: &Call<'_>) -> Response {
         })
         .filter(|c| !filters.contains(&"not_muted") || !c.is_muted)
         .filter(|c| !filters.contains(&"subscribers") || w.fans[c.fan].subscriber)
+        .filter(|c| smart.iter().all(|s| in_smart_list(w, s, c.fan)))
+        .filter(|c| custom.is_none_or(|list| custom_members(w, list).any(|i| i == c.fan)))
         .filter(|c| {
             search.as_ref().is_none_or(|s| {
                 w.fans[c.fan].handle.contains(s.as_str())
@@ -403,6 +441,28 @@ fn smart_lists(w: &World) -> Response {
 }
 
 // ---- posts ------------------------------------------------------------------------------
+
+/// The seeded custom lists: name, and which fans (by index) belong.
+/// Whether fan number `i` belongs to a list.
+type Membership = fn(usize) -> bool;
+
+const CUSTOM_LISTS: [(&str, Membership); 2] = [("VIP", |i| i % 7 == 0), ("Birthday this month", |i| i % 13 == 3)];
+
+fn custom_members(w: &World, list: usize) -> impl Iterator<Item = usize> + '_ {
+    (0..w.fans.len()).filter(move |i| CUSTOM_LISTS.get(list).is_some_and(|(_, member)| member(*i)))
+}
+
+/// Whether fan `i` is in smart list `id`.
+fn in_smart_list(w: &World, id: &str, i: usize) -> bool {
+    let fan = &w.fans[i];
+    match id {
+        "subscribers" => fan.subscriber,
+        "followers" => !fan.subscriber,
+        "auto_renewing" => fan.subscriber && i.is_multiple_of(3),
+        "spent_more_than_50" => fan.is_top_spender,
+        _ => false,
+    }
+}
 
 fn seed_list_uuid(i: u32) -> String {
     super::seed::uuid(0x1157, i)
