@@ -46,6 +46,8 @@ pub struct Config {
     pub server: ServerConfig,
     /// The built-in sandbox, when started with `--sandbox`.
     pub sandbox: Option<SandboxConfig>,
+    /// `METRICS_TOKEN`: bearer token for `/metrics`; unset, only loopback clients may read it.
+    pub metrics_token: Option<SecretString>,
 }
 
 /// OAuth 2.0 client settings.
@@ -96,6 +98,9 @@ pub struct SessionConfig {
     pub secret: SecretString,
     /// Whether the secret was generated for this run (sandbox without `SESSION_SECRET`).
     pub secret_is_ephemeral: bool,
+    /// `SESSION_SECRET_PREVIOUS`: the secret being rotated out; records sealed with it are
+    /// re-sealed with `SESSION_SECRET` as they are used.
+    pub previous_secret: Option<SecretString>,
     /// `SESSION_COOKIE_NAME`.
     pub cookie_name: String,
     /// `SESSION_STORE`.
@@ -389,6 +394,21 @@ impl Config {
                 false,
             ),
         };
+        let previous_secret = r.get("SESSION_SECRET_PREVIOUS");
+        if let Some(previous) = &previous_secret {
+            if previous.chars().count() < MIN_SECRET_LEN {
+                r.problem(
+                    "SESSION_SECRET_PREVIOUS",
+                    format!("must be at least {MIN_SECRET_LEN} characters, like SESSION_SECRET"),
+                );
+            }
+            if *previous == secret {
+                r.problem(
+                    "SESSION_SECRET_PREVIOUS",
+                    "is the same as SESSION_SECRET; set it to the secret being replaced, or unset it",
+                );
+            }
+        }
         let cookie_name = r.get("SESSION_COOKIE_NAME").unwrap_or_else(|| "fanvue_oauth".to_owned());
         if !cookie_name.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b)) {
             r.problem(
@@ -410,6 +430,10 @@ impl Config {
         let ttl_hours: u64 = r.parsed("SESSION_TTL_HOURS", 24 * 30, "a whole number of hours");
 
         let tls = tls_setting(&mut r, &base_url);
+        let metrics_token = r.get("METRICS_TOKEN");
+        if metrics_token.as_ref().is_some_and(|t| t.chars().count() < 16) {
+            r.problem("METRICS_TOKEN", "must be at least 16 characters (or unset it to allow loopback clients only)");
+        }
 
         if !r.problems.is_empty() {
             return Err(ConfigError(r.problems));
@@ -421,12 +445,14 @@ impl Config {
             session: SessionConfig {
                 secret: SecretString::from(secret),
                 secret_is_ephemeral,
+                previous_secret: previous_secret.map(SecretString::from),
                 cookie_name,
                 store,
                 ttl: Duration::from_secs(ttl_hours.saturating_mul(3600)),
             },
             server: ServerConfig { bind, port, tls },
             sandbox,
+            metrics_token: metrics_token.map(SecretString::from),
         })
     }
 
@@ -602,6 +628,18 @@ mod tests {
             vars.push(("OAUTH_REDIRECT_URI", bad));
             assert_eq!(problems(load(Mode::Fanvue, &vars))[0].var, "OAUTH_REDIRECT_URI", "{bad}");
         }
+    }
+
+    #[test]
+    fn rotation_and_metrics_settings_are_checked() {
+        let mut vars = GOOD.to_vec();
+        vars.push(("SESSION_SECRET_PREVIOUS", "0123456789abcdef0123456789abcdef"));
+        vars.push(("METRICS_TOKEN", "short"));
+        let found = problems(load(Mode::Fanvue, &vars));
+        assert_eq!(found.iter().map(|p| p.var).collect::<Vec<_>>(), ["SESSION_SECRET_PREVIOUS", "METRICS_TOKEN"]);
+        let mut vars = GOOD.to_vec();
+        vars.push(("SESSION_SECRET_PREVIOUS", "the-old-secret-the-old-secret-123"));
+        assert!(load(Mode::Fanvue, &vars).ok().and_then(|c| c.session.previous_secret).is_some());
     }
 
     #[test]

@@ -26,6 +26,7 @@ pub mod config;
 pub mod crypto;
 pub mod error;
 pub mod fanvue;
+pub mod metrics;
 pub mod middleware;
 pub mod oauth;
 pub mod pages;
@@ -92,8 +93,11 @@ pub fn build_app(state: AppState) -> Router {
         .merge(proxy::router())
         .merge(assets::router())
         .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(metrics::ready))
+        .route("/metrics", get(metrics::endpoint))
         .fallback(|| async { StatusCode::NOT_FOUND })
-        .layer(session::layer(state.session_store.clone(), &state.config.session));
+        .layer(session::layer(state.session_store.clone(), &state.config.session))
+        .layer(axum::middleware::from_fn(metrics::record));
     middleware::stack(routes, state.clone()).with_state(state)
 }
 

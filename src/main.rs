@@ -13,7 +13,7 @@ Usage: fanvue-app-starter [--sandbox]
   --help      show this help
   --version   show the version
 
-Logging: RUST_LOG (default `info`). Configuration: see the README.";
+Logging: RUST_LOG (default `info`), LOG_FORMAT (`pretty` or `json`). Configuration: see the README.";
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -47,13 +47,22 @@ async fn main() -> ExitCode {
         eprintln!("error: .env could not be read: {what}. Fix it or remove the file.");
         return ExitCode::FAILURE;
     }
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_target(false)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
-        .init();
+    let filter = || {
+        tracing_subscriber::EnvFilter::try_from_default_env()
+            .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"))
+    };
+    // LOG_FORMAT: `pretty` (default, for people) or `json` (one object per line, for log shippers).
+    match std::env::var("LOG_FORMAT").ok().filter(|v| !v.is_empty()).as_deref() {
+        None | Some("pretty") => tracing_subscriber::fmt()
+            .with_env_filter(filter())
+            .with_target(false)
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
+            .init(),
+        Some("json") => tracing_subscriber::fmt().json().with_env_filter(filter()).with_current_span(true).init(),
+        Some(other) => {
+            eprintln!("error: LOG_FORMAT: `{other}` is not `pretty` or `json`");
+            return ExitCode::FAILURE;
+        }
+    }
     fanvue_app_starter::run(mode).await
 }

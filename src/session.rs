@@ -37,38 +37,21 @@ use crate::oauth::TokenSet;
 /// The key under which the sealed blob sits in the stored record's data.
 const SEALED_FIELD: &str = "sealed";
 
-/// A session store wrapper that seals records at rest (see the module docs).
+/// The two keys of one secret: sealing, and hashing ids into storage ids.
 #[derive(Clone)]
-pub struct SealedStore<S> {
-    inner: S,
-    seal_key: Key,
-    id_key: Key,
+struct Keys {
+    seal: Key,
+    id: Key,
 }
 
-impl<S> std::fmt::Debug for SealedStore<S> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("SealedStore { keys: [redacted] }")
-    }
-}
-
-impl<S: SessionStore> SealedStore<S> {
-    /// Wraps `inner` for session records, deriving both keys from the master secret.
-    pub fn new(inner: S, master_secret: &str) -> Self {
-        Self::with_labels(inner, master_secret, "session-record-v1", "session-id-v1")
-    }
-
-    /// Wraps `inner` with keys under other labels: records land in rows of their own.
-    fn with_labels(inner: S, master_secret: &str, record_label: &str, id_label: &str) -> Self {
-        Self {
-            inner,
-            seal_key: Key::derive(master_secret.as_bytes(), record_label),
-            id_key: Key::derive(master_secret.as_bytes(), id_label),
-        }
+impl Keys {
+    fn derive(secret: &str, record_label: &str, id_label: &str) -> Self {
+        Keys { seal: Key::derive(secret.as_bytes(), record_label), id: Key::derive(secret.as_bytes(), id_label) }
     }
 
     /// The id a record is stored under: HMAC of the cookie's id, truncated to 128 bits.
-    pub fn storage_id(&self, id: &Id) -> Id {
-        let mac = self.id_key.mac(&id.0.to_le_bytes());
+    fn storage_id(&self, id: &Id) -> Id {
+        let mac = self.id.mac(&id.0.to_le_bytes());
         let mut bytes = [0u8; 16];
         bytes.copy_from_slice(&mac[..16]);
         Id(i128::from_le_bytes(bytes))
@@ -78,7 +61,7 @@ impl<S: SessionStore> SealedStore<S> {
         let storage_id = self.storage_id(&record.id);
         let plain = serde_json::to_vec(&record.data).map_err(|e| session_store::Error::Encode(e.to_string()))?;
         let sealed = self
-            .seal_key
+            .seal
             .seal(&storage_id.0.to_le_bytes(), &plain)
             .map_err(|e| session_store::Error::Encode(e.to_string()))?;
         let mut data = std::collections::HashMap::new();
@@ -86,12 +69,52 @@ impl<S: SessionStore> SealedStore<S> {
         Ok(Record { id: storage_id, data, expiry_date: record.expiry_date })
     }
 
-    fn open(&self, id: Id, stored: Record) -> Option<Record> {
+    fn open(&self, id: Id, stored: &Record) -> Option<Record> {
         let blob = stored.data.get(SEALED_FIELD)?.as_str()?;
         let sealed = crypto::unb64(blob)?;
-        let plain = self.seal_key.open(&stored.id.0.to_le_bytes(), &sealed).ok()?;
+        let plain = self.seal.open(&stored.id.0.to_le_bytes(), &sealed).ok()?;
         let data = serde_json::from_slice(&plain).ok()?;
         Some(Record { id, data, expiry_date: stored.expiry_date })
+    }
+}
+
+/// A session store wrapper that seals records at rest (see the module docs).
+///
+/// Key rotation: with `SESSION_SECRET_PREVIOUS` set, a record not found under the current
+/// secret is looked up under the previous one, opened, re-sealed under the current secret
+/// and its old row deleted, as it is used; nobody is signed out by a rotation.
+#[derive(Clone)]
+pub struct SealedStore<S> {
+    inner: S,
+    current: Keys,
+    previous: Option<Keys>,
+}
+
+impl<S> std::fmt::Debug for SealedStore<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SealedStore { keys: [redacted] }")
+    }
+}
+
+impl<S: SessionStore> SealedStore<S> {
+    /// Wraps `inner` for session records, with keys from the master secret (and the previous
+    /// one, during a rotation).
+    pub fn new(inner: S, master_secret: &str, previous_secret: Option<&str>) -> Self {
+        Self::with_labels(inner, master_secret, previous_secret, "session-record-v1", "session-id-v1")
+    }
+
+    /// Wraps `inner` with keys under other labels: records land in rows of their own.
+    fn with_labels(inner: S, secret: &str, previous: Option<&str>, record_label: &str, id_label: &str) -> Self {
+        Self {
+            inner,
+            current: Keys::derive(secret, record_label, id_label),
+            previous: previous.map(|p| Keys::derive(p, record_label, id_label)),
+        }
+    }
+
+    /// The id a record is stored under (with the current secret).
+    pub fn storage_id(&self, id: &Id) -> Id {
+        self.current.storage_id(id)
     }
 }
 
@@ -99,29 +122,48 @@ impl<S: SessionStore> SealedStore<S> {
 impl<S: SessionStore + Clone> SessionStore for SealedStore<S> {
     async fn create(&self, record: &mut Record) -> session_store::Result<()> {
         // A fresh random id colliding is a 2^-128 event, but handle it as the stores do.
-        while self.inner.load(&self.storage_id(&record.id)).await?.is_some() {
+        while self.inner.load(&self.current.storage_id(&record.id)).await?.is_some() {
             record.id = Id::default();
         }
-        self.inner.save(&self.seal(record)?).await
+        self.inner.save(&self.current.seal(record)?).await
     }
 
     async fn save(&self, record: &Record) -> session_store::Result<()> {
-        self.inner.save(&self.seal(record)?).await
+        self.inner.save(&self.current.seal(record)?).await
     }
 
     async fn load(&self, id: &Id) -> session_store::Result<Option<Record>> {
-        let Some(stored) = self.inner.load(&self.storage_id(id)).await? else {
+        if let Some(stored) = self.inner.load(&self.current.storage_id(id)).await? {
+            let opened = self.current.open(*id, &stored);
+            if opened.is_none() {
+                tracing::info!(
+                    "a session record could not be opened (SESSION_SECRET changed?); treating it as signed out"
+                );
+            }
+            return Ok(opened);
+        }
+        let Some(previous) = &self.previous else {
             return Ok(None);
         };
-        let opened = self.open(*id, stored);
-        if opened.is_none() {
-            tracing::info!("a session record could not be opened (SESSION_SECRET changed?); treating it as signed out");
-        }
-        Ok(opened)
+        let old_id = previous.storage_id(id);
+        let Some(stored) = self.inner.load(&old_id).await? else {
+            return Ok(None);
+        };
+        let Some(record) = previous.open(*id, &stored) else {
+            return Ok(None);
+        };
+        // Rotation: move the record under the current secret as it is used.
+        self.inner.save(&self.current.seal(&record)?).await?;
+        self.inner.delete(&old_id).await?;
+        Ok(Some(record))
     }
 
     async fn delete(&self, id: &Id) -> session_store::Result<()> {
-        self.inner.delete(&self.storage_id(id)).await
+        self.inner.delete(&self.current.storage_id(id)).await?;
+        if let Some(previous) = &self.previous {
+            self.inner.delete(&previous.storage_id(id)).await?;
+        }
+        Ok(())
     }
 }
 
@@ -173,8 +215,10 @@ const TOKENS_FIELD: &str = "tokens";
 
 impl TokenVault {
     /// A vault in the same store as the sessions, under keys of its own.
-    pub fn new(inner: AnyStore, master_secret: &str) -> Self {
-        Self { store: SealedStore::with_labels(inner, master_secret, "token-record-v1", "token-id-v1") }
+    pub fn new(inner: AnyStore, master_secret: &str, previous_secret: Option<&str>) -> Self {
+        Self {
+            store: SealedStore::with_labels(inner, master_secret, previous_secret, "token-record-v1", "token-id-v1"),
+        }
     }
 
     /// The tokens of session `id`, if it is signed in.
@@ -224,7 +268,8 @@ pub async fn open_store(config: &SessionConfig) -> Result<(SealedStore<AnyStore>
         }
     };
     let secret = secrecy::ExposeSecret::expose_secret(&config.secret);
-    Ok((SealedStore::new(inner.clone(), secret), TokenVault::new(inner, secret)))
+    let previous = config.previous_secret.as_ref().map(secrecy::ExposeSecret::expose_secret);
+    Ok((SealedStore::new(inner.clone(), secret, previous), TokenVault::new(inner, secret, previous)))
 }
 
 async fn open_sqlite(path: &Path) -> Result<SqliteStore, String> {
@@ -288,7 +333,7 @@ mod tests {
     #[tokio::test]
     async fn records_are_sealed_under_a_hashed_id_and_open_only_with_the_same_secret() {
         let inner = MemoryStore::default();
-        let store = SealedStore::new(inner.clone(), "0123456789abcdef0123456789abcdef");
+        let store = SealedStore::new(inner.clone(), "0123456789abcdef0123456789abcdef", None);
         let mut rec = record("ory_at_SECRET");
         store.create(&mut rec).await.ok();
 
@@ -300,7 +345,24 @@ mod tests {
         let loaded = store.load(&rec.id).await.ok().flatten();
         assert_eq!(loaded.map(|r| r.data), Some(rec.data.clone()));
 
-        let other = SealedStore::new(inner, "another-secret-another-secret-xx");
+        let other = SealedStore::new(inner.clone(), "another-secret-another-secret-xx", None);
         assert!(other.load(&rec.id).await.ok().flatten().is_none());
+    }
+
+    #[tokio::test]
+    async fn rotation_reseals_records_under_the_new_secret_as_they_are_used() {
+        let (old, new) = ("the-old-secret-the-old-secret-123", "the-new-secret-the-new-secret-456");
+        let inner = MemoryStore::default();
+        let mut rec = record("ory_at_ROTATE");
+        SealedStore::new(inner.clone(), old, None).create(&mut rec).await.ok();
+
+        let rotating = SealedStore::new(inner.clone(), new, Some(old));
+        let loaded = rotating.load(&rec.id).await.ok().flatten();
+        assert_eq!(loaded.map(|r| r.data), Some(rec.data.clone()), "readable during the rotation");
+        let old_row = SealedStore::new(inner.clone(), old, None).storage_id(&rec.id);
+        assert!(inner.load(&old_row).await.ok().flatten().is_none(), "the old row is gone");
+
+        let rotated = SealedStore::new(inner, new, None);
+        assert!(rotated.load(&rec.id).await.ok().flatten().is_some(), "readable after the previous secret is dropped");
     }
 }

@@ -106,9 +106,9 @@ impl FanvueClient {
     /// Sends one request. Returns Fanvue's answer whatever its status; only transport
     /// failures are errors here (use [`ApiResponse::error_for_status`] for the rest).
     pub async fn send(&self, request: ApiRequest, token: &AccessToken) -> Result<ApiResponse, FanvueError> {
-        let required = match endpoints::lookup(&request.method, &request.path) {
-            Lookup::Found(endpoint) => endpoint.required(),
-            _ => ScopeSet::empty(),
+        let (required, pattern) = match endpoints::lookup(&request.method, &request.path) {
+            Lookup::Found(endpoint) => (endpoint.required(), endpoint.pattern),
+            _ => (ScopeSet::empty(), "unknown"),
         };
         let mut url = request
             .path
@@ -124,7 +124,14 @@ impl FanvueClient {
         if let Some(body) = request.json_body {
             builder = builder.header(CONTENT_TYPE, "application/json").body(body);
         }
-        let mut response = builder.send().await.map_err(transport_error)?;
+        let mut response = match builder.send().await {
+            Ok(response) => response,
+            Err(err) => {
+                crate::metrics::metrics().upstream(pattern, 0);
+                return Err(transport_error(err));
+            }
+        };
+        crate::metrics::metrics().upstream(pattern, response.status().as_u16());
         let status = response.status();
         let headers = kept_headers(response.headers());
         warn_if_deprecated(&headers, &request.path);

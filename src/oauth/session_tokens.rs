@@ -125,6 +125,7 @@ impl SessionTokens {
         if let Some(previous) = previous {
             self.vault.delete(previous).await?;
         }
+        crate::metrics::metrics().session_created();
         Ok(())
     }
 
@@ -182,17 +183,22 @@ impl SessionTokens {
     async fn refresh_and_save(&self, id: Id, current: &TokenSet) -> Result<TokenSet, TokenError> {
         match self.oauth.refresh(current, now_unix()).await {
             Ok(renewed) => {
+                crate::metrics::metrics().refresh(true);
                 // Persist before use: the old refresh token is already dead at Fanvue.
                 self.vault.save(id, &renewed, self.expires()).await?;
                 tracing::info!("access token refreshed");
                 Ok(renewed)
             }
             Err(err) if err.grant_is_dead() => {
+                crate::metrics::metrics().refresh(false);
                 tracing::warn!(error = %err, "refresh refused; ending the session");
                 self.vault.delete(id).await?;
                 Err(TokenError::ReauthRequired)
             }
-            Err(err) => Err(TokenError::Refresh(err)),
+            Err(err) => {
+                crate::metrics::metrics().refresh(false);
+                Err(TokenError::Refresh(err))
+            }
         }
     }
 }

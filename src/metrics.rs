@@ -1,0 +1,196 @@
+//! Prometheus metrics for operators: requests by route and status with a latency histogram,
+//! Fanvue calls by endpoint and status, token refreshes and their failures, sessions created,
+//! and rate-limit answers. Counted in process (one registry per process, as Prometheus
+//! exporters do) and rendered in Prometheus' text format at `GET /metrics`.
+//!
+//! `/metrics` is not public: with `METRICS_TOKEN` set it needs `Authorization: Bearer
+//! <token>`; without it, it answers only clients on the loopback interface (a scraper on
+//! the same host, or a sidecar).
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, OnceLock};
+use std::time::Duration;
+
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+use crate::state::AppState;
+
+/// Upper bounds (seconds) of the latency histogram's buckets.
+const BUCKETS: [f64; 12] = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
+
+#[derive(Default)]
+struct Histogram {
+    counts: [u64; BUCKETS.len()],
+    sum: f64,
+    count: u64,
+}
+
+/// The process's metrics.
+#[derive(Default)]
+pub struct Metrics {
+    requests: Mutex<BTreeMap<(String, u16), u64>>,
+    latency: Mutex<BTreeMap<String, Histogram>>,
+    upstream: Mutex<BTreeMap<(String, u16), u64>>,
+    refreshes: AtomicU64,
+    refresh_failures: AtomicU64,
+    sessions_created: AtomicU64,
+    rate_limited: AtomicU64,
+}
+
+/// The process-wide registry.
+pub fn metrics() -> &'static Metrics {
+    static METRICS: OnceLock<Metrics> = OnceLock::new();
+    METRICS.get_or_init(Metrics::default)
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+impl Metrics {
+    /// One answered request: `route` is the route pattern (never the raw path: bounded labels).
+    pub fn request(&self, route: &str, status: u16, elapsed: Duration) {
+        *lock(&self.requests).entry((route.to_owned(), status)).or_default() += 1;
+        let secs = elapsed.as_secs_f64();
+        let mut latency = lock(&self.latency);
+        let h = latency.entry(route.to_owned()).or_default();
+        for (i, bound) in BUCKETS.iter().enumerate() {
+            if secs <= *bound {
+                h.counts[i] += 1;
+            }
+        }
+        h.sum += secs;
+        h.count += 1;
+        if status == 429 {
+            self.rate_limited.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// One call to Fanvue: `endpoint` is the pattern from the endpoint table; status 0 means
+    /// no answer (timeout, connection failure).
+    pub fn upstream(&self, endpoint: &str, status: u16) {
+        *lock(&self.upstream).entry((endpoint.to_owned(), status)).or_default() += 1;
+    }
+
+    /// A token refresh that succeeded, or not.
+    pub fn refresh(&self, ok: bool) {
+        let counter = if ok { &self.refreshes } else { &self.refresh_failures };
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A session signed in.
+    pub fn session_created(&self) {
+        self.sessions_created.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Prometheus text exposition format.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        let label = |s: &str| s.replace('\\', "\\\\").replace('"', "\\\"");
+        let _ = writeln!(
+            out,
+            "# HELP http_requests_total Requests answered, by route and status.\n# TYPE http_requests_total counter"
+        );
+        for ((route, status), n) in lock(&self.requests).iter() {
+            let _ = writeln!(out, "http_requests_total{{route=\"{}\",status=\"{status}\"}} {n}", label(route));
+        }
+        let _ = writeln!(
+            out,
+            "# HELP http_request_duration_seconds Time to answer, by route.\n# TYPE http_request_duration_seconds histogram"
+        );
+        for (route, h) in lock(&self.latency).iter() {
+            let route = label(route);
+            for (i, bound) in BUCKETS.iter().enumerate() {
+                let _ = writeln!(
+                    out,
+                    "http_request_duration_seconds_bucket{{route=\"{route}\",le=\"{bound}\"}} {}",
+                    h.counts[i]
+                );
+            }
+            let _ = writeln!(out, "http_request_duration_seconds_bucket{{route=\"{route}\",le=\"+Inf\"}} {}", h.count);
+            let _ = writeln!(out, "http_request_duration_seconds_sum{{route=\"{route}\"}} {}", h.sum);
+            let _ = writeln!(out, "http_request_duration_seconds_count{{route=\"{route}\"}} {}", h.count);
+        }
+        let _ = writeln!(
+            out,
+            "# HELP fanvue_upstream_requests_total Calls to the Fanvue API, by endpoint and status (0: no answer).\n# TYPE fanvue_upstream_requests_total counter"
+        );
+        for ((endpoint, status), n) in lock(&self.upstream).iter() {
+            let _ = writeln!(
+                out,
+                "fanvue_upstream_requests_total{{endpoint=\"{}\",status=\"{status}\"}} {n}",
+                label(endpoint)
+            );
+        }
+        for (name, help, value) in [
+            ("fanvue_token_refreshes_total", "Access-token refreshes that succeeded.", &self.refreshes),
+            ("fanvue_token_refresh_failures_total", "Access-token refreshes that failed.", &self.refresh_failures),
+            ("fanvue_sessions_created_total", "Sessions signed in.", &self.sessions_created),
+            ("http_rate_limited_total", "Requests answered 429.", &self.rate_limited),
+        ] {
+            let _ =
+                writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}", value.load(Ordering::Relaxed));
+        }
+        out
+    }
+}
+
+/// Middleware: counts every answered request under its route pattern.
+pub async fn record(request: Request, next: Next) -> Response {
+    let route = request
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let started = std::time::Instant::now();
+    let response = next.run(request).await;
+    metrics().request(&route, response.status().as_u16(), started.elapsed());
+    response
+}
+
+/// `GET /metrics`.
+pub async fn endpoint(State(state): State<AppState>, headers: HeaderMap, request: Request) -> Response {
+    let peer = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0);
+    let allowed = match &state.config.metrics_token {
+        Some(token) => headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .is_some_and(|given| {
+                crate::crypto::constant_time_eq(
+                    given.as_bytes(),
+                    secrecy::ExposeSecret::expose_secret(token).as_bytes(),
+                )
+            }),
+        None => peer.is_some_and(|p| p.ip().is_loopback()),
+    };
+    if !allowed {
+        return (StatusCode::FORBIDDEN, "metrics need METRICS_TOKEN (Authorization: Bearer) or a loopback client")
+            .into_response();
+    }
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], metrics().render()).into_response()
+}
+
+/// `GET /readyz`: 200 when the session store answers, 503 (with the reason) when not.
+pub async fn ready(State(state): State<AppState>) -> Response {
+    use tower_sessions::SessionStore;
+    let probe = tower_sessions::session::Id(0);
+    match tokio::time::timeout(Duration::from_secs(3), state.session_store.load(&probe)).await {
+        Ok(Ok(_)) => axum::Json(serde_json::json!({"status": "ready", "sessionStore": "ok"})).into_response(),
+        Ok(Err(err)) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            axum::Json(serde_json::json!({"status": "unavailable", "sessionStore": err.to_string()})),
+        )
+            .into_response(),
+        Err(_) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            axum::Json(serde_json::json!({"status": "unavailable", "sessionStore": "timeout"})),
+        )
+            .into_response(),
+    }
+}

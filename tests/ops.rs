@@ -1,0 +1,69 @@
+//! Operating the app: readiness, metrics (and who may read them), JSON logs.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::*;
+use reqwest::StatusCode;
+
+#[tokio::test]
+async fn readyz_reports_the_session_store() {
+    let app = TestApp::spawn(&[]).await;
+    let r = app.client().get(app.url("/readyz")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(body["sessionStore"], "ok");
+}
+
+#[tokio::test]
+async fn metrics_count_requests_upstream_calls_and_sessions() {
+    let app = TestApp::spawn(&[]).await;
+    let browser = app.client();
+    login(&app, &browser).await;
+    home(&app, &browser).await;
+    let text = browser.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    assert!(text.contains(r#"http_requests_total{route="/",status="200"}"#), "{text}");
+    assert!(text.contains(r#"http_request_duration_seconds_bucket{route="/",le="+Inf"}"#));
+    assert!(text.contains(r#"fanvue_upstream_requests_total{endpoint="/users/me",status="200"} 1"#), "{text}");
+    assert!(text.contains("fanvue_sessions_created_total 1"));
+    assert!(!text.contains("sbx_"), "no token in metrics");
+}
+
+#[tokio::test]
+async fn metrics_need_the_token_when_one_is_set() {
+    let app = TestApp::spawn(&[("METRICS_TOKEN", "a-long-metrics-token-123")]).await;
+    let c = app.client();
+    assert_eq!(c.get(app.url("/metrics")).send().await.unwrap().status(), StatusCode::FORBIDDEN);
+    let wrong = c.get(app.url("/metrics")).bearer_auth("a-long-metrics-token-999").send().await.unwrap();
+    assert_eq!(wrong.status(), StatusCode::FORBIDDEN);
+    let ok = c.get(app.url("/metrics")).bearer_auth("a-long-metrics-token-123").send().await.unwrap();
+    assert_eq!(ok.status(), StatusCode::OK);
+    assert!(ok.headers()["content-type"].to_str().unwrap().starts_with("text/plain; version=0.0.4"));
+}
+
+#[tokio::test]
+async fn json_logs_have_one_object_per_line_with_the_request_id() {
+    let app = TestApp::spawn(&[("LOG_FORMAT", "json")]).await;
+    let browser = app.client();
+    login(&app, &browser).await;
+    let r = browser.get(app.url("/nowhere")).send().await.unwrap();
+    let id = r.headers()["x-request-id"].to_str().unwrap().to_owned();
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    let logs = app.logs();
+    let lines: Vec<serde_json::Value> =
+        logs.lines().map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}"))).collect();
+    assert!(lines.iter().any(|l| l["span"]["request_id"] == id.as_str() && l["fields"]["status"] == 404), "{logs}");
+    assert!(!logs.contains("sbx_at.") && !logs.contains("sbx_rt_"));
+}
+
+#[test]
+fn a_bad_log_format_is_a_clear_error() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_fanvue-app-starter"))
+        .arg("--sandbox")
+        .env_clear()
+        .env("LOG_FORMAT", "xml")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("LOG_FORMAT"));
+}
