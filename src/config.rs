@@ -48,6 +48,11 @@ pub struct Config {
     pub sandbox: Option<SandboxConfig>,
     /// `METRICS_TOKEN`: bearer token for `/metrics`; unset, only loopback clients may read it.
     pub metrics_token: Option<SecretString>,
+    /// `RATE_LIMIT_PER_MINUTE`: requests per client IP per minute to `/api/oauth/*` and
+    /// `/api/fanvue/*` (0 turns the limit off).
+    pub rate_limit_per_minute: u32,
+    /// `TRUSTED_PROXIES`: addresses whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Vec<IpAddr>,
 }
 
 /// OAuth 2.0 client settings.
@@ -430,6 +435,26 @@ impl Config {
         let ttl_hours: u64 = r.parsed("SESSION_TTL_HOURS", 24 * 30, "a whole number of hours");
 
         let tls = tls_setting(&mut r, &base_url);
+        let rate_limit_per_minute: u32 =
+            r.parsed("RATE_LIMIT_PER_MINUTE", 120, "a whole number (0 turns the limit off)");
+        let trusted_proxies: Vec<IpAddr> = match r.get("TRUSTED_PROXIES") {
+            None => Vec::new(),
+            Some(list) => list
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .filter_map(|s| match s.parse() {
+                    Ok(ip) => Some(ip),
+                    Err(_) => {
+                        r.problem(
+                            "TRUSTED_PROXIES",
+                            format!("`{s}` is not an IP address; list your proxies' addresses, comma-separated"),
+                        );
+                        None
+                    }
+                })
+                .collect(),
+        };
         let metrics_token = r.get("METRICS_TOKEN");
         if metrics_token.as_ref().is_some_and(|t| t.chars().count() < 16) {
             r.problem("METRICS_TOKEN", "must be at least 16 characters (or unset it to allow loopback clients only)");
@@ -453,6 +478,8 @@ impl Config {
             server: ServerConfig { bind, port, tls },
             sandbox,
             metrics_token: metrics_token.map(SecretString::from),
+            rate_limit_per_minute,
+            trusted_proxies,
         })
     }
 

@@ -26,6 +26,7 @@ pub mod config;
 pub mod crypto;
 pub mod error;
 pub mod fanvue;
+pub mod limits;
 pub mod metrics;
 pub mod middleware;
 pub mod oauth;

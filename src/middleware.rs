@@ -33,7 +33,7 @@ pub const UPLOAD_TIMEOUT: Duration = Duration::from_secs(30 * 60);
 
 /// Applies the whole stack to `router`. Outermost first:
 /// request id → log line → sensitive headers → security headers → error rendering →
-/// panic containment → time limit → body limit → cross-site refusal → (routes).
+/// panic containment → time limit → body limit → per-IP rate limit → cross-site refusal → (routes).
 pub fn stack(router: Router<AppState>, state: AppState) -> Router<AppState> {
     router.layer(
         ServiceBuilder::new()
@@ -62,6 +62,7 @@ pub fn stack(router: Router<AppState>, state: AppState) -> Router<AppState> {
             .layer(CatchPanicLayer::custom(|_| AppError::Internal("a handler panicked".into()).into_response()))
             .layer(middleware::from_fn(time_limit))
             .layer(axum::extract::DefaultBodyLimit::max(BODY_LIMIT_BYTES))
+            .layer(middleware::from_fn_with_state(state.clone(), crate::limits::limit))
             .layer(middleware::from_fn_with_state(state, refuse_cross_site)),
     )
 }

@@ -21,6 +21,8 @@ pub struct AppState {
     pub session_store: SealedStore<AnyStore>,
     /// Uploads streaming at once: each holds one part in memory.
     pub upload_slots: Arc<tokio::sync::Semaphore>,
+    /// Per-client-IP request counts (`RATE_LIMIT_PER_MINUTE`).
+    pub rate_limiter: Arc<crate::limits::RateLimiter>,
 }
 
 /// Uploads that may stream at the same time (each holds at most one part in memory).
@@ -37,7 +39,7 @@ impl AppState {
         let (session_store, vault) = crate::session::open_store(&config.session).await?;
         let tokens = SessionTokens::new(oauth, vault, config.session.ttl);
         let upload_slots = Arc::new(tokio::sync::Semaphore::new(CONCURRENT_UPLOADS));
-        Ok(Self { config: Arc::new(config), tokens, fanvue, session_store, upload_slots })
+        Ok(Self { config: Arc::new(config), tokens, fanvue, session_store, upload_slots, rate_limiter: Arc::default() })
     }
 
     /// The OAuth client.

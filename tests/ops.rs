@@ -67,3 +67,35 @@ fn a_bad_log_format_is_a_clear_error() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("LOG_FORMAT"));
 }
+
+#[tokio::test]
+async fn login_and_proxy_calls_are_limited_per_client_ip() {
+    let app = TestApp::spawn(&[("RATE_LIMIT_PER_MINUTE", "5")]).await;
+    let c = app.cookieless();
+    for _ in 0..5 {
+        assert_eq!(c.get(app.url("/api/oauth/login")).send().await.unwrap().status(), StatusCode::SEE_OTHER);
+    }
+    let r = c.get(app.url("/api/fanvue/users/me")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    let wait: u64 = r.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=60).contains(&wait));
+    assert_eq!(r.json::<serde_json::Value>().await.unwrap()["error"], "rate_limited");
+    assert_eq!(c.get(app.url("/")).send().await.unwrap().status(), StatusCode::OK, "pages are not limited");
+    // A client cannot dodge the limit by typing X-Forwarded-For (no trusted proxy configured).
+    let r = c.get(app.url("/api/oauth/login")).header("x-forwarded-for", "203.0.113.9").send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+}
+
+#[tokio::test]
+async fn behind_a_trusted_proxy_each_forwarded_client_has_its_own_limit() {
+    let app = TestApp::spawn(&[("RATE_LIMIT_PER_MINUTE", "2"), ("TRUSTED_PROXIES", "127.0.0.1,::1")]).await;
+    let c = app.cookieless();
+    for client in ["203.0.113.1", "203.0.113.2", "203.0.113.3"] {
+        for _ in 0..2 {
+            let r = c.get(app.url("/api/oauth/login")).header("x-forwarded-for", client).send().await.unwrap();
+            assert_eq!(r.status(), StatusCode::SEE_OTHER, "{client}");
+        }
+    }
+    let r = c.get(app.url("/api/oauth/login")).header("x-forwarded-for", "203.0.113.1").send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+}

@@ -291,7 +291,10 @@ async fn insights_chart_a_range_with_sources_growth_and_top_spenders() {
 /// Fanvue's 429 on a page: the user is told when to retry, and stays signed in.
 #[tokio::test]
 async fn a_rate_limited_page_says_when_to_retry() {
-    let (app, browser) = signed_in(ALL).await;
+    // The app's own per-IP limit off, to reach Fanvue's.
+    let app = TestApp::spawn(&[("OAUTH_SCOPES", ALL), ("RATE_LIMIT_PER_MINUTE", "0")]).await;
+    let browser = app.client();
+    login(&app, &browser).await;
     for _ in 0..200 {
         browser.get(app.url("/api/fanvue/users/me")).send().await.unwrap();
     }

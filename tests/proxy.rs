@@ -169,7 +169,8 @@ async fn unsafe_methods_are_csrf_checked_and_bodies_validated() {
 /// Fanvue's 429 (200 requests / 60 s per user) reaches the browser with `Retry-After`.
 #[tokio::test]
 async fn fanvues_rate_limit_is_passed_back_with_retry_after() {
-    let app = TestApp::spawn(&[]).await;
+    // The app's own per-IP limit off, to reach Fanvue's.
+    let app = TestApp::spawn(&[("RATE_LIMIT_PER_MINUTE", "0")]).await;
     let browser = app.client();
     login(&app, &browser).await;
     let mut last = None;
