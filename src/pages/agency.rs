@@ -183,8 +183,8 @@ pub async fn send_as(
     }
     let params = Params::parse(&body);
     let text = params.get("text").unwrap_or("");
-    if text.is_empty() || text.chars().count() > super::posts::MAX_TEXT {
-        return Err(AppError::BadRequest(format!("Write a message of 1 to {} characters.", super::posts::MAX_TEXT)));
+    if text.is_empty() || text.chars().count() > super::MAX_TEXT {
+        return Err(AppError::BadRequest(format!("Write a message of 1 to {} characters.", super::MAX_TEXT)));
     }
     let path = format!("/creators/{creator}/chats/{fan}/message");
     let answer = upstream::send_json(&state, &session, Method::POST, &path, Some(&json!({ "text": text }))).await?;

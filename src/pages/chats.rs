@@ -12,7 +12,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use tower_sessions::Session;
 
-use super::{Nav, Pager, Params, gate, https_only, is_uuid, money, parse_price, render, short_time};
+use super::{Nav, Pager, Params, gate, https_only, is_uuid, money, render, short_time};
 use crate::error::AppError;
 use crate::fanvue::models::{Chat, Message};
 use crate::fanvue::pagination::Page;
@@ -252,34 +252,11 @@ async fn render_conversation(
 
 fn validate(form: &MessageForm) -> Result<Value, Vec<String>> {
     let mut errors = Vec::new();
-    if form.text.chars().count() > super::posts::MAX_TEXT {
-        errors.push(format!("The message is longer than {} characters.", super::posts::MAX_TEXT));
-    }
-    let media: Vec<&str> = form.media.split([',', ' ', '\n']).map(str::trim).filter(|s| !s.is_empty()).collect();
-    if let Some(bad) = media.iter().find(|m| !is_uuid(m)) {
-        errors.push(format!("“{bad}” is not a media UUID."));
-    }
-    let price = if form.price.is_empty() {
-        None
-    } else {
-        match parse_price(&form.price) {
-            Some(cents) if cents >= super::posts::MIN_PRICE_CENTS => Some(cents),
-            _ => {
-                errors.push(format!("A price is at least {} (e.g. 9.99).", money(super::posts::MIN_PRICE_CENTS)));
-                None
-            }
-        }
-    };
-    if price.is_some() && media.is_empty() {
-        errors.push("A paid message needs at least one media item.".to_owned());
-    }
-    if form.text.trim().is_empty() && media.is_empty() {
-        errors.push("Write a message or attach media.".to_owned());
-    }
+    let content = super::check_content(&form.text, &form.media, &form.price, "message", &mut errors);
     if !errors.is_empty() {
         return Err(errors);
     }
-    Ok(json!({ "text": Some(form.text.clone()).filter(|t| !t.trim().is_empty()), "mediaUuids": media, "price": price }))
+    Ok(json!({ "text": content.text, "mediaUuids": content.media, "price": content.price }))
 }
 
 /// `POST /chats/{uuid}`: sends a message. Never retried automatically (it is not idempotent).

@@ -323,6 +323,59 @@ pub fn chosen_media(params: &Params) -> String {
     chosen.join(", ")
 }
 
+/// The lowest price Fanvue accepts for a paid post or message, in cents.
+pub const MIN_PRICE_CENTS: u64 = 300;
+/// The longest text Fanvue accepts for a post or message.
+pub const MAX_TEXT: usize = 5000;
+
+/// What a post or a message carries, checked the way Fanvue checks it.
+pub struct Content<'a> {
+    /// Text, if any.
+    pub text: Option<&'a str>,
+    /// Media UUIDs.
+    pub media: Vec<&'a str>,
+    /// Price in cents.
+    pub price: Option<u64>,
+}
+
+/// Checks a form's text, media UUIDs (comma-separated) and price (in dollars) by Fanvue's
+/// rules: at most [`MAX_TEXT`] characters, UUIDs, a price of at least [`MIN_PRICE_CENTS`]
+/// and only with media, and something to send. `what` names the thing in the messages.
+pub fn check_content<'a>(
+    text: &'a str,
+    media: &'a str,
+    price: &str,
+    what: &str,
+    errors: &mut Vec<String>,
+) -> Content<'a> {
+    if text.chars().count() > MAX_TEXT {
+        errors.push(format!("The {what} is longer than {MAX_TEXT} characters."));
+    }
+    let media: Vec<&str> = media.split([',', ' ', '\n']).map(str::trim).filter(|s| !s.is_empty()).collect();
+    if let Some(bad) = media.iter().find(|m| !is_uuid(m)) {
+        errors.push(format!("“{bad}” is not a media UUID."));
+    }
+    let price = if price.is_empty() {
+        None
+    } else {
+        match parse_price(price) {
+            Some(cents) if cents >= MIN_PRICE_CENTS => Some(cents),
+            _ => {
+                errors
+                    .push(format!("A price is at least {} (in dollars and cents, e.g. 9.99).", money(MIN_PRICE_CENTS)));
+                None
+            }
+        }
+    };
+    if price.is_some() && media.is_empty() {
+        errors.push(format!("A paid {what} needs at least one media item."));
+    }
+    if text.trim().is_empty() && media.is_empty() {
+        errors.push(format!("Write a {what} or attach media."));
+    }
+    Content { text: Some(text).filter(|t| !t.trim().is_empty()), media, price }
+}
+
 /// Whether `s` is a UUID (8-4-4-4-12 hex digits).
 pub fn is_uuid(s: &str) -> bool {
     let groups: Vec<&str> = s.split('-').collect();

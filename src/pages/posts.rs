@@ -10,18 +10,13 @@ use axum::response::{IntoResponse, Redirect, Response};
 use serde_json::{Value, json};
 use tower_sessions::Session;
 
-use super::{Nav, Pager, Params, gate, is_uuid, money, parse_price, render, short_time};
+use super::{Nav, Pager, Params, gate, is_uuid, money, render, short_time};
 use crate::error::AppError;
 use crate::fanvue::models::Post;
 use crate::fanvue::pagination::Page;
 use crate::scopes::Scope;
 use crate::state::AppState;
 use crate::upstream;
-
-/// The lowest price Fanvue accepts, in cents.
-pub const MIN_PRICE_CENTS: u64 = 300;
-/// The longest text Fanvue accepts.
-pub const MAX_TEXT: usize = 5000;
 
 #[derive(Template)]
 #[template(path = "pages/posts.html")]
@@ -130,31 +125,7 @@ fn validate(form: &PostForm, now: time::OffsetDateTime) -> Result<Value, Vec<Str
     if !matches!(form.audience.as_str(), "subscribers" | "followers-and-subscribers") {
         errors.push("Choose who can see the post.".to_owned());
     }
-    if form.text.chars().count() > MAX_TEXT {
-        errors.push(format!("The text is longer than {MAX_TEXT} characters."));
-    }
-    let media: Vec<&str> = form.media.split([',', ' ', '\n']).map(str::trim).filter(|s| !s.is_empty()).collect();
-    if let Some(bad) = media.iter().find(|m| !is_uuid(m)) {
-        errors.push(format!("“{bad}” is not a media UUID."));
-    }
-    let price = if form.price.is_empty() {
-        None
-    } else {
-        match parse_price(&form.price) {
-            Some(cents) if cents >= MIN_PRICE_CENTS => Some(cents),
-            _ => {
-                errors
-                    .push(format!("A price is at least {} (in dollars and cents, e.g. 9.99).", money(MIN_PRICE_CENTS)));
-                None
-            }
-        }
-    };
-    if price.is_some() && media.is_empty() {
-        errors.push("A paid post needs at least one media item.".to_owned());
-    }
-    if form.text.trim().is_empty() && media.is_empty() {
-        errors.push("Write something or attach media.".to_owned());
-    }
+    let content = super::check_content(&form.text, &form.media, &form.price, "post", &mut errors);
     let publish_at = if form.publish_at.is_empty() {
         None
     } else {
@@ -171,11 +142,11 @@ fn validate(form: &PostForm, now: time::OffsetDateTime) -> Result<Value, Vec<Str
     if !errors.is_empty() {
         return Err(errors);
     }
-    let mut body = json!({ "audience": form.audience, "mediaUuids": media });
-    if !form.text.trim().is_empty() {
-        body["text"] = form.text.clone().into();
+    let mut body = json!({ "audience": form.audience, "mediaUuids": content.media });
+    if let Some(text) = content.text {
+        body["text"] = text.into();
     }
-    if let Some(cents) = price {
+    if let Some(cents) = content.price {
         body["price"] = cents.into();
     }
     if let Some(at) = publish_at {

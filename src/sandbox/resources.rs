@@ -350,13 +350,15 @@ fn messages(w: &mut World, call: &Call<'_>) -> Response {
     page(call, chat.messages.iter().rev().map(|m| message_json(w, chat, m)).collect())
 }
 
-fn send_message(w: &mut World, call: &Call<'_>) -> Response {
-    let body = match call.json_body() {
-        Ok(body) => body,
-        Err(errors) => return invalid(errors),
-    };
-    let Some(i) = chat_index(w, call.param(0)) else { return not_found("Chat") };
-    let mut errors = Vec::new();
+/// Text, media and price as Fanvue checks them on posts and messages: text ≤ 5000
+/// characters, media from the library, a price of at least 300 cents and only with media,
+/// and something to send.
+fn content(
+    w: &World,
+    body: &Value,
+    what: &str,
+    errors: &mut Vec<String>,
+) -> (Option<String>, Vec<String>, Option<u64>) {
     let text = body.get("text").and_then(Value::as_str).map(str::to_owned);
     if text.as_ref().is_some_and(|t| t.chars().count() > 5000) {
         errors.push("text must be at most 5000 characters".into());
@@ -382,11 +384,22 @@ fn send_message(w: &mut World, call: &Call<'_>) -> Response {
         },
     };
     if price.is_some() && media.is_empty() {
-        errors.push("price requires at least one media item".into());
+        errors.push(format!("a paid {what} needs at least one media item"));
     }
     if text.as_deref().is_none_or(|t| t.trim().is_empty()) && media.is_empty() {
-        errors.push("a message needs text or media".into());
+        errors.push(format!("a {what} needs text or media"));
     }
+    (text, media, price)
+}
+
+fn send_message(w: &mut World, call: &Call<'_>) -> Response {
+    let body = match call.json_body() {
+        Ok(body) => body,
+        Err(errors) => return invalid(errors),
+    };
+    let Some(i) = chat_index(w, call.param(0)) else { return not_found("Chat") };
+    let mut errors = Vec::new();
+    let (text, media, price) = content(w, &body, "message", &mut errors);
     if !errors.is_empty() {
         return invalid(errors);
     }
@@ -543,42 +556,13 @@ fn post_fields(w: &World, body: &Value) -> Result<PostFields, Vec<String>> {
     if !matches!(audience, "subscribers" | "followers-and-subscribers") {
         errors.push("audience must be one of: subscribers, followers-and-subscribers".into());
     }
-    let text = body.get("text").and_then(Value::as_str).map(str::to_owned);
-    if text.as_ref().is_some_and(|t| t.chars().count() > 5000) {
-        errors.push("text must be at most 5000 characters".into());
-    }
-    let media: Vec<String> = body
-        .get("mediaUuids")
-        .and_then(Value::as_array)
-        .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect())
-        .unwrap_or_default();
-    for m in &media {
-        if !w.media.iter().any(|x| &x.uuid == m) {
-            errors.push(format!("mediaUuids: {m} is not in your media library"));
-        }
-    }
-    let price = match body.get("price") {
-        None | Some(Value::Null) => None,
-        Some(v) => match v.as_u64() {
-            Some(p) if p >= 300 => Some(p),
-            _ => {
-                errors.push("price must be an integer of at least 300 (cents)".into());
-                None
-            }
-        },
-    };
-    if price.is_some() && media.is_empty() {
-        errors.push("a paid post needs media".into());
-    }
+    let (text, media, price) = content(w, body, "post", &mut errors);
     let publish_at = body.get("publishAt").and_then(Value::as_str).map(str::to_owned);
     if let Some(at) = &publish_at {
         match OffsetDateTime::parse(at, &Rfc3339) {
             Ok(t) if t > OffsetDateTime::now_utc() => {}
             _ => errors.push("publishAt must be a future ISO 8601 date-time".into()),
         }
-    }
-    if text.as_deref().is_none_or(|t| t.trim().is_empty()) && media.is_empty() {
-        errors.push("a post needs text or media".into());
     }
     if !errors.is_empty() {
         return Err(errors);
