@@ -54,6 +54,20 @@ struct PostForm {
     publish_at: String,
 }
 
+impl PostForm {
+    /// The create and edit forms' fields.
+    fn from_params(params: &Params) -> Self {
+        let field = |k: &str| params.get(k).unwrap_or("").to_owned();
+        PostForm {
+            audience: field("audience"),
+            text: field("text"),
+            media: super::chosen_media(params),
+            price: field("price"),
+            publish_at: field("publish_at"),
+        }
+    }
+}
+
 /// `GET /posts?page=N`.
 pub async fn page(
     State(state): State<AppState>,
@@ -158,15 +172,7 @@ fn validate(form: &PostForm, now: time::OffsetDateTime) -> Result<Value, Vec<Str
 /// `POST /posts`: validates, creates the post at Fanvue, back to the list.
 pub async fn create(State(state): State<AppState>, session: Session, body: Bytes) -> Result<Response, AppError> {
     gate(&state, &session, &[Scope::WritePost]).await?;
-    let params = Params::parse(&body);
-    let field = |k: &str| params.get(k).unwrap_or("").to_owned();
-    let form = PostForm {
-        audience: field("audience"),
-        text: field("text"),
-        media: super::chosen_media(&params),
-        price: field("price"),
-        publish_at: field("publish_at"),
-    };
+    let form = PostForm::from_params(&Params::parse(&body));
     let errors = match validate(&form, time::OffsetDateTime::now_utc()) {
         Ok(request) => {
             let answer = upstream::send_json(&state, &session, Method::POST, "/posts", Some(&request)).await?;
@@ -234,15 +240,7 @@ pub async fn edit(
 ) -> Result<Response, AppError> {
     post_uuid(&uuid)?;
     let tokens = gate(&state, &session, &[Scope::ReadPost, Scope::WritePost]).await?;
-    let params = Params::parse(&body);
-    let field = |k: &str| params.get(k).unwrap_or("").to_owned();
-    let form = PostForm {
-        audience: field("audience"),
-        text: field("text"),
-        media: super::chosen_media(&params),
-        price: field("price"),
-        publish_at: field("publish_at"),
-    };
+    let form = PostForm::from_params(&Params::parse(&body));
     let errors = match validate(&form, time::OffsetDateTime::now_utc()) {
         Ok(mut request) => {
             // Edits are partial at Fanvue: an emptied price or text must be sent as `null`
