@@ -121,6 +121,8 @@ pub enum StoreKind {
     Sqlite(PathBuf),
     /// Process memory: lost at restart, one instance only.
     Memory,
+    /// Redis, shared by every instance (`redis://…` or `rediss://…`).
+    Redis(String),
 }
 
 /// Listener settings.
@@ -160,8 +162,12 @@ pub struct SandboxConfig {
     pub port: u16,
     /// `SANDBOX_ACCESS_TOKEN_TTL_SECS`, default 3600 like Fanvue.
     pub access_token_ttl: Duration,
-    /// `SANDBOX_LATENCY_MS`: added to every API answer, to see the app with a slow Fanvue.
+    /// `SANDBOX_LATENCY_MS`: added to every API and token answer, to see the app with a slow
+    /// Fanvue.
     pub latency: Duration,
+    /// `SANDBOX_JOIN`: the URL of a sandbox another instance runs (same `SESSION_SECRET`):
+    /// this instance uses it instead of starting its own.
+    pub join: Option<String>,
 }
 
 /// One configuration problem: which variable, what is wrong, how to fix it.
@@ -307,6 +313,7 @@ impl Config {
                     "a whole number of seconds",
                 )),
                 latency: Duration::from_millis(r.parsed("SANDBOX_LATENCY_MS", 0, "a whole number of milliseconds")),
+                join: r.get("SANDBOX_JOIN"),
             }),
             Mode::Fanvue => None,
         };
@@ -330,13 +337,13 @@ impl Config {
 
         let (client_id, client_secret, issuer, api_base) = match &sandbox {
             Some(sb) => {
-                let issuer = format!("https://127.0.0.1:{}", sb.port);
+                let issuer = sb.join.clone().unwrap_or_else(|| format!("https://127.0.0.1:{}", sb.port));
                 (
                     SANDBOX_CLIENT_ID.to_owned(),
-                    // The in-process sandbox registers this client at start-up.
-                    SecretString::from(crate::crypto::random_token(32)),
-                    r.url("SANDBOX_PORT", &issuer),
-                    r.url("SANDBOX_PORT", &format!("{issuer}/api")),
+                    // Set below from SESSION_SECRET: instances joining one sandbox share it.
+                    SecretString::from(String::new()),
+                    r.url("SANDBOX_JOIN", &issuer),
+                    r.url("SANDBOX_JOIN", &format!("{issuer}/api")),
                 )
             }
             None => (
@@ -393,7 +400,12 @@ impl Config {
                 }
                 (secret, false)
             }
-            (None, Some(_)) => (crate::crypto::random_token(32), true),
+            (None, Some(sb)) => {
+                if sb.join.is_some() {
+                    r.problem("SANDBOX_JOIN", "needs SESSION_SECRET, the same as the instance running the sandbox");
+                }
+                (crate::crypto::random_token(32), true)
+            }
             (None, None) => (
                 r.required("SESSION_SECRET", "generate one with `openssl rand -hex 32` (at least 32 characters)"),
                 false,
@@ -424,10 +436,14 @@ impl Config {
         let store = match r.get("SESSION_STORE") {
             None => StoreKind::Sqlite(PathBuf::from("data/sessions.db")),
             Some(s) if s == "memory" => StoreKind::Memory,
+            Some(s) if s.starts_with("redis://") || s.starts_with("rediss://") => StoreKind::Redis(s),
             Some(s) => match s.strip_prefix("sqlite://") {
                 Some(path) if !path.is_empty() => StoreKind::Sqlite(PathBuf::from(path)),
                 _ => {
-                    r.problem("SESSION_STORE", format!("`{s}` is not `sqlite://PATH` or `memory`"));
+                    r.problem(
+                        "SESSION_STORE",
+                        format!("`{s}` is not `sqlite://PATH`, `redis://HOST:PORT` or `memory`"),
+                    );
                     StoreKind::Memory
                 }
             },
@@ -464,7 +480,22 @@ impl Config {
             return Err(ConfigError(r.problems));
         }
         Ok(Config {
-            oauth: OAuthConfig { client_id, client_secret, scopes, redirect_uri, issuer, response_mode, prompt },
+            oauth: OAuthConfig {
+                client_id,
+                // The sandbox's client secret derives from SESSION_SECRET, so every instance
+                // with the same secret can use one sandbox (SANDBOX_JOIN).
+                client_secret: match &sandbox {
+                    Some(_) => SecretString::from(crate::crypto::b64(
+                        &crate::crypto::Key::derive(secret.as_bytes(), "sandbox-client-secret-v1").mac(b"client"),
+                    )),
+                    None => client_secret,
+                },
+                scopes,
+                redirect_uri,
+                issuer,
+                response_mode,
+                prompt,
+            },
             api: ApiConfig { base_url: api_base, version, timeout, extra_root_pem: None },
             base_url,
             session: SessionConfig {

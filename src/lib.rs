@@ -32,6 +32,7 @@ pub mod middleware;
 pub mod oauth;
 pub mod pages;
 pub mod proxy;
+pub mod redis;
 #[cfg(feature = "sandbox")]
 pub mod sandbox;
 pub mod scopes;
@@ -167,8 +168,13 @@ async fn start_sandbox(config: &mut Config, port: u16, handle: Handle<SocketAddr
     let setting = config::TlsSetting::Auto { host: "127.0.0.1".to_owned() };
     let material =
         tls::load_or_generate(&setting)?.ok_or_else(|| StartError::Other("the sandbox needs a certificate".into()))?;
+    config.api.extra_root_pem = Some(material.cert_pem.clone());
+    if let Some(join) = config.sandbox.as_ref().and_then(|s| s.join.clone()) {
+        // Another instance runs the sandbox (same folder, so the same certs/127.0.0.1.pem).
+        tracing::info!("sandbox: joining the one at {join}");
+        return Ok(());
+    }
     let sandbox_tls = tls::rustls_config(&material).await?;
-    config.api.extra_root_pem = Some(material.cert_pem);
     let state = sandbox::SandboxState::from_config(config);
     let addr = sandbox::spawn(state, port, sandbox_tls, handle).map_err(|e| StartError::Bind {
         addr: SocketAddr::from(([127, 0, 0, 1], port)),

@@ -174,6 +174,18 @@ pub enum AnyStore {
     Sqlite(SqliteStore),
     /// Process memory.
     Memory(MemoryStore),
+    /// Redis, shared by several instances.
+    Redis(crate::redis::RedisStore),
+}
+
+impl AnyStore {
+    /// The Redis store, when sessions are shared across instances.
+    pub fn redis(&self) -> Option<&crate::redis::RedisStore> {
+        match self {
+            AnyStore::Redis(store) => Some(store),
+            _ => None,
+        }
+    }
 }
 
 #[async_trait]
@@ -182,24 +194,28 @@ impl SessionStore for AnyStore {
         match self {
             AnyStore::Sqlite(s) => s.create(record).await,
             AnyStore::Memory(s) => s.create(record).await,
+            AnyStore::Redis(s) => s.create(record).await,
         }
     }
     async fn save(&self, record: &Record) -> session_store::Result<()> {
         match self {
             AnyStore::Sqlite(s) => s.save(record).await,
             AnyStore::Memory(s) => s.save(record).await,
+            AnyStore::Redis(s) => s.save(record).await,
         }
     }
     async fn load(&self, id: &Id) -> session_store::Result<Option<Record>> {
         match self {
             AnyStore::Sqlite(s) => s.load(id).await,
             AnyStore::Memory(s) => s.load(id).await,
+            AnyStore::Redis(s) => s.load(id).await,
         }
     }
     async fn delete(&self, id: &Id) -> session_store::Result<()> {
         match self {
             AnyStore::Sqlite(s) => s.delete(id).await,
             AnyStore::Memory(s) => s.delete(id).await,
+            AnyStore::Redis(s) => s.delete(id).await,
         }
     }
 }
@@ -244,11 +260,21 @@ impl TokenVault {
     pub async fn delete(&self, id: Id) -> session_store::Result<()> {
         self.store.delete(&id).await
     }
+
+    /// The Redis store, when several instances share the sessions.
+    pub fn redis(&self) -> Option<&crate::redis::RedisStore> {
+        self.store.inner.redis()
+    }
+
+    /// A name for session `id`'s cross-instance lock that does not reveal the id.
+    pub fn lock_name(&self, id: Id) -> String {
+        self.store.storage_id(&id).to_string()
+    }
 }
 
 /// Opening the session store failed.
 #[derive(Debug, thiserror::Error)]
-#[error("SESSION_STORE: cannot open the SQLite session store at {path}: {reason}")]
+#[error("SESSION_STORE: cannot open the session store at {path}: {reason}")]
 pub struct StoreError {
     path: String,
     reason: String,
@@ -260,6 +286,11 @@ pub struct StoreError {
 pub async fn open_store(config: &SessionConfig) -> Result<(SealedStore<AnyStore>, TokenVault), StoreError> {
     let inner = match &config.store {
         StoreKind::Memory => AnyStore::Memory(MemoryStore::default()),
+        StoreKind::Redis(url) => AnyStore::Redis(
+            crate::redis::RedisStore::connect(url)
+                .await
+                .map_err(|reason| StoreError { path: without_password(url), reason })?,
+        ),
         StoreKind::Sqlite(path) => {
             let store =
                 open_sqlite(path).await.map_err(|reason| StoreError { path: path.display().to_string(), reason })?;
@@ -270,6 +301,18 @@ pub async fn open_store(config: &SessionConfig) -> Result<(SealedStore<AnyStore>
     let secret = secrecy::ExposeSecret::expose_secret(&config.secret);
     let previous = config.previous_secret.as_ref().map(secrecy::ExposeSecret::expose_secret);
     Ok((SealedStore::new(inner.clone(), secret, previous), TokenVault::new(inner, secret, previous)))
+}
+
+/// A Redis URL fit for a log line: the password replaced.
+fn without_password(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            let _ = parsed.set_password(Some("****"));
+            parsed.to_string()
+        }
+        Ok(parsed) => parsed.to_string(),
+        Err(_) => "the configured Redis URL".to_owned(),
+    }
 }
 
 async fn open_sqlite(path: &Path) -> Result<SqliteStore, String> {

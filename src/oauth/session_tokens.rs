@@ -72,6 +72,22 @@ pub enum TokenError {
     Store(#[from] tower_sessions::session_store::Error),
 }
 
+/// The outcome of waiting for the cross-instance refresh lock.
+enum CrossLock {
+    /// This caller holds it (the token releases it).
+    Held(String),
+    /// Another instance refreshed meanwhile: its tokens.
+    RefreshedElsewhere(TokenSet),
+}
+
+/// Whether `tokens` can be used: good for the next 30 s, and not the access token Fanvue
+/// just refused.
+fn usable(tokens: &TokenSet, rejected: Option<&AccessToken>) -> bool {
+    !tokens.needs_refresh(now_unix())
+        && !rejected
+            .is_some_and(|r| crypto::constant_time_eq(r.secret().as_bytes(), tokens.access_token.secret().as_bytes()))
+}
+
 /// Token lifecycle of sessions. Cheap to clone.
 #[derive(Clone, Debug)]
 pub struct SessionTokens {
@@ -153,12 +169,7 @@ impl SessionTokens {
     pub async fn fresh(&self, session: &Session, rejected: Option<&AccessToken>) -> Result<TokenSet, TokenError> {
         let id = session.id().ok_or(TokenError::NotSignedIn)?;
         let tokens = self.vault.load(id).await?.ok_or(TokenError::NotSignedIn)?;
-        let usable = |t: &TokenSet| {
-            !t.needs_refresh(now_unix())
-                && !rejected.is_some_and(|r| {
-                    crypto::constant_time_eq(r.secret().as_bytes(), t.access_token.secret().as_bytes())
-                })
-        };
+        let usable = |t: &TokenSet| usable(t, rejected);
         if usable(&tokens) {
             return Ok(tokens);
         }
@@ -168,16 +179,72 @@ impl SessionTokens {
         if usable(&latest) {
             return Ok(latest);
         }
+        // Several instances: the in-process lock only orders this instance's requests; the
+        // Redis lock orders the instances.
+        let cross = match self.vault.redis() {
+            Some(redis) => match self.cross_instance_lock(redis, id, rejected).await? {
+                CrossLock::Held(token) => Some((redis.clone(), self.vault.lock_name(id), token)),
+                CrossLock::RefreshedElsewhere(tokens) => return Ok(tokens),
+            },
+            None => None,
+        };
+        let latest = match &cross {
+            // Under the Redis lock: another instance may have refreshed just before.
+            Some((redis, name, token)) => {
+                let latest = self.vault.load(id).await?.ok_or(TokenError::NotSignedIn)?;
+                if usable(&latest) {
+                    redis.unlock(name, token).await?;
+                    return Ok(latest);
+                }
+                latest
+            }
+            None => latest,
+        };
         let this = self.clone();
         let refresh = tokio::spawn(async move {
             let _guard = guard;
-            this.refresh_and_save(id, &latest).await
+            let result = this.refresh_and_save(id, &latest).await;
+            if let Some((redis, name, token)) = cross
+                && let Err(err) = redis.unlock(&name, &token).await
+            {
+                tracing::warn!(error = %err, "releasing the refresh lock failed; it expires by itself");
+            }
+            result
         });
         let result = refresh.await.unwrap_or_else(|e| Err(TokenError::Refresh(OAuthError::Transport(e.to_string()))));
         if matches!(result, Err(TokenError::ReauthRequired)) {
             session.flush().await?;
         }
         result
+    }
+
+    /// Takes the Redis lock for session `id`, or waits while another instance holds it and
+    /// then uses the tokens it saved.
+    async fn cross_instance_lock(
+        &self,
+        redis: &crate::redis::RedisStore,
+        id: Id,
+        rejected: Option<&AccessToken>,
+    ) -> Result<CrossLock, TokenError> {
+        let name = self.vault.lock_name(id);
+        let deadline = tokio::time::Instant::now() + crate::redis::LOCK_TTL + std::time::Duration::from_secs(2);
+        loop {
+            if let Some(token) = redis.try_lock(&name).await? {
+                return Ok(CrossLock::Held(token));
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            if !redis.is_locked(&name).await? {
+                let latest = self.vault.load(id).await?.ok_or(TokenError::NotSignedIn)?;
+                if usable(&latest, rejected) {
+                    return Ok(CrossLock::RefreshedElsewhere(latest));
+                }
+            }
+            if tokio::time::Instant::now() > deadline {
+                return Err(TokenError::Refresh(OAuthError::Transport(
+                    "another instance held the refresh lock too long".into(),
+                )));
+            }
+        }
     }
 
     async fn refresh_and_save(&self, id: Id, current: &TokenSet) -> Result<TokenSet, TokenError> {

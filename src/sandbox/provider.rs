@@ -240,6 +240,9 @@ fn authenticate(
 /// `POST /oauth2/token`.
 pub async fn token(State(sb): State<SandboxState>, headers: HeaderMap, body: Bytes) -> Response {
     sb.store.count(|s| s.token_requests += 1);
+    if !sb.latency.is_zero() {
+        tokio::time::sleep(sb.latency).await;
+    }
     let form: std::collections::HashMap<String, String> = url::form_urlencoded::parse(&body).into_owned().collect();
     if let Err(description) = authenticate(&sb, &headers, &form) {
         return oauth_error(StatusCode::UNAUTHORIZED, "invalid_client", description);

@@ -1,0 +1,170 @@
+//! Several instances sharing sessions in a real Redis (`redis-server`, started here on a free
+//! port): sign in on one instance and continue on another, exactly one refresh at Fanvue
+//! however the requests are spread, nothing readable in Redis, and surviving a Redis restart.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use common::*;
+use reqwest::StatusCode;
+
+/// A `redis-server` on a free port, persisting to its own folder (so a restart keeps data).
+struct Redis {
+    port: u16,
+    dir: tempfile::TempDir,
+    child: Option<Child>,
+}
+
+impl Redis {
+    fn start() -> Redis {
+        let mut redis = Redis { port: free_port(), dir: tempfile::tempdir().unwrap(), child: None };
+        redis.launch();
+        redis
+    }
+
+    fn launch(&mut self) {
+        let child = Command::new("redis-server")
+            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1", "--appendonly", "yes", "--save", ""])
+            .arg("--dir")
+            .arg(self.dir.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("redis-server not found: install Debian's redis-server (scripts/test does)");
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            assert!(Instant::now() < deadline, "redis-server did not start");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    /// Every key and value in Redis, as text.
+    fn dump(&self) -> String {
+        let cli = |args: &[&str]| {
+            let out = Command::new("redis-cli").args(["-p", &self.port.to_string()]).args(args).output().unwrap();
+            String::from_utf8_lossy(&out.stdout).into_owned()
+        };
+        let keys = cli(&["--scan"]);
+        let mut all = keys.clone();
+        for key in keys.lines() {
+            all.push_str(&cli(&["GET", key]));
+        }
+        all
+    }
+}
+
+impl Drop for Redis {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// Instance A runs the sandbox; instance B joins it. Same folder, secret and Redis.
+async fn two_instances(redis: &Redis, extra: &[(&str, &str)]) -> (TestApp, TestApp) {
+    let dir = Arc::new(tempfile::tempdir().unwrap());
+    let store = redis.url();
+    let mut env = vec![("SESSION_STORE", store.as_str())];
+    env.extend_from_slice(extra);
+    let a = TestApp::spawn_in(dir.clone(), free_port(), free_port(), &env).await;
+    let join = a.sandbox_url("");
+    let mut env_b = env.clone();
+    env_b.push(("SANDBOX_JOIN", join.as_str()));
+    let b = TestApp::spawn_in(dir, free_port(), a.sandbox_port, &env_b).await;
+    (a, b)
+}
+
+#[tokio::test]
+async fn sign_in_on_one_instance_and_continue_on_another() {
+    let redis = Redis::start();
+    let (a, b) = two_instances(&redis, &[]).await;
+    let browser = a.client();
+    login(&a, &browser).await;
+    // The cookie is for `localhost` whatever the port: the same browser reaches B.
+    let (status, page) = home(&b, &browser).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("Ava Sandbox"), "B serves A's session: {page}");
+    let r = browser.post(b.url("/api/oauth/logout")).header("origin", b.origin()).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert!(home(&a, &browser).await.1.contains("Login with Fanvue"), "signed out everywhere");
+}
+
+#[tokio::test]
+async fn requests_spread_over_two_instances_cause_exactly_one_refresh() {
+    let redis = Redis::start();
+    // A slow token endpoint keeps both instances' refresh attempts in flight together.
+    let (a, b) = two_instances(&redis, &[("SANDBOX_ACCESS_TOKEN_TTL_SECS", "33"), ("SANDBOX_LATENCY_MS", "300")]).await;
+    let browser = a.client();
+    login(&a, &browser).await;
+    tokio::time::sleep(Duration::from_millis(3500)).await;
+    let requests = (0..24).map(|i| {
+        let browser = browser.clone();
+        let url = if i % 2 == 0 { a.url("/api/fanvue/users/me") } else { b.url("/api/fanvue/users/me") };
+        tokio::spawn(async move { browser.get(url).send().await.unwrap().status() })
+    });
+    for status in futures_util::future::join_all(requests).await {
+        assert_eq!(status.unwrap(), StatusCode::OK);
+    }
+    assert_eq!(a.stat("refreshes").await, 1, "one refresh at Fanvue for both instances");
+    assert_eq!(a.stat("reuseDetected").await, 0);
+}
+
+#[tokio::test]
+async fn nothing_in_redis_is_readable() {
+    let redis = Redis::start();
+    let (a, _b) = two_instances(&redis, &[]).await;
+    let browser = a.client();
+    let login = login(&a, &browser).await;
+    let code = query_of(&login.callback_url)["code"].clone();
+    let dump = redis.dump();
+    assert!(dump.contains("fanvue-app-starter:session:"), "the sessions are there: {dump}");
+    for secret in ["sbx_at.", "sbx_rt_", code.as_str(), "read:self"] {
+        assert!(!dump.contains(secret), "Redis holds {secret} in clear");
+    }
+}
+
+#[tokio::test]
+async fn a_redis_outage_gives_quick_503s_and_heals_by_itself() {
+    let mut redis = Redis::start();
+    let (a, _b) = two_instances(&redis, &[]).await;
+    let browser = a.client();
+    login(&a, &browser).await;
+    redis.stop();
+
+    let started = Instant::now();
+    let (status, page) = home(&a, &browser).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{page}");
+    assert!(page.contains("session store is unavailable"));
+    assert!(started.elapsed() < Duration::from_secs(5), "bounded: {:?}", started.elapsed());
+    let r = browser.get(a.url("/readyz")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+
+    redis.launch();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let r = browser.get(a.url("/readyz")).send().await.unwrap();
+        if r.status() == StatusCode::OK {
+            break;
+        }
+        assert!(Instant::now() < deadline, "did not recover");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let (status, page) = home(&a, &browser).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("Ava Sandbox"), "the session Redis kept is still there");
+}
