@@ -26,4 +26,5 @@ ENV BIND_ADDRESS=0.0.0.0 \
     SESSION_STORE=sqlite:///app/data/sessions.db
 EXPOSE 3001
 VOLUME ["/app/data"]
+HEALTHCHECK --interval=30s --timeout=5s --start-period=5s --retries=3 CMD ["fanvue-app-starter", "--healthcheck"]
 ENTRYPOINT ["fanvue-app-starter"]

@@ -103,6 +103,26 @@ pub fn build_app(state: AppState) -> Router {
     middleware::stack(routes, state.clone()).with_state(state)
 }
 
+/// `--healthcheck` (the Docker `HEALTHCHECK`): GETs `/healthz` from the server on this machine
+/// at `PORT` (https, or http with `TLS_TERMINATED_BY_PROXY=true`). Exit 0 when it answers 200.
+pub async fn healthcheck() -> ExitCode {
+    install_crypto_provider();
+    let port = std::env::var("PORT").ok().filter(|p| !p.is_empty()).unwrap_or_else(|| "3001".into());
+    let plain = std::env::var("TLS_TERMINATED_BY_PROXY").is_ok_and(|v| v == "true");
+    let url = format!("{}://127.0.0.1:{port}/healthz", if plain { "http" } else { "https" });
+    // Its own certificate may be for YOUR_DOMAIN, not 127.0.0.1: only liveness is asked here.
+    let client = reqwest::Client::builder()
+        .tls_danger_accept_invalid_certs(true)
+        .timeout(Duration::from_secs(3))
+        .redirect(reqwest::redirect::Policy::none())
+        .build();
+    let ok = match client {
+        Ok(client) => client.get(&url).send().await.is_ok_and(|r| r.status().is_success()),
+        Err(_) => false,
+    };
+    if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+}
+
 /// Runs the server (and the sandbox in [`Mode::Sandbox`]) until SIGTERM/SIGINT.
 pub async fn run(mode: Mode) -> ExitCode {
     install_crypto_provider();

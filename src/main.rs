@@ -10,6 +10,7 @@ Usage: fanvue-app-starter [--sandbox]
 
   (no flag)   run against Fanvue; configure it in .env (copy .env.example)
   --sandbox   run with the built-in Fanvue sandbox: no credentials, no network
+  --healthcheck  ask the server on this machine (PORT) for /healthz; exit 0 when it answers
   --help      show this help
   --version   show the version
 
@@ -21,6 +22,7 @@ async fn main() -> ExitCode {
     for arg in std::env::args().skip(1) {
         match arg.as_str() {
             "--sandbox" => mode = Mode::Sandbox,
+            "--healthcheck" => return fanvue_app_starter::healthcheck().await,
             "--help" | "-h" => {
                 println!("{USAGE}");
                 return ExitCode::SUCCESS;

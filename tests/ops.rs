@@ -99,3 +99,18 @@ async fn behind_a_trusted_proxy_each_forwarded_client_has_its_own_limit() {
     let r = c.get(app.url("/api/oauth/login")).header("x-forwarded-for", "203.0.113.1").send().await.unwrap();
     assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
 }
+
+#[tokio::test]
+async fn the_healthcheck_flag_reports_a_running_server() {
+    let app = TestApp::spawn(&[]).await;
+    let check = |port: u16| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_fanvue-app-starter"))
+            .arg("--healthcheck")
+            .env_clear()
+            .env("PORT", port.to_string())
+            .status()
+            .unwrap()
+    };
+    assert!(check(app.port).success());
+    assert!(!check(free_port()).success(), "nothing listening: unhealthy");
+}
