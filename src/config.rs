@@ -53,6 +53,9 @@ pub struct Config {
     pub rate_limit_per_minute: u32,
     /// `TRUSTED_PROXIES`: addresses whose `X-Forwarded-For` is believed.
     pub trusted_proxies: Vec<IpAddr>,
+    /// `FANVUE_BUDGET_PER_MINUTE`: Fanvue calls per user (and per managed creator) a minute
+    /// before the app answers 429 itself (Fanvue allows 200); 0 turns it off.
+    pub fanvue_budget_per_minute: u32,
 }
 
 /// OAuth 2.0 client settings.
@@ -471,6 +474,8 @@ impl Config {
                 })
                 .collect(),
         };
+        let fanvue_budget_per_minute: u32 =
+            r.parsed("FANVUE_BUDGET_PER_MINUTE", 190, "a whole number (Fanvue allows 200; 0 turns the budget off)");
         let metrics_token = r.get("METRICS_TOKEN");
         if metrics_token.as_ref().is_some_and(|t| t.chars().count() < 16) {
             r.problem("METRICS_TOKEN", "must be at least 16 characters (or unset it to allow loopback clients only)");
@@ -511,6 +516,7 @@ impl Config {
             metrics_token: metrics_token.map(SecretString::from),
             rate_limit_per_minute,
             trusted_proxies,
+            fanvue_budget_per_minute,
         })
     }
 

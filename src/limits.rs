@@ -3,6 +3,11 @@
 //! user's Fanvue budget). A fixed one-minute window per IP; over it, `429` with
 //! `Retry-After`.
 //!
+//! The same window, keyed by Fanvue user, is the per-user budget ([`fanvue_budget`]) that
+//! keeps the app under Fanvue's 200 requests a minute: past `FANVUE_BUDGET_PER_MINUTE` the app
+//! answers 429 itself instead of spending the user's quota at Fanvue (shared by every
+//! instance through Redis when sessions are there).
+//!
 //! The client IP is the TCP peer, or, when the peer is one of `TRUSTED_PROXIES`, the last
 //! `X-Forwarded-For` entry that is not itself a trusted proxy. `X-Forwarded-For` from anyone
 //! else is ignored: it is just a header a client can type.
@@ -23,15 +28,21 @@ const WINDOW: Duration = Duration::from_secs(60);
 /// Above this many tracked IPs, stale windows are dropped (bounded memory under churn).
 const MAX_TRACKED: usize = 50_000;
 
-/// Per-IP request counts in the current window.
-#[derive(Debug, Default)]
-pub struct RateLimiter {
-    windows: Mutex<HashMap<IpAddr, (Instant, u32)>>,
+/// Request counts per key (a client IP, a Fanvue user) in the current one-minute window.
+#[derive(Debug)]
+pub struct RateLimiter<K = IpAddr> {
+    windows: Mutex<HashMap<K, (Instant, u32)>>,
 }
 
-impl RateLimiter {
-    /// Counts one request from `ip`; `Err(seconds to wait)` when over `limit`.
-    pub fn check(&self, ip: IpAddr, limit: u32, now: Instant) -> Result<(), u64> {
+impl<K> Default for RateLimiter<K> {
+    fn default() -> Self {
+        RateLimiter { windows: Mutex::new(HashMap::new()) }
+    }
+}
+
+impl<K: std::hash::Hash + Eq> RateLimiter<K> {
+    /// Counts one request for `ip`; `Err(seconds to wait)` when over `limit`.
+    pub fn check(&self, ip: K, limit: u32, now: Instant) -> Result<(), u64> {
         let mut windows = self.windows.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         if windows.len() >= MAX_TRACKED {
             windows.retain(|_, (start, _)| now.duration_since(*start) < WINDOW);
@@ -86,6 +97,25 @@ pub async fn limit(State(state): State<AppState>, request: Request, next: Next) 
             }
             response
         }
+    }
+}
+
+/// Counts one Fanvue call against `user`'s budget for this minute; `Err(seconds to wait)`
+/// when spent. `user` already names the bucket (user, or user and managed creator).
+pub async fn fanvue_budget(state: &AppState, user: &str) -> Result<(), u64> {
+    let limit = state.config.fanvue_budget_per_minute;
+    if limit == 0 {
+        return Ok(());
+    }
+    let shared = state.tokens.vault_redis();
+    match shared {
+        Some(redis) => match redis.count_in_window(&format!("budget:{user}"), WINDOW).await {
+            Ok((count, reset)) if count > u64::from(limit) => Err(reset.max(1)),
+            Ok(_) => Ok(()),
+            // Redis trouble must not stop Fanvue calls: fall back to this instance's count.
+            Err(_) => state.user_budget.check(user.to_owned(), limit, Instant::now()),
+        },
+        None => state.user_budget.check(user.to_owned(), limit, Instant::now()),
     }
 }
 

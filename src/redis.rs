@@ -81,6 +81,19 @@ impl RedisStore {
         Ok(set.map(|_| token))
     }
 
+    /// Counts one event in the fixed window `name` (of length `window`), shared by every
+    /// instance. Returns the count so far and the seconds until the window ends.
+    pub async fn count_in_window(&self, name: &str, window: Duration) -> session_store::Result<(u64, u64)> {
+        let key = format!("{PREFIX}:{name}");
+        let count: u64 = self.pool.incr(&key).await.map_err(backend)?;
+        if count == 1 {
+            let _: bool =
+                self.pool.expire(&key, i64::try_from(window.as_secs()).unwrap_or(60), None).await.map_err(backend)?;
+        }
+        let ttl: i64 = self.pool.ttl(&key).await.map_err(backend)?;
+        Ok((count, u64::try_from(ttl).unwrap_or(0)))
+    }
+
     /// Whether the lock of `name` is held by anyone.
     pub async fn is_locked(&self, name: &str) -> session_store::Result<bool> {
         let exists: i64 = self.pool.exists(format!("{PREFIX}:lock:{name}")).await.map_err(backend)?;

@@ -23,6 +23,8 @@ pub struct AppState {
     pub upload_slots: Arc<tokio::sync::Semaphore>,
     /// Per-client-IP request counts (`RATE_LIMIT_PER_MINUTE`).
     pub rate_limiter: Arc<crate::limits::RateLimiter>,
+    /// Per-Fanvue-user call counts when sessions are not in Redis (`FANVUE_BUDGET_PER_MINUTE`).
+    pub user_budget: Arc<crate::limits::RateLimiter<String>>,
 }
 
 /// Uploads that may stream at the same time (each holds at most one part in memory).
@@ -39,7 +41,15 @@ impl AppState {
         let (session_store, vault) = crate::session::open_store(&config.session).await?;
         let tokens = SessionTokens::new(oauth, vault, config.session.ttl);
         let upload_slots = Arc::new(tokio::sync::Semaphore::new(CONCURRENT_UPLOADS));
-        Ok(Self { config: Arc::new(config), tokens, fanvue, session_store, upload_slots, rate_limiter: Arc::default() })
+        Ok(Self {
+            config: Arc::new(config),
+            tokens,
+            fanvue,
+            session_store,
+            upload_slots,
+            rate_limiter: Arc::default(),
+            user_budget: Arc::default(),
+        })
     }
 
     /// The OAuth client.

@@ -30,6 +30,17 @@ pub async fn call(state: &AppState, session: &Session, request: ApiRequest) -> R
         return Err(AppError::MissingScope(missing));
     }
     let tokens = state.tokens.fresh(session, None).await?;
+    // Fanvue counts per app and user, and separately per managed creator (`/creators/{uuid}/…`).
+    let mut bucket = state.tokens.budget_key(session, &tokens);
+    if let Some(creator) = request.path.segments().nth(1).filter(|_| request.path.segments().next() == Some("creators"))
+    {
+        bucket.push_str(":creator:");
+        bucket.push_str(creator);
+    }
+    if let Err(retry_after) = crate::limits::fanvue_budget(state, &bucket).await {
+        tracing::info!("the user's Fanvue budget for this minute is spent; answering 429 without calling Fanvue");
+        return Err(FanvueError::RateLimited { retry_after: Some(retry_after) }.into());
+    }
     let idempotent = matches!(request.method, Method::GET | Method::HEAD);
     let retry = idempotent.then(|| clone_request(&request));
     let response = state.fanvue.send(request, &tokens.access_token).await?;

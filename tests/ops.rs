@@ -114,3 +114,28 @@ async fn the_healthcheck_flag_reports_a_running_server() {
     assert!(check(app.port).success());
     assert!(!check(free_port()).success(), "nothing listening: unhealthy");
 }
+
+/// The app keeps under Fanvue's 200 requests a minute per user: past its own budget it
+/// answers 429 itself and Fanvue is not called.
+#[tokio::test]
+async fn the_per_user_fanvue_budget_is_kept_without_calling_fanvue() {
+    let app = TestApp::spawn(&[("FANVUE_BUDGET_PER_MINUTE", "5")]).await;
+    let browser = app.client();
+    login(&app, &browser).await;
+    let before = app.stat("apiCalls").await;
+    for _ in 0..5 {
+        assert_eq!(browser.get(app.url("/api/fanvue/users/me")).send().await.unwrap().status(), StatusCode::OK);
+    }
+    let r = browser.get(app.url("/api/fanvue/users/me")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(r.headers().contains_key("retry-after"));
+    assert!(!r.headers().contains_key("x-ratelimit-remaining"), "the app's own answer, not Fanvue's");
+    assert_eq!(app.stat("apiCalls").await, before + 5, "Fanvue was not called for the sixth");
+    // A managed creator's routes have their own bucket, as at Fanvue.
+    let creator = browser
+        .get(app.url("/api/fanvue/creators/000c4ea7-0000-4ea7-8000-000000000000/followers"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(creator.status(), StatusCode::OK);
+}

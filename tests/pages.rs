@@ -292,7 +292,9 @@ async fn insights_chart_a_range_with_sources_growth_and_top_spenders() {
 #[tokio::test]
 async fn a_rate_limited_page_says_when_to_retry() {
     // The app's own per-IP limit off, to reach Fanvue's.
-    let app = TestApp::spawn(&[("OAUTH_SCOPES", ALL), ("RATE_LIMIT_PER_MINUTE", "0")]).await;
+    let app =
+        TestApp::spawn(&[("OAUTH_SCOPES", ALL), ("RATE_LIMIT_PER_MINUTE", "0"), ("FANVUE_BUDGET_PER_MINUTE", "0")])
+            .await;
     let browser = app.client();
     login(&app, &browser).await;
     for _ in 0..200 {

@@ -170,7 +170,7 @@ async fn unsafe_methods_are_csrf_checked_and_bodies_validated() {
 #[tokio::test]
 async fn fanvues_rate_limit_is_passed_back_with_retry_after() {
     // The app's own per-IP limit off, to reach Fanvue's.
-    let app = TestApp::spawn(&[("RATE_LIMIT_PER_MINUTE", "0")]).await;
+    let app = TestApp::spawn(&[("RATE_LIMIT_PER_MINUTE", "0"), ("FANVUE_BUDGET_PER_MINUTE", "0")]).await;
     let browser = app.client();
     login(&app, &browser).await;
     let mut last = None;

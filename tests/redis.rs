@@ -168,3 +168,17 @@ async fn a_redis_outage_gives_quick_503s_and_heals_by_itself() {
     assert_eq!(status, StatusCode::OK);
     assert!(page.contains("Ava Sandbox"), "the session Redis kept is still there");
 }
+
+#[tokio::test]
+async fn the_fanvue_budget_is_shared_by_the_instances() {
+    let redis = Redis::start();
+    let (a, b) = two_instances(&redis, &[("FANVUE_BUDGET_PER_MINUTE", "4")]).await;
+    let browser = a.client();
+    login(&a, &browser).await;
+    for (i, app) in [&a, &b, &a, &b].iter().enumerate() {
+        let r = browser.get(app.url("/api/fanvue/users/me")).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::OK, "call {i}");
+    }
+    let r = browser.get(b.url("/api/fanvue/users/me")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS, "the fifth call, on either instance");
+}

@@ -224,8 +224,11 @@ impl OAuthClient {
             .request_async(&self.http)
             .await
             .map_err(map_token_error)?;
-        check_nonce(response.extra_fields().id_token.as_deref(), pending.nonce.secret())?;
-        Ok(token_set(&response, None, self.scopes, now))
+        let id_token = response.extra_fields().id_token.as_deref();
+        check_nonce(id_token, pending.nonce.secret())?;
+        let mut tokens = token_set(&response, None, self.scopes, now);
+        tokens.user = id_token_claim(id_token, "sub");
+        Ok(tokens)
     }
 
     /// Trades a refresh token for a new token set. Fanvue rotates refresh tokens: the old
@@ -241,7 +244,9 @@ impl OAuthClient {
             .request_async(&self.http)
             .await
             .map_err(map_token_error)?;
-        Ok(token_set(&response, Some(refresh_token), current.scopes, now))
+        let mut tokens = token_set(&response, Some(refresh_token), current.scopes, now);
+        tokens.user = current.user.clone();
+        Ok(tokens)
     }
 
     /// Revokes a refresh token (RFC 7009) and with it the grant. Done by hand because the
@@ -281,7 +286,15 @@ fn token_set(
         refresh_token: response.refresh_token().cloned().or_else(|| previous_refresh.cloned()),
         expires_at: now.saturating_add(expires_in),
         scopes,
+        user: None,
     }
+}
+
+/// One string claim of an id_token (read, not verified: see [`check_nonce`]).
+fn id_token_claim(id_token: Option<&str>, name: &str) -> Option<String> {
+    let payload = crypto::unb64(id_token?.split('.').nth(1)?)?;
+    let claims: serde_json::Value = serde_json::from_slice(&payload).ok()?;
+    claims.get(name)?.as_str().map(str::to_owned)
 }
 
 /// Checks the id_token's `nonce` claim against the one this login sent. The token came

@@ -108,6 +108,21 @@ impl SessionTokens {
         &self.oauth
     }
 
+    /// The Redis store, when sessions are shared across instances.
+    pub fn vault_redis(&self) -> Option<&crate::redis::RedisStore> {
+        self.vault.redis()
+    }
+
+    /// The bucket of Fanvue's per-user budget this session's calls count against: the Fanvue
+    /// user, else (no id_token) the session.
+    pub fn budget_key(&self, session: &Session, tokens: &TokenSet) -> String {
+        match (&tokens.user, session.id()) {
+            (Some(user), _) => format!("user:{user}"),
+            (None, Some(id)) => format!("session:{}", self.vault.lock_name(id)),
+            (None, None) => "anonymous".to_owned(),
+        }
+    }
+
     /// The per-session locks (the callback also serialises on them).
     pub fn locks(&self) -> &SessionLocks {
         &self.locks

@@ -21,6 +21,9 @@ pub struct TokenSet {
     pub expires_at: i64,
     /// The scopes Fanvue granted (may be fewer than requested).
     pub scopes: ScopeSet,
+    /// The Fanvue user's UUID (the id_token's `sub`), when Fanvue sent one.
+    #[serde(default)]
+    pub user: Option<String>,
 }
 
 impl TokenSet {
@@ -46,6 +49,7 @@ mod tests {
             refresh_token: Some(RefreshToken::new("ory_rt_y".into())),
             expires_at: 1_000,
             scopes: ScopeSet::empty(),
+            user: None,
         };
         assert!(!tokens.needs_refresh(969));
         assert!(tokens.needs_refresh(970));
