@@ -195,7 +195,8 @@ async fn start_sandbox(config: &mut Config, port: u16, handle: Handle<SocketAddr
         return Ok(());
     }
     let sandbox_tls = tls::rustls_config(&material).await?;
-    let state = sandbox::SandboxState::from_config(config);
+    let signing_secret = crypto::b64(&crypto::Key::derive(&material.key_pem, "sandbox-signing-v1").mac(b"sandbox"));
+    let state = sandbox::SandboxState::from_config(config, &signing_secret);
     let addr = sandbox::spawn(state, port, sandbox_tls, handle).map_err(|e| StartError::Bind {
         addr: SocketAddr::from(([127, 0, 0, 1], port)),
         reason: format!("{e} (the sandbox's port; set SANDBOX_PORT)"),

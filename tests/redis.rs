@@ -182,3 +182,25 @@ async fn the_fanvue_budget_is_shared_by_the_instances() {
     let r = browser.get(b.url("/api/fanvue/users/me")).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS, "the fifth call, on either instance");
 }
+
+/// Rotating SESSION_SECRET with SESSION_SECRET_PREVIOUS signs no one out, and moves the
+/// records in Redis to the new secret as they are used.
+#[tokio::test]
+async fn rotating_the_session_secret_keeps_everyone_signed_in() {
+    let redis = Redis::start();
+    let dir = Arc::new(tempfile::tempdir().unwrap());
+    let store = redis.url();
+    let mut app = TestApp::spawn_in(dir, free_port(), free_port(), &[("SESSION_STORE", store.as_str())]).await;
+    let browser = app.client();
+    login(&app, &browser).await;
+    let before = redis.dump();
+
+    let new_secret = "the-next-session-secret-0123456789abcdef";
+    app.restart(&[("SESSION_SECRET", new_secret), ("SESSION_SECRET_PREVIOUS", SECRET)]).await;
+    assert!(home(&app, &browser).await.1.contains("Ava Sandbox"), "still signed in during the rotation");
+    let after = redis.dump();
+    assert_ne!(before, after, "the record moved under the new secret");
+
+    app.restart(&[("SESSION_SECRET", new_secret), ("SESSION_SECRET_PREVIOUS", "")]).await;
+    assert!(home(&app, &browser).await.1.contains("Ava Sandbox"), "still signed in once the old secret is gone");
+}

@@ -55,7 +55,11 @@ pub struct SandboxState {
 
 impl SandboxState {
     /// Registers the app's client (id, secret, exact redirect URI) from its configuration.
-    pub fn from_config(config: &Config) -> Self {
+    ///
+    /// Its access tokens are signed under `signing_secret`: the in-process sandbox uses its
+    /// certificate's key, so tokens outlive restarts and do not depend on `SESSION_SECRET`,
+    /// as Fanvue's do not.
+    pub fn from_config(config: &Config, signing_secret: &str) -> Self {
         let sandbox = config.sandbox.as_ref();
         let client = RegisteredClient {
             id: config.oauth.client_id.clone(),
@@ -66,7 +70,7 @@ impl SandboxState {
         let issuer = config.oauth.issuer.as_str().trim_end_matches('/').to_owned();
         let world = seed::World::seed(time::OffsetDateTime::now_utc(), &issuer);
         SandboxState {
-            store: SandboxStore::new(client, config.session_secret(), ttl),
+            store: SandboxStore::new(client, signing_secret, ttl),
             issuer,
             latency: sandbox.map_or(std::time::Duration::ZERO, |s| s.latency),
             world: std::sync::Arc::new(std::sync::Mutex::new(world)),

@@ -1,9 +1,9 @@
 //! The sandbox's memory: the registered client, consent requests, one-time codes, grants,
 //! rotating refresh tokens, self-contained access tokens, and counters tests can read.
 //!
-//! Access tokens are HMAC-signed (like Fanvue's JWTs, they validate without a lookup), so
-//! they survive a restart of the app and its in-process sandbox when `SESSION_SECRET` is set;
-//! refresh tokens, codes and grants live in memory only.
+//! Access tokens are HMAC-signed (like Fanvue's JWTs, they validate without a lookup) under a
+//! key from the sandbox's certificate, so they survive a restart of the app and its
+//! in-process sandbox; refresh tokens, codes and grants live in memory only.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
