@@ -168,6 +168,8 @@ pub struct SandboxConfig {
     /// `SANDBOX_LATENCY_MS`: added to every API and token answer, to see the app with a slow
     /// Fanvue.
     pub latency: Duration,
+    /// `SANDBOX_RATE_LIMIT`: the sandbox's per-user budget a minute (Fanvue's: 200).
+    pub rate_limit: u32,
     /// `SANDBOX_JOIN`: the URL of a sandbox another instance runs (same `SESSION_SECRET`):
     /// this instance uses it instead of starting its own.
     pub join: Option<String>,
@@ -317,6 +319,7 @@ impl Config {
                 )),
                 latency: Duration::from_millis(r.parsed("SANDBOX_LATENCY_MS", 0, "a whole number of milliseconds")),
                 join: r.get("SANDBOX_JOIN"),
+                rate_limit: r.parsed("SANDBOX_RATE_LIMIT", 200, "a whole number of requests a minute"),
             }),
             Mode::Fanvue => None,
         };

@@ -5,75 +5,11 @@
 
 mod common;
 
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::*;
 use reqwest::StatusCode;
-
-/// A `redis-server` on a free port, persisting to its own folder (so a restart keeps data).
-struct Redis {
-    port: u16,
-    dir: tempfile::TempDir,
-    child: Option<Child>,
-}
-
-impl Redis {
-    fn start() -> Redis {
-        let mut redis = Redis { port: free_port(), dir: tempfile::tempdir().unwrap(), child: None };
-        redis.launch();
-        redis
-    }
-
-    fn launch(&mut self) {
-        let child = Command::new("redis-server")
-            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1", "--appendonly", "yes", "--save", ""])
-            .arg("--dir")
-            .arg(self.dir.path())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("redis-server not found: install Debian's redis-server (scripts/test does)");
-        self.child = Some(child);
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
-            assert!(Instant::now() < deadline, "redis-server did not start");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    fn stop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-
-    fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}", self.port)
-    }
-
-    /// Every key and value in Redis, as text.
-    fn dump(&self) -> String {
-        let cli = |args: &[&str]| {
-            let out = Command::new("redis-cli").args(["-p", &self.port.to_string()]).args(args).output().unwrap();
-            String::from_utf8_lossy(&out.stdout).into_owned()
-        };
-        let keys = cli(&["--scan"]);
-        let mut all = keys.clone();
-        for key in keys.lines() {
-            all.push_str(&cli(&["GET", key]));
-        }
-        all
-    }
-}
-
-impl Drop for Redis {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
 
 /// Instance A runs the sandbox; instance B joins it. Same folder, secret and Redis.
 async fn two_instances(redis: &Redis, extra: &[(&str, &str)]) -> (TestApp, TestApp) {

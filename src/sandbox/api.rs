@@ -82,7 +82,7 @@ pub async fn dispatch(State(sb): State<SandboxState>, request: Request) -> Respo
         Err(retry_after) => {
             let mut response = api_error(StatusCode::TOO_MANY_REQUESTS, json!({"error": "Too Many Requests"}));
             response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
-            rate_headers(&mut response, 0, super::store::RATE_LIMIT, crate::oauth::tokens::now_unix() + retry_after);
+            rate_headers(&mut response, 0, sb.store.rate_limit(), crate::oauth::tokens::now_unix() + retry_after);
             return response;
         }
     };
@@ -101,7 +101,7 @@ pub async fn dispatch(State(sb): State<SandboxState>, request: Request) -> Respo
             json!({"message": format!("The sandbox does not serve {method} {} yet; it is part of the Fanvue API and works against Fanvue.", endpoint.pattern)}),
         )
     });
-    rate_headers(&mut response, remaining, super::store::RATE_LIMIT, reset);
+    rate_headers(&mut response, remaining, sb.store.rate_limit(), reset);
     response
 }
 

@@ -70,7 +70,7 @@ impl SandboxState {
         let issuer = config.oauth.issuer.as_str().trim_end_matches('/').to_owned();
         let world = seed::World::seed(time::OffsetDateTime::now_utc(), &issuer);
         SandboxState {
-            store: SandboxStore::new(client, signing_secret, ttl),
+            store: SandboxStore::new(client, signing_secret, ttl, sandbox.map_or(store::RATE_LIMIT, |s| s.rate_limit)),
             issuer,
             latency: sandbox.map_or(std::time::Duration::ZERO, |s| s.latency),
             world: std::sync::Arc::new(std::sync::Mutex::new(world)),

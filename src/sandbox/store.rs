@@ -19,7 +19,8 @@ use crate::scopes::ScopeSet;
 pub const CODE_TTL_SECS: i64 = 600;
 /// How long a consent screen stays answerable.
 pub const CONSENT_TTL_SECS: i64 = 600;
-/// Fanvue's per-user budget: requests per window.
+/// Fanvue's per-user budget: requests per window (`SANDBOX_RATE_LIMIT` changes it, e.g.
+/// for load tests).
 pub const RATE_LIMIT: u32 = 200;
 /// Fanvue's budget window.
 pub const RATE_WINDOW_SECS: i64 = 60;
@@ -141,6 +142,7 @@ struct Inner {
     client: RegisteredClient,
     token_key: Key,
     access_ttl: Duration,
+    rate_limit: u32,
     data: Mutex<Data>,
 }
 
@@ -163,12 +165,13 @@ pub type GrantError = (&'static str, String);
 
 impl SandboxStore {
     /// A store for `client`; `secret` keys the access tokens.
-    pub fn new(client: RegisteredClient, secret: &str, access_ttl: Duration) -> Self {
+    pub fn new(client: RegisteredClient, secret: &str, access_ttl: Duration, rate_limit: u32) -> Self {
         Self {
             inner: Arc::new(Inner {
                 client,
                 token_key: Key::derive(secret.as_bytes(), "sandbox-access-token-v1"),
                 access_ttl,
+                rate_limit,
                 data: Mutex::default(),
             }),
         }
@@ -176,6 +179,11 @@ impl SandboxStore {
 
     fn data(&self) -> MutexGuard<'_, Data> {
         self.inner.data.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Requests per user per minute.
+    pub fn rate_limit(&self) -> u32 {
+        self.inner.rate_limit
     }
 
     /// The registered client.
@@ -385,11 +393,11 @@ impl SandboxStore {
             *window = (now, 0);
         }
         let reset = window.0 + RATE_WINDOW_SECS;
-        if window.1 >= RATE_LIMIT {
+        if window.1 >= self.inner.rate_limit {
             return Err((reset - now).max(1));
         }
         window.1 += 1;
-        Ok((RATE_LIMIT - window.1, reset))
+        Ok((self.inner.rate_limit - window.1, reset))
     }
 
     /// The signature of a presigned storage URL for one upload part.

@@ -303,3 +303,66 @@ pub async fn signed_in_cookie(app: &TestApp) -> String {
     let (id, _) = session_cookie(r.headers()).unwrap();
     format!("fanvue_oauth={id}")
 }
+
+/// A `redis-server` on a free port, persisting to its own folder (so a restart keeps data).
+pub struct Redis {
+    pub port: u16,
+    dir: tempfile::TempDir,
+    child: Option<Child>,
+}
+
+impl Redis {
+    pub fn start() -> Redis {
+        let mut redis = Redis { port: free_port(), dir: tempfile::tempdir().unwrap(), child: None };
+        redis.launch();
+        redis
+    }
+
+    pub fn launch(&mut self) {
+        let child = Command::new("redis-server")
+            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1", "--appendonly", "yes", "--save", ""])
+            .arg("--dir")
+            .arg(self.dir.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("redis-server not found: install Debian's redis-server (scripts/test does)");
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            assert!(Instant::now() < deadline, "redis-server did not start");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    /// Every key and value in Redis, as text.
+    pub fn dump(&self) -> String {
+        let cli = |args: &[&str]| {
+            let out = Command::new("redis-cli").args(["-p", &self.port.to_string()]).args(args).output().unwrap();
+            String::from_utf8_lossy(&out.stdout).into_owned()
+        };
+        let keys = cli(&["--scan"]);
+        let mut all = keys.clone();
+        for key in keys.lines() {
+            all.push_str(&cli(&["GET", key]));
+        }
+        all
+    }
+}
+
+impl Drop for Redis {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
