@@ -111,8 +111,19 @@ async fn tokens_are_sealed_at_rest_and_never_logged() {
     assert_eq!(app.stat("refreshes").await, 1);
     browser.post(app.url("/api/oauth/logout")).header("origin", app.origin()).send().await.unwrap();
 
-    let secrets: Vec<&[u8]> =
-        vec![b"sbx_at.", b"sbx_rt_", code.as_bytes(), state.as_bytes(), session_id.as_bytes(), SECRET.as_bytes()];
+    // The sandbox's client secret, as the app derives it from SESSION_SECRET.
+    let client_secret = fanvue_app_starter::crypto::b64(
+        &fanvue_app_starter::crypto::Key::derive(SECRET.as_bytes(), "sandbox-client-secret-v1").mac(b"client"),
+    );
+    let secrets: Vec<&[u8]> = vec![
+        b"sbx_at.",
+        b"sbx_rt_",
+        code.as_bytes(),
+        state.as_bytes(),
+        session_id.as_bytes(),
+        SECRET.as_bytes(),
+        client_secret.as_bytes(),
+    ];
     for file in app.db_files() {
         for secret in &secrets {
             assert!(!file_contains(&file, secret), "{} contains {}", file.display(), String::from_utf8_lossy(secret));
