@@ -91,6 +91,8 @@ pub async fn limit(State(state): State<AppState>, request: Request, next: Next) 
         Ok(()) => next.run(request).await,
         Err(wait) => {
             tracing::info!(%ip, "rate limit reached");
+            // Refused before routing: counted here, under its own label.
+            crate::metrics::metrics().request("(rate limited)", 429, Duration::ZERO);
             let mut response = (StatusCode::TOO_MANY_REQUESTS, "").into_response();
             if let Ok(value) = HeaderValue::from_str(&wait.to_string()) {
                 response.headers_mut().insert(header::RETRY_AFTER, value);

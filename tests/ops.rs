@@ -81,6 +81,8 @@ async fn login_and_proxy_calls_are_limited_per_client_ip() {
     assert!((1..=60).contains(&wait));
     assert_eq!(r.json::<serde_json::Value>().await.unwrap()["error"], "rate_limited");
     assert_eq!(c.get(app.url("/")).send().await.unwrap().status(), StatusCode::OK, "pages are not limited");
+    let metrics = c.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    assert!(metrics.contains("http_rate_limited_total 1"), "{metrics}");
     // A client cannot dodge the limit by typing X-Forwarded-For (no trusted proxy configured).
     let r = c.get(app.url("/api/oauth/login")).header("x-forwarded-for", "203.0.113.9").send().await.unwrap();
     assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
