@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use serde_json::json;
 use tower_sessions::Session;
 
-use super::{Nav, Params, gate, is_uuid, render, short_time};
+use super::{Nav, Params, gate, render, short_time};
 use crate::error::AppError;
 use crate::fanvue::models::{Chat, ManagedCreator, TeamMember, UserSummary};
 use crate::fanvue::pagination::Page;
@@ -128,9 +128,7 @@ pub async fn act_as(
 ) -> Result<Response, AppError> {
     let notice = Params::parse(raw.unwrap_or_default().as_bytes()).get("sent").map(|_| "Sent as the creator.");
     let tokens = gate(&state, &session, &[Scope::ReadCreator]).await?;
-    if !is_uuid(&uuid) {
-        return Err(AppError::BadRequest("That is not a creator id.".into()));
-    }
+    super::require_uuid(&uuid, "creator id")?;
     let chats = if tokens.scopes.contains(Scope::ReadChat) {
         let list: Page<Chat> =
             upstream::get_json(&state, &session, &format!("/creators/{uuid}/chats"), &[("size", "20")]).await?;
@@ -178,9 +176,8 @@ pub async fn send_as(
     body: Bytes,
 ) -> Result<Response, AppError> {
     gate(&state, &session, &[Scope::ReadCreator, Scope::WriteChat]).await?;
-    if !is_uuid(&creator) || !is_uuid(&fan) {
-        return Err(AppError::BadRequest("That is not a creator or chat id.".into()));
-    }
+    super::require_uuid(&creator, "creator id")?;
+    super::require_uuid(&fan, "chat (a fan's UUID)")?;
     let params = Params::parse(&body);
     let text = params.get("text").unwrap_or("");
     if text.is_empty() || text.chars().count() > super::MAX_TEXT {

@@ -171,10 +171,6 @@ struct MessageForm {
     price: String,
 }
 
-fn chat_uuid(uuid: &str) -> Result<(), AppError> {
-    if is_uuid(uuid) { Ok(()) } else { Err(AppError::BadRequest("That is not a chat (a fan's UUID).".into())) }
-}
-
 /// `GET /chats/{uuid}?page=N`: one conversation, newest first.
 pub async fn conversation(
     State(state): State<AppState>,
@@ -182,7 +178,7 @@ pub async fn conversation(
     Path(uuid): Path<String>,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, AppError> {
-    chat_uuid(&uuid)?;
+    super::require_uuid(&uuid, "chat (a fan's UUID)")?;
     let params = Params::parse(raw.unwrap_or_default().as_bytes());
     let notice = params.get("sent").map(|_| "Message sent.".to_owned());
     render_conversation(
@@ -266,7 +262,7 @@ pub async fn send(
     Path(uuid): Path<String>,
     body: Bytes,
 ) -> Result<Response, AppError> {
-    chat_uuid(&uuid)?;
+    super::require_uuid(&uuid, "chat (a fan's UUID)")?;
     gate(&state, &session, &[Scope::WriteChat]).await?;
     let params = Params::parse(&body);
     let field = |k: &str| params.get(k).unwrap_or("").to_owned();
@@ -293,7 +289,7 @@ pub async fn update(
     Path(uuid): Path<String>,
     body: Bytes,
 ) -> Result<Response, AppError> {
-    chat_uuid(&uuid)?;
+    super::require_uuid(&uuid, "chat (a fan's UUID)")?;
     gate(&state, &session, &[Scope::WriteChat]).await?;
     let params = Params::parse(&body);
     let flag = |k: &str| match params.get(k) {

@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use serde_json::json;
 use tower_sessions::Session;
 
-use super::{Nav, Pager, Params, gate, is_uuid, money, parse_trail, render, short_time};
+use super::{Nav, Pager, Params, gate, money, parse_trail, render, short_time};
 use crate::error::AppError;
 use crate::fanvue::models::{LinkUser, TrackingLink};
 use crate::fanvue::pagination::CursorPage;
@@ -160,9 +160,7 @@ pub async fn delete(
     Path(uuid): Path<String>,
 ) -> Result<Response, AppError> {
     gate(&state, &session, &[Scope::WriteTrackingLinks]).await?;
-    if !is_uuid(&uuid) {
-        return Err(AppError::BadRequest("That is not a link id.".into()));
-    }
+    super::require_uuid(&uuid, "link id")?;
     let answer =
         upstream::send_json(&state, &session, Method::DELETE, &format!("/tracking-links/{uuid}"), None).await?;
     answer.error_for_status()?;
@@ -192,9 +190,7 @@ pub async fn users(
     RawQuery(raw): RawQuery,
 ) -> Result<Response, AppError> {
     let tokens = gate(&state, &session, &[Scope::ReadTrackingLinks]).await?;
-    if !is_uuid(&uuid) {
-        return Err(AppError::BadRequest("That is not a link id.".into()));
-    }
+    super::require_uuid(&uuid, "link id")?;
     let params = Params::parse(raw.unwrap_or_default().as_bytes());
     let cursor = params.get("cursor");
     let list: CursorPage<LinkUser> = upstream::get_json(

@@ -376,6 +376,12 @@ pub fn check_content<'a>(
     Content { text: Some(text).filter(|t| !t.trim().is_empty()), media, price }
 }
 
+/// `value` if it is a UUID; otherwise a 400 saying it is not a `what` (ids from URLs go into
+/// Fanvue paths, so they are checked before any call).
+pub fn require_uuid(value: &str, what: &str) -> Result<(), AppError> {
+    if is_uuid(value) { Ok(()) } else { Err(AppError::BadRequest(format!("That is not a {what}."))) }
+}
+
 /// Whether `s` is a UUID (8-4-4-4-12 hex digits).
 pub fn is_uuid(s: &str) -> bool {
     let groups: Vec<&str> = s.split('-').collect();

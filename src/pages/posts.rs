@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use serde_json::{Value, json};
 use tower_sessions::Session;
 
-use super::{Nav, Pager, Params, gate, is_uuid, money, render, short_time};
+use super::{Nav, Pager, Params, gate, money, render, short_time};
 use crate::error::AppError;
 use crate::fanvue::models::Post;
 use crate::fanvue::pagination::Page;
@@ -196,17 +196,13 @@ struct EditPage {
     picker: super::Picker,
 }
 
-fn post_uuid(uuid: &str) -> Result<(), AppError> {
-    if is_uuid(uuid) { Ok(()) } else { Err(AppError::BadRequest("That is not a post id.".into())) }
-}
-
 /// `GET /posts/{uuid}/edit`: the post's current values in the form.
 pub async fn edit_form(
     State(state): State<AppState>,
     session: Session,
     Path(uuid): Path<String>,
 ) -> Result<Response, AppError> {
-    post_uuid(&uuid)?;
+    super::require_uuid(&uuid, "post id")?;
     let tokens = gate(&state, &session, &[Scope::ReadPost, Scope::WritePost]).await?;
     let post: Post = upstream::get_json(&state, &session, &format!("/posts/{uuid}"), &[]).await?;
     let form = PostForm {
@@ -238,7 +234,7 @@ pub async fn edit(
     Path(uuid): Path<String>,
     body: Bytes,
 ) -> Result<Response, AppError> {
-    post_uuid(&uuid)?;
+    super::require_uuid(&uuid, "post id")?;
     let tokens = gate(&state, &session, &[Scope::ReadPost, Scope::WritePost]).await?;
     let form = PostForm::from_params(&Params::parse(&body));
     let errors = match validate(&form, time::OffsetDateTime::now_utc()) {
