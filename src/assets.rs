@@ -9,8 +9,10 @@ use axum::routing::get;
 use crate::state::AppState;
 
 /// `(name, content type, bytes)` of every file under `static/`.
-const FILES: [(&str, &str, &[u8]); 4] = [
+const FILES: [(&str, &str, &[u8]); 6] = [
     ("upload.js", "text/javascript; charset=utf-8", include_bytes!("../static/upload.js")),
+    ("embedded.js", "text/javascript; charset=utf-8", include_bytes!("../static/embedded.js")),
+    ("events.js", "text/javascript; charset=utf-8", include_bytes!("../static/events.js")),
     ("app.css", "text/css; charset=utf-8", include_bytes!("../static/app.css")),
     ("logo.svg", "image/svg+xml", include_bytes!("../static/logo.svg")),
     ("favicon.svg", "image/svg+xml", include_bytes!("../static/favicon.svg")),

@@ -21,6 +21,10 @@ pub const MIN_SECRET_LEN: usize = 32;
 
 /// Client id the in-process sandbox registers for the app.
 pub const SANDBOX_CLIENT_ID: &str = "fanvue-app-starter-sandbox";
+/// The app's UUID in the sandbox's App Store.
+pub const SANDBOX_APP_UUID: &str = "0b1e4a8c-7d2f-4c39-a6e5-9f8d7c6b5a41";
+/// The sandbox app's paid plan.
+pub const SANDBOX_PLAN_UUID: &str = "6f3a2b1c-9e8d-4f7a-b5c4-3d2e1f0a9b8c";
 
 /// How the app is started.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -56,6 +60,48 @@ pub struct Config {
     /// `FANVUE_BUDGET_PER_MINUTE`: Fanvue calls per user (and per managed creator) a minute
     /// before the app answers 429 itself (Fanvue allows 200); 0 turns it off.
     pub fanvue_budget_per_minute: u32,
+    /// Webhook receiving: secret, tolerance, event store, worker.
+    pub webhooks: crate::webhooks::WebhookConfig,
+    /// Embedding in Fanvue (iframe).
+    pub embed: EmbedConfig,
+    /// Paid apps: the App Store entitlement check.
+    pub app_store: AppStoreConfig,
+}
+
+/// Embedding in Fanvue's iframe.
+#[derive(Clone, Debug)]
+pub struct EmbedConfig {
+    /// `FANVUE_PLATFORM_URL`: origins allowed to frame `/embedded` (`frame-ancestors`),
+    /// default `https://www.fanvue.com`; space- or comma-separated.
+    pub platform_origins: Vec<String>,
+    /// `EMBEDDED_SESSION_COOKIE_NAME`, default `{SESSION_COOKIE_NAME}_embedded`.
+    pub cookie_name: String,
+}
+
+/// Paid apps (Fanvue App Store).
+#[derive(Clone, Debug)]
+pub struct AppStoreConfig {
+    /// `FANVUE_APP_UUID`: the app's UUID in Fanvue's Builder; unset, paid routes explain
+    /// how to set it.
+    pub app_uuid: Option<String>,
+    /// `FANVUE_APP_PLAN_UUID`: the plan the checkout deeplink preselects.
+    pub plan_uuid: Option<String>,
+    /// `FANVUE_APP_STORE_URL`: the app's listing, default
+    /// `{first FANVUE_PLATFORM_URL}/app-store/{FANVUE_APP_UUID}`.
+    pub listing_url: Option<Url>,
+    /// `ENTITLEMENT_CACHE_SECS`: how long a subscription check is reused per session.
+    pub cache_ttl: Duration,
+}
+
+impl AppStoreConfig {
+    /// Where a user without a plan is sent: the listing, plan preselected, checkout opened.
+    pub fn checkout_url(&self) -> Option<Url> {
+        let mut url = self.listing_url.clone()?;
+        if let Some(plan) = &self.plan_uuid {
+            url.query_pairs_mut().append_pair("plan", plan).append_pair("action", "checkout");
+        }
+        Some(url)
+    }
 }
 
 /// OAuth 2.0 client settings.
@@ -479,6 +525,10 @@ impl Config {
         };
         let fanvue_budget_per_minute: u32 =
             r.parsed("FANVUE_BUDGET_PER_MINUTE", 190, "a whole number (Fanvue allows 200; 0 turns the budget off)");
+        let issuer_origin = origin(&issuer);
+        let webhooks = webhook_config(&mut r, &secret, sandbox.is_some(), &store);
+        let embed = embed_config(&mut r, &cookie_name, sandbox.as_ref().map(|_| issuer_origin.as_str()));
+        let app_store = app_store_config(&mut r, &embed, sandbox.as_ref().map(|_| issuer_origin.as_str()));
         let metrics_token = r.get("METRICS_TOKEN");
         if metrics_token.as_ref().is_some_and(|t| t.chars().count() < 16) {
             r.problem("METRICS_TOKEN", "must be at least 16 characters (or unset it to allow loopback clients only)");
@@ -520,6 +570,9 @@ impl Config {
             rate_limit_per_minute,
             trusted_proxies,
             fanvue_budget_per_minute,
+            webhooks,
+            embed,
+            app_store,
         })
     }
 
@@ -596,6 +649,123 @@ fn tls_setting(r: &mut Reader<'_>, base_url: &Url) -> TlsSetting {
             TlsSetting::TerminatedByProxy
         }
     }
+}
+
+fn webhook_config(
+    r: &mut Reader<'_>,
+    session_secret: &str,
+    sandbox: bool,
+    sessions: &StoreKind,
+) -> crate::webhooks::WebhookConfig {
+    use crate::webhooks::store::EventStoreKind;
+    let mut secrets: Vec<SecretString> = Vec::new();
+    match r.get("FANVUE_WEBHOOK_SECRET") {
+        Some(secret) => secrets.push(secret.into()),
+        // The sandbox signs with a secret derived like its client secret, so the CLI and a
+        // second instance with the same SESSION_SECRET agree on it.
+        None if sandbox => secrets.push(sandbox_webhook_secret(session_secret).into()),
+        None => {}
+    }
+    if let Some(previous) = r.get("FANVUE_WEBHOOK_SECRET_PREVIOUS") {
+        if secrets.is_empty() {
+            r.problem(
+                "FANVUE_WEBHOOK_SECRET_PREVIOUS",
+                "is set but FANVUE_WEBHOOK_SECRET is not; set the current secret too",
+            );
+        }
+        secrets.push(previous.into());
+    }
+    let tolerance = Duration::from_secs(r.parsed("FANVUE_WEBHOOK_TOLERANCE_SECS", 300, "a whole number of seconds"));
+    let store = match r.get("WEBHOOK_STORE") {
+        Some(s) if s == "memory" => EventStoreKind::Memory,
+        Some(s) => match s.strip_prefix("sqlite://") {
+            Some(path) if !path.is_empty() => EventStoreKind::Sqlite(PathBuf::from(path)),
+            _ => {
+                r.problem("WEBHOOK_STORE", format!("`{s}` is not `sqlite://PATH` or `memory`"));
+                EventStoreKind::Memory
+            }
+        },
+        // The same backend as sessions: their SQLite file, or memory. With Redis sessions,
+        // a SQLite file per instance (see the README).
+        None => match sessions {
+            StoreKind::Sqlite(path) => EventStoreKind::Sqlite(path.clone()),
+            StoreKind::Memory => EventStoreKind::Memory,
+            StoreKind::Redis(_) => EventStoreKind::Sqlite(PathBuf::from("data/webhooks.db")),
+        },
+    };
+    let handler_timeout =
+        Duration::from_secs(r.parsed("WEBHOOK_HANDLER_TIMEOUT_SECS", 60, "a whole number of seconds").max(1));
+    let max_attempts: u32 = r.parsed("WEBHOOK_MAX_ATTEMPTS", 8, "a whole number of attempts").max(1);
+    let retention_days: u64 = r.parsed("WEBHOOK_RETENTION_DAYS", 30, "a whole number of days");
+    crate::webhooks::WebhookConfig {
+        verifier: crate::webhooks::signature::Verifier::new(secrets, tolerance),
+        store,
+        worker: crate::webhooks::worker::Settings {
+            handler_timeout,
+            max_attempts,
+            retention: Duration::from_secs(retention_days.saturating_mul(86_400)),
+        },
+    }
+}
+
+/// The webhook signing secret the sandbox uses when `FANVUE_WEBHOOK_SECRET` is not set.
+pub fn sandbox_webhook_secret(session_secret: &str) -> String {
+    crate::crypto::b64(
+        &crate::crypto::Key::derive(session_secret.as_bytes(), "sandbox-webhook-secret-v1").mac(b"webhook"),
+    )
+}
+
+fn embed_config(r: &mut Reader<'_>, session_cookie: &str, sandbox_origin: Option<&str>) -> EmbedConfig {
+    let raw = r.get("FANVUE_PLATFORM_URL").unwrap_or_else(|| "https://www.fanvue.com".to_owned());
+    let mut platform_origins = Vec::new();
+    for item in raw.split([',', ' ']).filter(|s| !s.is_empty()) {
+        match Url::parse(item) {
+            Ok(url) if url.scheme() == "https" && url.host().is_some() && matches!(url.path(), "" | "/") => {
+                platform_origins.push(origin(&url));
+            }
+            _ => r.problem(
+                "FANVUE_PLATFORM_URL",
+                format!("`{item}` is not an https origin such as https://www.fanvue.com (list several with commas)"),
+            ),
+        }
+    }
+    if let Some(sandbox) = sandbox_origin {
+        // The sandbox's creator surface frames the app too.
+        platform_origins.push(sandbox.to_owned());
+    }
+    let cookie_name = r.get("EMBEDDED_SESSION_COOKIE_NAME").unwrap_or_else(|| format!("{session_cookie}_embedded"));
+    if cookie_name == session_cookie || !cookie_name.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b)) {
+        r.problem(
+            "EMBEDDED_SESSION_COOKIE_NAME",
+            "must differ from SESSION_COOKIE_NAME and contain only letters, digits, `-`, `_` and `.`",
+        );
+    }
+    EmbedConfig { platform_origins, cookie_name }
+}
+
+fn app_store_config(r: &mut Reader<'_>, embed: &EmbedConfig, sandbox_origin: Option<&str>) -> AppStoreConfig {
+    let uuid_var = |r: &mut Reader<'_>, var: &'static str| {
+        let value = r.get(var)?;
+        if crate::pages::is_uuid(&value) {
+            Some(value.to_ascii_lowercase())
+        } else {
+            r.problem(var, format!("`{value}` is not a UUID; copy it from your app in Fanvue's Builder"));
+            None
+        }
+    };
+    let app_uuid = uuid_var(r, "FANVUE_APP_UUID").or_else(|| sandbox_origin.map(|_| SANDBOX_APP_UUID.to_owned()));
+    let plan_uuid =
+        uuid_var(r, "FANVUE_APP_PLAN_UUID").or_else(|| sandbox_origin.map(|_| SANDBOX_PLAN_UUID.to_owned()));
+    let listing_url = match (r.get("FANVUE_APP_STORE_URL"), &app_uuid) {
+        (Some(raw), _) => Some(r.https_url("FANVUE_APP_STORE_URL", &raw)),
+        (None, Some(app)) => {
+            let platform = sandbox_origin.or(embed.platform_origins.first().map(String::as_str));
+            platform.and_then(|p| Url::parse(&format!("{p}/app-store/{app}")).ok())
+        }
+        (None, None) => None,
+    };
+    let cache_ttl = Duration::from_secs(r.parsed("ENTITLEMENT_CACHE_SECS", 60, "a whole number of seconds"));
+    AppStoreConfig { app_uuid, plan_uuid, listing_url, cache_ttl }
 }
 
 /// `scheme://host[:port]` of a URL.

@@ -92,6 +92,24 @@ pub enum CryptoError {
     Open,
 }
 
+/// HMAC-SHA256 of `message` under a raw `key` (a secret given to us, such as a webhook
+/// signing secret, rather than one derived here). `None` never happens in practice: HMAC
+/// takes keys of any length.
+pub fn hmac_sha256(key: &[u8], message: &[u8]) -> Option<[u8; 32]> {
+    let mut mac = <Hmac<Sha256> as hmac::Mac>::new_from_slice(key).ok()?;
+    hmac::Mac::update(&mut mac, message);
+    Some(hmac::Mac::finalize(mac).into_bytes().into())
+}
+
+/// Lower-case hex of `bytes`.
+pub fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut out, b| {
+        let _ = write!(out, "{b:02x}");
+        out
+    })
+}
+
 /// `bytes` random bytes, base64url-encoded without padding.
 pub fn random_token(bytes: usize) -> String {
     let mut buf = vec![0u8; bytes];

@@ -51,6 +51,24 @@ pub enum AppError {
     /// The server is at a capacity limit it sets itself (e.g. concurrent uploads).
     #[error("busy: {0}")]
     Busy(&'static str),
+    /// No such page or item.
+    #[error("not found")]
+    NotFound,
+    /// A webhook delivery was not accepted.
+    #[error("webhook: {0}")]
+    Webhook(#[from] crate::webhooks::ReceiveError),
+    /// The user has no active plan of this paid app.
+    #[error("no active subscription to this app")]
+    NotSubscribed {
+        /// The App Store checkout deeplink.
+        checkout_url: Option<String>,
+    },
+    /// A feature needs configuration that is missing: the variable and how to set it.
+    #[error("not configured: {0}")]
+    NotConfigured(&'static str),
+    /// The embedded (iframe) sign-in failed.
+    #[error("embedded sign-in: {0}")]
+    Embedded(#[from] crate::embedded::EmbedError),
     /// A bug or an impossible state; details are logged, never shown.
     #[error("internal error: {0}")]
     Internal(String),
@@ -65,6 +83,8 @@ pub struct ErrorReport {
     pub message: String,
     /// Scopes to show (missing scopes).
     pub scopes: Vec<&'static str>,
+    /// A link that resolves the error (e.g. the App Store checkout): `(href, label)`.
+    pub action: Option<(String, &'static str)>,
 }
 
 impl AppError {
@@ -134,6 +154,32 @@ impl AppError {
                 "The session store is unavailable. Try again shortly.".into(),
             ),
             AppError::Busy(why) => (StatusCode::SERVICE_UNAVAILABLE, "busy", (*why).to_owned()),
+            AppError::NotFound => (StatusCode::NOT_FOUND, "not_found", "There is nothing here.".into()),
+            AppError::Webhook(err) => {
+                use crate::webhooks::ReceiveError as R;
+                use crate::webhooks::signature::Rejection;
+                match err {
+                    R::Rejected(Rejection::NotConfigured) => (
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "webhooks_not_configured",
+                        "Webhooks are not configured: set FANVUE_WEBHOOK_SECRET (Builder → your app → Events → View Signing Secret).".into(),
+                    ),
+                    R::Rejected(rejection) => (StatusCode::UNAUTHORIZED, rejection.code(), rejection.to_string()),
+                    R::NotJson => (StatusCode::BAD_REQUEST, "invalid_json", "The body is not JSON.".into()),
+                    R::Store(_) => (
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "event_store_unavailable",
+                        "The event could not be stored; it was not accepted, so Fanvue will deliver it again.".into(),
+                    ),
+                }
+            }
+            AppError::NotSubscribed { .. } => (
+                StatusCode::PAYMENT_REQUIRED,
+                "subscription_required",
+                "This part of the app needs an active plan. Subscribe in the Fanvue App Store, then come back.".into(),
+            ),
+            AppError::NotConfigured(how) => (StatusCode::SERVICE_UNAVAILABLE, "not_configured", (*how).to_owned()),
+            AppError::Embedded(err) => err.classify(),
             AppError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal_error", "Something went wrong on our side.".into()),
         }
     }
@@ -175,7 +221,11 @@ impl IntoResponse for AppError {
         {
             response.headers_mut().insert(header::RETRY_AFTER, value);
         }
-        response.extensions_mut().insert(ErrorReport { code, message, scopes });
+        let action = match self {
+            AppError::NotSubscribed { checkout_url: Some(url) } => Some((url, "Subscribe in the Fanvue App Store")),
+            _ => None,
+        };
+        response.extensions_mut().insert(ErrorReport { code, message, scopes, action });
         response
     }
 }
@@ -198,6 +248,11 @@ mod tests {
             AppError::Refresh(OAuthError::Transport("down".into())),
             AppError::Session("db".into()),
             AppError::Busy("try later"),
+            AppError::NotFound,
+            AppError::NotSubscribed { checkout_url: None },
+            AppError::NotConfigured("set X"),
+            AppError::Embedded(crate::embedded::EmbedError::ConsentRequired),
+            AppError::Embedded(crate::embedded::EmbedError::InvalidSessionToken),
             AppError::Internal("bug".into()),
         ];
         for err in all {

@@ -24,6 +24,8 @@
 pub mod assets;
 pub mod config;
 pub mod crypto;
+pub mod embedded;
+pub mod entitlements;
 pub mod error;
 pub mod fanvue;
 pub mod limits;
@@ -40,6 +42,7 @@ pub mod session;
 pub mod state;
 pub mod tls;
 pub mod upstream;
+pub mod webhooks;
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
@@ -93,6 +96,8 @@ pub fn build_app(state: AppState) -> Router {
         .merge(pages::router())
         .merge(oauth::routes::router(state.config.oauth.redirect_uri.path()))
         .merge(proxy::router())
+        .merge(webhooks::routes::router())
+        .merge(embedded::router(&state))
         .merge(assets::router())
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(metrics::ready))
@@ -147,7 +152,8 @@ async fn serve(mode: Mode) -> Result<(), StartError> {
 
     #[cfg(feature = "sandbox")]
     if let Some(sandbox) = config.sandbox.clone() {
-        start_sandbox(&mut config, sandbox.port, Handle::new()).await?;
+        let app_cert = material.as_ref().map(|m| m.cert_pem.clone());
+        start_sandbox(&mut config, sandbox.port, Handle::new(), app_cert.as_deref()).await?;
     }
     #[cfg(not(feature = "sandbox"))]
     if config.sandbox.is_some() {
@@ -169,6 +175,7 @@ async fn serve(mode: Mode) -> Result<(), StartError> {
         config.base_url.as_str().trim_end_matches('/')
     );
     let state = AppState::new(config).await?;
+    state.start_webhook_worker(state.app_event_handler());
     let app = build_app(state);
     // Only the app is told to stop: the sandbox keeps answering its in-flight requests and
     // ends with the process.
@@ -184,7 +191,12 @@ async fn serve(mode: Mode) -> Result<(), StartError> {
 /// and makes the app's HTTP client trust that certificate (added to, not replacing, the
 /// system roots).
 #[cfg(feature = "sandbox")]
-async fn start_sandbox(config: &mut Config, port: u16, handle: Handle<SocketAddr>) -> Result<(), StartError> {
+async fn start_sandbox(
+    config: &mut Config,
+    port: u16,
+    handle: Handle<SocketAddr>,
+    app_cert_pem: Option<&[u8]>,
+) -> Result<(), StartError> {
     let setting = config::TlsSetting::Auto { host: "127.0.0.1".to_owned() };
     let material =
         tls::load_or_generate(&setting)?.ok_or_else(|| StartError::Other("the sandbox needs a certificate".into()))?;
@@ -196,7 +208,7 @@ async fn start_sandbox(config: &mut Config, port: u16, handle: Handle<SocketAddr
     }
     let sandbox_tls = tls::rustls_config(&material).await?;
     let signing_secret = crypto::b64(&crypto::Key::derive(&material.key_pem, "sandbox-signing-v1").mac(b"sandbox"));
-    let state = sandbox::SandboxState::from_config(config, &signing_secret);
+    let state = sandbox::SandboxState::from_config(config, &signing_secret, app_cert_pem);
     let addr = sandbox::spawn(state, port, sandbox_tls, handle).map_err(|e| StartError::Bind {
         addr: SocketAddr::from(([127, 0, 0, 1], port)),
         reason: format!("{e} (the sandbox's port; set SANDBOX_PORT)"),

@@ -7,10 +7,12 @@ use fanvue_app_starter::config::Mode;
 
 const USAGE: &str = "\
 Usage: fanvue-app-starter [--sandbox]
+       fanvue-app-starter webhook send <event> [--url URL]
 
   (no flag)   run against Fanvue; configure it in .env (copy .env.example)
   --sandbox   run with the built-in Fanvue sandbox: no credentials, no network
   --healthcheck  ask the server on this machine (PORT) for /healthz; exit 0 when it answers
+  webhook send   send a signed sample webhook event to the running app (try `webhook send message-received`)
   --help      show this help
   --version   show the version
 
@@ -19,7 +21,12 @@ Logging: RUST_LOG (default `info`), LOG_FORMAT (`pretty` or `json`). Configurati
 #[tokio::main]
 async fn main() -> ExitCode {
     let mut mode = Mode::Fanvue;
-    for arg in std::env::args().skip(1) {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().is_some_and(|a| a == "webhook") {
+        let _ = dotenvy::dotenv();
+        return fanvue_app_starter::webhooks::send::run(&args[1..]).await;
+    }
+    for arg in args {
         match arg.as_str() {
             "--sandbox" => mode = Mode::Sandbox,
             "--healthcheck" => return fanvue_app_starter::healthcheck().await,

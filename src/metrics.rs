@@ -41,6 +41,7 @@ pub struct Metrics {
     refresh_failures: AtomicU64,
     sessions_created: AtomicU64,
     rate_limited: AtomicU64,
+    webhooks: Mutex<BTreeMap<&'static str, u64>>,
 }
 
 /// The process-wide registry.
@@ -84,6 +85,11 @@ impl Metrics {
         counter.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// A webhook delivery: `accepted`, `duplicate`, or the rejection code.
+    pub fn webhook(&self, outcome: &'static str) {
+        *lock(&self.webhooks).entry(outcome).or_default() += 1;
+    }
+
     /// A session signed in.
     pub fn session_created(&self) {
         self.sessions_created.fetch_add(1, Ordering::Relaxed);
@@ -93,6 +99,13 @@ impl Metrics {
     pub fn render(&self) -> String {
         let mut out = String::new();
         let label = |s: &str| s.replace('\\', "\\\\").replace('"', "\\\"");
+        let _ = writeln!(
+            out,
+            "# HELP webhook_deliveries_total Webhook deliveries, by outcome.\n# TYPE webhook_deliveries_total counter"
+        );
+        for (outcome, n) in lock(&self.webhooks).iter() {
+            let _ = writeln!(out, "webhook_deliveries_total{{outcome=\"{outcome}\"}} {n}");
+        }
         let _ = writeln!(
             out,
             "# HELP http_requests_total Requests answered, by route and status.\n# TYPE http_requests_total counter"

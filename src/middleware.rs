@@ -70,7 +70,12 @@ pub fn stack(router: Router<AppState>, state: AppState) -> Router<AppState> {
 /// Bounds every request's time: [`REQUEST_TIMEOUT`], or [`UPLOAD_TIMEOUT`] for the one
 /// route that streams a file to Fanvue. A request past its time gets 504.
 async fn time_limit(request: Request, next: Next) -> Response {
-    let limit = if request.uri().path() == crate::pages::media::UPLOAD_PATH { UPLOAD_TIMEOUT } else { REQUEST_TIMEOUT };
+    let limit = match request.uri().path() {
+        crate::pages::media::UPLOAD_PATH => UPLOAD_TIMEOUT,
+        // A live feed stays open for as long as the page does.
+        crate::pages::events::STREAM_PATH => return next.run(request).await,
+        _ => REQUEST_TIMEOUT,
+    };
     match tokio::time::timeout(limit, next.run(request)).await {
         Ok(response) => response,
         Err(_) => StatusCode::GATEWAY_TIMEOUT.into_response(),
@@ -96,12 +101,16 @@ pub const CSP: &str = "default-src 'self'; img-src 'self' https: data:; style-sr
 async fn security_headers(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let is_static = request.uri().path().starts_with("/static/");
     let mut response = next.run(request).await;
+    let frameable = response.extensions().get::<crate::embedded::Frameable>().is_some();
     let headers = response.headers_mut();
     let mut set = |name: HeaderName, value: &'static str| {
         headers.entry(name).or_insert(HeaderValue::from_static(value));
     };
     set(header::CONTENT_SECURITY_POLICY, CSP);
-    set(header::X_FRAME_OPTIONS, "DENY");
+    if !frameable {
+        // The embedded surface sets its own `frame-ancestors`; X-Frame-Options would veto it.
+        set(header::X_FRAME_OPTIONS, "DENY");
+    }
     set(header::X_CONTENT_TYPE_OPTIONS, "nosniff");
     set(header::REFERRER_POLICY, "same-origin");
     set(HeaderName::from_static("cross-origin-opener-policy"), "same-origin");
@@ -123,11 +132,16 @@ fn is_local_host(host: &str) -> bool {
 /// before the session is touched. Every current browser sends `Sec-Fetch-Site` or `Origin`
 /// on a POST; a request with neither is refused too (a script calling the proxy with a
 /// session cookie sends `Origin` itself), so the check never rests on a missing header.
-/// The OAuth callback is exempt: the provider's `form_post` is cross-site by design and is
-/// protected by `state`.
+/// Two routes are exempt: the OAuth callback (the provider's `form_post` is cross-site by
+/// design and is protected by `state`) and the webhook receiver (server to server, no
+/// cookies, protected by its signature).
 async fn refuse_cross_site(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let safe = matches!(*request.method(), Method::GET | Method::HEAD | Method::OPTIONS);
-    if safe || crate::oauth::routes::is_callback_path(request.uri().path(), state.config.oauth.redirect_uri.path()) {
+    let path = request.uri().path();
+    if safe
+        || crate::oauth::routes::is_callback_path(path, state.config.oauth.redirect_uri.path())
+        || path.starts_with(crate::webhooks::routes::PATH)
+    {
         return next.run(request).await;
     }
     if is_same_origin(request.headers(), &state.config.origin()) {
@@ -152,12 +166,13 @@ pub fn is_same_origin(headers: &HeaderMap, origin: &str) -> bool {
 /// or a generic one for bare statuses from layers (413, 404, 405, 504…). JSON for the API
 /// proxy, an HTML page otherwise, both with the request id.
 async fn render_errors(request: Request, next: Next) -> Response {
-    let wants_json = request.uri().path().starts_with("/api/fanvue")
-        || request
-            .headers()
-            .get(header::ACCEPT)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|a| a.starts_with("application/json"));
+    let wants_json =
+        ["/api/fanvue", "/api/webhooks", "/api/embedded"].iter().any(|p| request.uri().path().starts_with(p))
+            || request
+                .headers()
+                .get(header::ACCEPT)
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|a| a.starts_with("application/json"));
     let request_id = request.headers().get(REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("-").to_owned();
     let path = request.uri().path().to_owned();
     let response = next.run(request).await;
@@ -218,7 +233,7 @@ fn generic_report(status: StatusCode) -> ErrorReport {
         s if s.is_client_error() => ("bad_request", "The request was not understood."),
         _ => ("internal_error", "Something went wrong on our side."),
     };
-    ErrorReport { code, message: message.to_owned(), scopes: Vec::new() }
+    ErrorReport { code, message: message.to_owned(), scopes: Vec::new(), action: None }
 }
 
 #[cfg(test)]

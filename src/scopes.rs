@@ -126,6 +126,11 @@ impl ScopeSet {
         self.0 |= scope.bit();
     }
 
+    /// The scopes in either set.
+    pub fn union(self, other: ScopeSet) -> ScopeSet {
+        ScopeSet(self.0 | other.0)
+    }
+
     /// The scopes of `required` that are not in `self`.
     pub fn missing(self, required: ScopeSet) -> ScopeSet {
         ScopeSet(required.0 & !self.0)

@@ -363,6 +363,24 @@ pub fn layer(store: SealedStore<AnyStore>, config: &SessionConfig) -> SessionMan
         .with_expiry(Expiry::OnInactivity(ttl))
 }
 
+/// The session layer of the embedded surface (inside Fanvue's iframe): its own cookie,
+/// `HttpOnly; Secure; SameSite=None` (a third-party iframe gets no `Lax` cookie), made
+/// `Partitioned` by [`crate::embedded`] so it lives only under Fanvue's top-level site.
+pub fn embedded_layer(
+    store: SealedStore<AnyStore>,
+    config: &SessionConfig,
+    cookie_name: &str,
+) -> SessionManagerLayer<SealedStore<AnyStore>> {
+    let ttl = time::Duration::seconds(i64::try_from(config.ttl.as_secs()).unwrap_or(i64::MAX / 2));
+    SessionManagerLayer::new(store)
+        .with_name(cookie_name.to_owned())
+        .with_http_only(true)
+        .with_secure(true)
+        .with_same_site(SameSite::None)
+        .with_path("/")
+        .with_expiry(Expiry::OnInactivity(ttl))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

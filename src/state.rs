@@ -25,6 +25,12 @@ pub struct AppState {
     pub rate_limiter: Arc<crate::limits::RateLimiter>,
     /// Per-Fanvue-user call counts when sessions are not in Redis (`FANVUE_BUDGET_PER_MINUTE`).
     pub user_budget: Arc<crate::limits::RateLimiter<String>>,
+    /// The webhook receiver: verification, event store, live notices.
+    pub webhooks: crate::webhooks::Webhooks,
+    /// App Store entitlements cached per session.
+    pub entitlements: crate::entitlements::EntitlementCache,
+    /// How an embedded app's injected session token becomes tokens.
+    pub embed_exchange: Arc<dyn crate::embedded::exchange::SessionTokenExchange>,
 }
 
 /// Uploads that may stream at the same time (each holds at most one part in memory).
@@ -39,8 +45,13 @@ impl AppState {
             OAuthClient::new(&config.oauth, http.clone()).map_err(|e| crate::StartError::Other(e.to_string()))?;
         let fanvue = FanvueClient::new(&config.api, http).map_err(|e| crate::StartError::Other(e.to_string()))?;
         let (session_store, vault) = crate::session::open_store(&config.session).await?;
+        let embed_exchange = Arc::new(crate::embedded::exchange::JwtBearer::new(oauth.clone()));
         let tokens = SessionTokens::new(oauth, vault, config.session.ttl);
         let upload_slots = Arc::new(tokio::sync::Semaphore::new(CONCURRENT_UPLOADS));
+        let webhooks = crate::webhooks::Webhooks::open(config.webhooks.clone())
+            .await
+            .map_err(|e| crate::StartError::Other(format!("{e} (WEBHOOK_STORE)")))?;
+        let entitlements = crate::entitlements::EntitlementCache::new(config.app_store.cache_ttl);
         Ok(Self {
             config: Arc::new(config),
             tokens,
@@ -49,7 +60,20 @@ impl AppState {
             upload_slots,
             rate_limiter: Arc::default(),
             user_budget: Arc::default(),
+            webhooks,
+            entitlements,
+            embed_exchange,
         })
+    }
+
+    /// Starts the background worker that hands stored webhook events to `handler`.
+    pub fn start_webhook_worker(&self, handler: Arc<dyn crate::webhooks::Handler>) -> tokio::task::JoinHandle<()> {
+        self.webhooks.start_worker(handler)
+    }
+
+    /// The app's own webhook handler ([`crate::webhooks::handler::AppEvents`]).
+    pub fn app_event_handler(&self) -> Arc<dyn crate::webhooks::Handler> {
+        Arc::new(crate::webhooks::handler::AppEvents { entitlements: self.entitlements.clone() })
     }
 
     /// The OAuth client.

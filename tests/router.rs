@@ -52,8 +52,13 @@ async fn harness(with_sandbox: bool) -> Harness {
     let sandbox = if with_sandbox {
         let handle = Handle::new();
         let rustls = tls::rustls_config(&material).await.unwrap();
-        sandbox::spawn(SandboxState::from_config(&config, "router-test-signing"), sandbox_port, rustls, handle.clone())
-            .unwrap();
+        sandbox::spawn(
+            SandboxState::from_config(&config, "router-test-signing", None),
+            sandbox_port,
+            rustls,
+            handle.clone(),
+        )
+        .unwrap();
         Some(handle)
     } else {
         None

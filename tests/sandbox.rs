@@ -28,7 +28,7 @@ fn sandbox(ttl: &str) -> Sandbox {
     let config = Config::from_lookup(Mode::Sandbox, &|k| vars.get(k).map(|v| (*v).to_owned())).unwrap();
     let secret = secrecy::ExposeSecret::expose_secret(&config.oauth.client_secret).to_owned();
     let basic = base64::engine::general_purpose::STANDARD.encode(format!("{}:{secret}", config.oauth.client_id));
-    Sandbox { app: router(SandboxState::from_config(&config, "sandbox-test-signing")), basic }
+    Sandbox { app: router(SandboxState::from_config(&config, "sandbox-test-signing", None)), basic }
 }
 
 struct Reply {

@@ -443,3 +443,21 @@ pub struct ManagedCreator {
     #[serde(default)]
     pub role: Option<String>,
 }
+
+/// A webhook subscription (`GET /webhooks/subscriptions`). Its signing secret is returned only
+/// by the create call and is not part of this type.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WebhookSubscription {
+    /// Subscription id.
+    #[serde(alias = "uuid")]
+    pub id: String,
+    /// Where events are delivered.
+    pub url: String,
+    /// Event type names (`message.received`…).
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub events: Vec<String>,
+    /// ISO 8601.
+    #[serde(default)]
+    pub created_at: Option<String>,
+}

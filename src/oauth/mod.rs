@@ -30,8 +30,8 @@ use oauth2::basic::{
     BasicTokenType,
 };
 use oauth2::{
-    AuthType, AuthUrl, AuthorizationCode, Client, ClientId, ClientSecret, CsrfToken, EndpointNotSet, EndpointSet,
-    ExtraTokenFields, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, RefreshToken, RequestTokenError,
+    AccessToken, AuthType, AuthUrl, AuthorizationCode, Client, ClientId, ClientSecret, CsrfToken, EndpointNotSet,
+    EndpointSet, ExtraTokenFields, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, RefreshToken, RequestTokenError,
     StandardRevocableToken, StandardTokenResponse, TokenResponse, TokenUrl,
 };
 use secrecy::ExposeSecret;
@@ -143,6 +143,7 @@ impl OAuthError {
 pub struct OAuthClient {
     client: Oauth2Client,
     http: OAuthHttp,
+    token_url: Url,
     revoke_url: Url,
     client_id: String,
     client_secret: secrecy::SecretString,
@@ -172,6 +173,7 @@ impl OAuthClient {
         Ok(Self {
             client,
             http: OAuthHttp(http),
+            token_url: endpoint_url(&config.issuer, "/oauth2/token")?,
             revoke_url: endpoint_url(&config.issuer, "/oauth2/revoke")?,
             client_id: config.client_id.clone(),
             client_secret: config.client_secret.clone(),
@@ -247,6 +249,60 @@ impl OAuthClient {
         let mut tokens = token_set(&response, Some(refresh_token), current.scopes, now);
         tokens.user = current.user.clone();
         Ok(tokens)
+    }
+
+    /// RFC 7523: trades a signed assertion (the session token Fanvue injects into an
+    /// embedded app) for tokens, with the app's scopes. Done by hand: the oauth2 crate has no
+    /// jwt-bearer grant. `user` is the assertion's `sub` (the creator) unless an id_token says
+    /// otherwise.
+    pub async fn jwt_bearer(&self, assertion: &str, now: i64) -> Result<TokenSet, OAuthError> {
+        let encode = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
+        let scope: Vec<&str> = self.scopes.iter().map(Scope::as_str).collect();
+        let response = self
+            .http
+            .0
+            .post(self.token_url.clone())
+            .basic_auth(encode(&self.client_id), Some(encode(self.client_secret.expose_secret())))
+            .form(&[
+                ("grant_type", "urn:ietf:params:oauth:grant-type:jwt-bearer"),
+                ("assertion", assertion),
+                ("scope", &scope.join(" ")),
+                ("client_id", &self.client_id),
+            ])
+            .send()
+            .await
+            .map_err(|e| OAuthError::Transport(e.without_url().to_string()))?;
+        let status = response.status();
+        let body: serde_json::Value = response.json().await.map_err(|e| OAuthError::BadResponse(e.to_string()))?;
+        let text = |k: &str| body.get(k).and_then(|v| v.as_str()).unwrap_or_default().to_owned();
+        if !status.is_success() {
+            let code = text("error");
+            let description = text("error_description");
+            return Err(match code.as_str() {
+                "invalid_grant" => OAuthError::InvalidGrant(description),
+                "" => OAuthError::Rejected { code: status.to_string(), description },
+                _ => OAuthError::Rejected { code, description },
+            });
+        }
+        let access_token = text("access_token");
+        if access_token.is_empty() {
+            return Err(OAuthError::BadResponse("no access_token in the jwt-bearer answer".into()));
+        }
+        let expires_in = body.get("expires_in").and_then(serde_json::Value::as_i64).unwrap_or(3600);
+        let scopes = match body.get("scope").and_then(|v| v.as_str()) {
+            Some(granted) => granted.split(' ').filter_map(|s| s.parse::<Scope>().ok()).collect(),
+            None => self.scopes,
+        };
+        let id_token = body.get("id_token").and_then(|v| v.as_str());
+        let user = id_token_claim(id_token, "sub").or_else(|| id_token_claim(Some(assertion), "sub"));
+        Ok(TokenSet {
+            access_token: AccessToken::new(access_token),
+            // The online token of the spike comes without one; take one if the provider sends it.
+            refresh_token: body.get("refresh_token").and_then(|v| v.as_str()).map(|t| RefreshToken::new(t.to_owned())),
+            expires_at: now.saturating_add(expires_in),
+            scopes,
+            user,
+        })
     }
 
     /// Revokes a refresh token (RFC 7009) and with it the grant. Done by hand because the

@@ -123,6 +123,11 @@ impl SessionTokens {
         }
     }
 
+    /// A key naming the session in caches without revealing its id (`None`: no session).
+    pub fn session_key(&self, session: &Session) -> Option<String> {
+        session.id().map(|id| self.vault.lock_name(id))
+    }
+
     /// The per-session locks (the callback also serialises on them).
     pub fn locks(&self) -> &SessionLocks {
         &self.locks

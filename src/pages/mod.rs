@@ -9,12 +9,14 @@
 
 pub mod agency;
 pub mod chats;
+pub mod events;
 pub mod fans;
 pub mod home;
 pub mod insights;
 pub mod links;
 pub mod media;
 pub mod posts;
+pub mod premium;
 
 use askama::Template;
 use axum::Router;
@@ -53,6 +55,11 @@ pub fn router() -> Router<AppState> {
         .route("/media/folders", post(media::create_folder))
         .route("/media/folders/{name}", get(media::folder))
         .route("/media/folders/{name}/{action}", post(media::change_folder))
+        .route("/events", get(events::page))
+        .route(events::STREAM_PATH, get(events::stream))
+        .route("/events/subscriptions", post(events::subscribe))
+        .route("/events/subscriptions/{id}/delete", post(events::unsubscribe))
+        .route("/premium", get(premium::page))
         .route("/agency", get(agency::page))
         .route("/agency/invites", post(agency::invite))
         .route("/agency/creators/{uuid}", get(agency::act_as))
@@ -70,7 +77,7 @@ pub fn render<T: Template>(status: StatusCode, page: &T) -> Response {
 
 /// The console's sections and the scopes each needs: the one table the navigation, the
 /// gates and the README's "scope → page → source file" table follow.
-pub const SECTIONS: [(&str, &str, &[Scope]); 7] = [
+pub const SECTIONS: [(&str, &str, &[Scope]); 9] = [
     ("/chats", "Chats", &[Scope::ReadChat]),
     ("/fans", "Fans", &[Scope::ReadFan]),
     ("/insights", "Insights", &[Scope::ReadInsights]),
@@ -78,6 +85,8 @@ pub const SECTIONS: [(&str, &str, &[Scope]); 7] = [
     ("/posts", "Posts", &[Scope::ReadPost]),
     ("/links", "Tracking links", &[Scope::ReadTrackingLinks]),
     ("/agency", "Agency", &[Scope::ReadAgency, Scope::ReadCreator]),
+    ("/events", "Events", &[]),
+    ("/premium", "Premium", &[Scope::ReadSelf]),
 ];
 
 /// The navigation bar.

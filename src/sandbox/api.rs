@@ -92,7 +92,13 @@ pub async fn dispatch(State(sb): State<SandboxState>, request: Request) -> Respo
     let body = axum::body::to_bytes(request.into_body(), 1024 * 1024).await.unwrap_or_default();
     let call = super::resources::Call { method: &method, pattern: endpoint.pattern, params, query, body: &body };
     let served = match (&method, endpoint.pattern) {
-        (&Method::GET | &Method::HEAD, "/users/me") => Some(Json(me(&sb)).into_response()),
+        (&Method::GET | &Method::HEAD, "/users/me") => {
+            Some(Json(super::users::profile(&claims.sub, &sb.issuer)).into_response())
+        }
+        (&Method::GET, "/apps/{appUuid}/subscription/me") => Some(super::surface::entitlement(&sb, &call, &claims.sub)),
+        (_, "/webhooks/subscriptions" | "/webhooks/subscriptions/{subscriptionId}") => {
+            Some(super::hooks::subscriptions_api(&sb, &call))
+        }
         _ => super::resources::handle(&sb, &call),
     };
     let mut response = served.unwrap_or_else(|| {
@@ -121,23 +127,4 @@ fn rate_headers(response: &mut Response, remaining: u32, limit: u32, reset: i64)
     headers.insert("x-ratelimit-limit", HeaderValue::from(limit));
     headers.insert("x-ratelimit-remaining", HeaderValue::from(remaining));
     headers.insert("x-ratelimit-reset", HeaderValue::from(reset));
-}
-
-/// The seeded creator, as `GET /users/me` returns it.
-fn me(sb: &SandboxState) -> serde_json::Value {
-    json!({
-        "uuid": USER_UUID,
-        "email": "ava@sandbox.fanvue.test",
-        "handle": USER_HANDLE,
-        "bio": "Creator in the built-in sandbox. <b>Everything</b> here is seeded test data.",
-        "displayName": "Ava Sandbox",
-        "isCreator": true,
-        "createdAt": "2024-03-14T09:30:00.000Z",
-        "updatedAt": null,
-        "avatarUrl": format!("{}/_sandbox/avatar.svg", sb.issuer),
-        "bannerUrl": null,
-        "likesCount": 5421,
-        "fanCounts": {"followersCount": 1280, "subscribersCount": 312},
-        "contentCounts": {"imageCount": 148, "videoCount": 37, "audioCount": 4, "postCount": 96, "payToViewPostCount": 12}
-    })
 }

@@ -22,10 +22,13 @@
 //! `POST /_sandbox/revoke-consent` (what a creator does in Fanvue's settings).
 
 pub mod api;
+pub mod hooks;
 pub mod provider;
 pub mod resources;
 pub mod seed;
 pub mod store;
+pub mod surface;
+pub mod users;
 
 use std::net::SocketAddr;
 
@@ -51,6 +54,22 @@ pub struct SandboxState {
     pub latency: std::time::Duration,
     /// The seeded creator's world, changed by the API's write endpoints.
     pub world: std::sync::Arc<std::sync::Mutex<seed::World>>,
+    /// The app, as Fanvue knows it: where to deliver webhooks and what to ask consent for.
+    pub app: AppTarget,
+}
+
+/// What the sandbox knows about the app (what the Builder holds at Fanvue).
+#[derive(Clone)]
+pub struct AppTarget {
+    /// The app's origin (`BASE_URL`).
+    pub origin: String,
+    /// The app's scopes (`OAUTH_SCOPES`), asked for by the in-shell consent.
+    pub scopes: crate::scopes::ScopeSet,
+    /// The signing secret of webhook deliveries.
+    pub webhook_secret: Option<String>,
+    /// The client deliveries go out with: it trusts the app's certificate and reaches the
+    /// app's host on this machine (the browser needs a hosts entry; the sandbox does not).
+    pub http: reqwest::Client,
 }
 
 impl SandboxState {
@@ -59,7 +78,7 @@ impl SandboxState {
     /// Its access tokens are signed under `signing_secret`: the in-process sandbox uses its
     /// certificate's key, so tokens outlive restarts and do not depend on `SESSION_SECRET`,
     /// as Fanvue's do not.
-    pub fn from_config(config: &Config, signing_secret: &str) -> Self {
+    pub fn from_config(config: &Config, signing_secret: &str, app_cert_pem: Option<&[u8]>) -> Self {
         let sandbox = config.sandbox.as_ref();
         let client = RegisteredClient {
             id: config.oauth.client_id.clone(),
@@ -74,8 +93,37 @@ impl SandboxState {
             issuer,
             latency: sandbox.map_or(std::time::Duration::ZERO, |s| s.latency),
             world: std::sync::Arc::new(std::sync::Mutex::new(world)),
+            app: AppTarget {
+                origin: config.origin(),
+                scopes: config.oauth.scopes,
+                webhook_secret: config.webhooks.verifier.current_secret().map(|s| s.expose_secret().to_owned()),
+                http: delivery_client(config, app_cert_pem),
+            },
         }
     }
+}
+
+fn delivery_client(config: &Config, app_cert_pem: Option<&[u8]>) -> reqwest::Client {
+    // reqwest without a default provider panics when none is installed (e.g. in tests).
+    crate::install_crypto_provider();
+    let mut builder = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(10))
+        .redirect(reqwest::redirect::Policy::none())
+        .user_agent("Fanvue-Webhooks (sandbox)");
+    if let Some(cert) = app_cert_pem.and_then(|pem| reqwest::Certificate::from_pem(pem).ok()) {
+        builder = builder.tls_certs_merge([cert]);
+    }
+    if let (Some(url::Host::Domain(host)), Some(port)) =
+        (config.base_url.host(), config.base_url.port_or_known_default())
+    {
+        let ip = if config.server.bind.is_unspecified() {
+            std::net::IpAddr::from([127, 0, 0, 1])
+        } else {
+            config.server.bind
+        };
+        builder = builder.resolve(host, std::net::SocketAddr::new(ip, port));
+    }
+    builder.build().unwrap_or_default()
 }
 
 /// The sandbox's routes.
@@ -87,6 +135,11 @@ pub fn router(state: SandboxState) -> Router {
         .route("/oauth2/revoke", post(provider::revoke))
         .route("/.well-known/openid-configuration", get(discovery))
         .route("/api/{*rest}", any(api::dispatch))
+        .route("/app-store/{app}", get(surface::listing))
+        .route("/app-store/{app}/checkout", post(surface::checkout))
+        .route("/app-store/{app}/creator-surface", get(surface::creator_surface))
+        .route("/app-store/{app}/creator-surface/consent", post(surface::surface_consent))
+        .route("/_sandbox/events", get(hooks::page).post(hooks::send))
         .route("/_sandbox/stats", get(stats))
         .route("/_sandbox/revoke-consent", post(revoke_consent))
         .route("/_sandbox/{file}", get(asset))
@@ -104,7 +157,7 @@ async fn discovery(axum::extract::State(sb): axum::extract::State<SandboxState>)
         "revocation_endpoint": format!("{issuer}/oauth2/revoke"),
         "response_types_supported": ["code"],
         "response_modes_supported": ["query", "form_post"],
-        "grant_types_supported": ["authorization_code", "refresh_token"],
+        "grant_types_supported": ["authorization_code", "refresh_token", "urn:ietf:params:oauth:grant-type:jwt-bearer"],
         "code_challenge_methods_supported": ["S256"],
         "token_endpoint_auth_methods_supported": ["client_secret_basic"],
         "scopes_supported": crate::scopes::Scope::ALL.map(|(_, name)| name),

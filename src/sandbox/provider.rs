@@ -27,7 +27,7 @@ struct ConsentPage<'a> {
     challenge: &'a str,
     scopes: Vec<&'static str>,
     offline: bool,
-    user_handle: &'a str,
+    accounts: &'a [super::users::Account],
 }
 
 #[derive(Template)]
@@ -120,6 +120,7 @@ pub async fn authorize(State(sb): State<SandboxState>, RawQuery(query): RawQuery
         code_challenge: get("code_challenge").unwrap_or_default().to_owned(),
         form_post,
         created_at: now_unix(),
+        user: super::users::default_account().uuid.to_owned(),
     };
     let challenge = sb.store.park_consent(request);
     let page = ConsentPage {
@@ -127,7 +128,7 @@ pub async fn authorize(State(sb): State<SandboxState>, RawQuery(query): RawQuery
         challenge: &challenge,
         scopes: scopes.iter().map(Scope::as_str).collect(),
         offline,
-        user_handle: super::api::USER_HANDLE,
+        accounts: &super::users::ACCOUNTS,
     };
     match page.render() {
         Ok(html) => Html(html).into_response(),
@@ -140,11 +141,14 @@ pub async fn authorize(State(sb): State<SandboxState>, RawQuery(query): RawQuery
 pub struct ConsentForm {
     challenge: String,
     decision: String,
+    /// The account to sign in as (UUID or handle); Ava when absent.
+    #[serde(default)]
+    user: Option<String>,
 }
 
 /// `POST /oauth2/consent`: Allow issues a one-time code, Deny sends `access_denied`.
 pub async fn consent(State(sb): State<SandboxState>, Form(form): Form<ConsentForm>) -> Response {
-    let Some(request) = sb.store.take_consent(&form.challenge) else {
+    let Some(mut request) = sb.store.take_consent(&form.challenge) else {
         return error_page(
             StatusCode::BAD_REQUEST,
             "This consent request expired",
@@ -159,6 +163,9 @@ pub async fn consent(State(sb): State<SandboxState>, Form(form): Form<ConsentFor
             "access_denied",
             "The resource owner denied the request",
         );
+    }
+    if let Some(account) = form.user.as_deref().and_then(super::users::find) {
+        request.user = account.uuid.to_owned();
     }
     let (redirect_uri, state, form_post) = (request.redirect_uri.clone(), request.state.clone(), request.form_post);
     let code = sb.store.issue_code(request);
@@ -252,12 +259,17 @@ pub async fn token(State(sb): State<SandboxState>, headers: HeaderMap, body: Byt
         Some("authorization_code") => {
             let code = get("code").unwrap_or("");
             sb.store.redeem_code(code, get("redirect_uri"), get("code_verifier")).map(|(issued, request)| {
-                let id_token =
-                    request.openid.then(|| sb.store.id_token(&sb.issuer, &issued.grant_id, request.nonce.as_deref()));
+                let id_token = request
+                    .openid
+                    .then(|| sb.store.id_token(&sb.issuer, &issued.grant_id, &request.user, request.nonce.as_deref()));
                 (issued, id_token)
             })
         }
         Some("refresh_token") => sb.store.refresh(get("refresh_token").unwrap_or(""), get("scope")).map(|i| (i, None)),
+        // RFC 7523, with the session token Fanvue injects into an embedded app.
+        Some("urn:ietf:params:oauth:grant-type:jwt-bearer") => {
+            sb.store.jwt_bearer(&sb.issuer, get("assertion").unwrap_or(""), get("scope")).map(|i| (i, None))
+        }
         _ => Err((
             "unsupported_grant_type",
             "The authorization grant type is not supported by the authorization server.".into(),

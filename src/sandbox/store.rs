@@ -57,6 +57,8 @@ pub struct ConsentRequest {
     pub form_post: bool,
     /// Creation time.
     pub created_at: i64,
+    /// The account that answers the consent (chosen on the consent page).
+    pub user: String,
 }
 
 /// A code issued after consent.
@@ -73,6 +75,8 @@ pub struct IssuedCode {
 /// A consented grant: the chain of tokens one login created.
 #[derive(Clone, Debug)]
 pub struct Grant {
+    /// The account the grant acts for.
+    pub user: String,
     /// Granted app scopes.
     pub scopes: ScopeSet,
     /// Whether refresh tokens are issued.
@@ -120,8 +124,46 @@ pub struct AccessClaims {
     pub jti: String,
 }
 
+/// One webhook delivery the sandbox made (its Events → History).
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Delivery {
+    /// When (Unix s).
+    pub at: i64,
+    /// Event name.
+    pub event: String,
+    /// Target URL.
+    pub url: String,
+    /// HTTP status, 0 when no answer.
+    pub status: u16,
+    /// Attempt number.
+    pub attempt: u32,
+}
+
+/// A subscription made through `POST /webhooks/subscriptions`.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HookSubscription {
+    /// Id.
+    pub id: String,
+    /// Target.
+    pub url: String,
+    /// Event type names.
+    pub events: Vec<String>,
+    /// ISO 8601.
+    pub created_at: String,
+}
+
 #[derive(Default)]
 struct Data {
+    /// account → scopes it approved for the app (Fanvue's consent record).
+    consented: HashMap<String, ScopeSet>,
+    /// Session-token ids already exchanged (they are single-use).
+    used_session_tokens: HashMap<String, i64>,
+    /// Accounts with an active plan of the app.
+    subscribed: std::collections::HashSet<String>,
+    hooks: Vec<HookSubscription>,
+    deliveries: std::collections::VecDeque<Delivery>,
     consents: HashMap<String, ConsentRequest>,
     codes: HashMap<String, IssuedCode>,
     grants: HashMap<String, Grant>,
@@ -139,6 +181,7 @@ pub struct SandboxStore {
 }
 
 struct Inner {
+    session_token_key: Key,
     client: RegisteredClient,
     token_key: Key,
     access_ttl: Duration,
@@ -166,13 +209,16 @@ pub type GrantError = (&'static str, String);
 impl SandboxStore {
     /// A store for `client`; `secret` keys the access tokens.
     pub fn new(client: RegisteredClient, secret: &str, access_ttl: Duration, rate_limit: u32) -> Self {
+        let mut data = Data::default();
+        data.subscribed.extend(super::users::ACCOUNTS.iter().filter(|a| a.subscribed).map(|a| a.uuid.to_owned()));
         Self {
             inner: Arc::new(Inner {
                 client,
                 token_key: Key::derive(secret.as_bytes(), "sandbox-access-token-v1"),
+                session_token_key: Key::derive(secret.as_bytes(), "sandbox-session-token-v1"),
                 access_ttl,
                 rate_limit,
-                data: Mutex::default(),
+                data: Mutex::new(data),
             }),
         }
     }
@@ -218,12 +264,141 @@ impl SandboxStore {
         (now_unix() - request.created_at < CONSENT_TTL_SECS).then_some(request)
     }
 
-    /// Issues a one-time code for an allowed consent.
+    /// Issues a one-time code for an allowed consent, and records the consent.
     pub fn issue_code(&self, request: ConsentRequest) -> String {
         let code = format!("sbx_ac_{}", crypto::random_token(32));
         let grant_id = crypto::random_token(16);
-        self.data().codes.insert(code.clone(), IssuedCode { request, grant_id, used: false });
+        let mut data = self.data();
+        let approved = data.consented.entry(request.user.clone()).or_insert_with(ScopeSet::empty);
+        *approved = approved.union(request.scopes);
+        data.codes.insert(code.clone(), IssuedCode { request, grant_id, used: false });
         code
+    }
+
+    /// Records that `user` approved the app's scopes (the in-shell consent of an embedded app).
+    pub fn consent(&self, user: &str, scopes: ScopeSet) {
+        let mut data = self.data();
+        let approved = data.consented.entry(user.to_owned()).or_insert_with(ScopeSet::empty);
+        *approved = approved.union(scopes);
+    }
+
+    /// Whether `user` approved the app.
+    pub fn has_consented(&self, user: &str) -> bool {
+        self.data().consented.contains_key(user)
+    }
+
+    /// Mints the short-lived session token Fanvue injects into an embedded app's iframe: a
+    /// compact JWS (HS256 here; Fanvue signs with ES256, and the app never reads it), 60 s,
+    /// single-use. `lifetime` may be negative to mint an already-expired one.
+    pub fn mint_session_token(&self, issuer: &str, user: &str, lifetime: i64) -> String {
+        let header = crypto::b64(br#"{"alg":"HS256","typ":"JWT"}"#);
+        let now = now_unix();
+        let claims = serde_json::json!({
+            "iss": format!("{issuer}/app-integration"),
+            "sub": user,
+            "aud": format!("{issuer}/oauth2/token"),
+            "scope": "openid",
+            "iat": now,
+            "exp": now + lifetime,
+            "jti": crypto::random_token(12),
+        });
+        let payload = crypto::b64(claims.to_string().as_bytes());
+        let mac = crypto::b64(&self.inner.session_token_key.mac(format!("{header}.{payload}").as_bytes()));
+        format!("{header}.{payload}.{mac}")
+    }
+
+    /// The jwt-bearer grant (RFC 7523) with a session token: checks signature, audience,
+    /// expiry and single use, then the creator's consent; issues an online token (no
+    /// refresh token) for the scopes asked, which must all be approved.
+    pub fn jwt_bearer(&self, issuer: &str, assertion: &str, scope: Option<&str>) -> Result<Issued, GrantError> {
+        let invalid = |why: &str| ("invalid_grant", format!("The JWT assertion is not valid: {why}."));
+        let mut parts = assertion.split('.');
+        let (Some(header), Some(payload), Some(mac), None) = (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return Err(invalid("it is not a compact JWS"));
+        };
+        let expected = crypto::b64(&self.inner.session_token_key.mac(format!("{header}.{payload}").as_bytes()));
+        if !crypto::constant_time_eq(expected.as_bytes(), mac.as_bytes()) {
+            return Err(invalid("the signature does not verify against a trusted issuer's key"));
+        }
+        let claims: serde_json::Value =
+            crypto::unb64(payload).and_then(|p| serde_json::from_slice(&p).ok()).unwrap_or_default();
+        let text = |k: &str| claims.get(k).and_then(serde_json::Value::as_str).unwrap_or_default().to_owned();
+        let now = now_unix();
+        if claims.get("exp").and_then(serde_json::Value::as_i64).is_none_or(|exp| exp <= now) {
+            return Err(invalid("it has expired"));
+        }
+        if text("aud") != format!("{issuer}/oauth2/token") {
+            return Err(invalid("the audience is not this token endpoint"));
+        }
+        let (user, jti) = (text("sub"), text("jti"));
+        let mut data = self.data();
+        data.used_session_tokens.retain(|_, exp| *exp > now);
+        if data.used_session_tokens.insert(jti, now + 120).is_some() {
+            return Err(invalid("it has been used already"));
+        }
+        let Some(approved) = data.consented.get(&user).copied() else {
+            return Err(("consent_required", "The creator has not approved this app.".into()));
+        };
+        let asked = scope.map_or(approved, ScopeSet::parse_granted);
+        if !approved.missing(asked).is_empty() {
+            return Err(("consent_required", "The app asks for scopes the creator has not approved.".into()));
+        }
+        let grant_id = crypto::random_token(16);
+        data.grants.insert(
+            grant_id.clone(),
+            Grant { user: user.clone(), scopes: asked, offline: false, revoked: false, generation: 0 },
+        );
+        Ok(self.mint(&mut data, &grant_id, &user, asked, false, 0))
+    }
+
+    /// Whether `user` has an active plan of the app.
+    pub fn is_subscribed(&self, user: &str) -> bool {
+        self.data().subscribed.contains(user)
+    }
+
+    /// Starts `user`'s plan (the sandbox's checkout).
+    pub fn subscribe(&self, user: &str) {
+        self.data().subscribed.insert(user.to_owned());
+    }
+
+    /// Records a webhook delivery (the last 50 are kept).
+    pub fn record_delivery(&self, delivery: Delivery) {
+        let mut data = self.data();
+        if data.deliveries.len() == 50 {
+            data.deliveries.pop_back();
+        }
+        data.deliveries.push_front(delivery);
+    }
+
+    /// Recent webhook deliveries, newest first.
+    pub fn deliveries(&self) -> Vec<Delivery> {
+        self.data().deliveries.iter().cloned().collect()
+    }
+
+    /// Adds a webhook subscription.
+    pub fn add_hook(&self, url: String, events: Vec<String>) -> HookSubscription {
+        let hook = HookSubscription {
+            id: format!("whsub_{}", crypto::random_token(9)),
+            url,
+            events,
+            created_at: super::seed::iso(time::OffsetDateTime::now_utc()),
+        };
+        self.data().hooks.push(hook.clone());
+        hook
+    }
+
+    /// The webhook subscriptions.
+    pub fn hooks(&self) -> Vec<HookSubscription> {
+        self.data().hooks.clone()
+    }
+
+    /// Deletes a webhook subscription; whether it existed.
+    pub fn remove_hook(&self, id: &str) -> bool {
+        let mut data = self.data();
+        let before = data.hooks.len();
+        data.hooks.retain(|h| h.id != id);
+        data.hooks.len() != before
     }
 
     /// Redeems a code: checks it is unused, fresh, for this redirect URI and PKCE verifier.
@@ -269,10 +444,16 @@ impl SandboxStore {
         }
         data.grants.insert(
             grant_id.clone(),
-            Grant { scopes: request.scopes, offline: request.offline, revoked: false, generation: 0 },
+            Grant {
+                user: request.user.clone(),
+                scopes: request.scopes,
+                offline: request.offline,
+                revoked: false,
+                generation: 0,
+            },
         );
         data.stats.code_exchanges += 1;
-        let issued = self.mint(&mut data, &grant_id, request.scopes, request.offline, 0);
+        let issued = self.mint(&mut data, &grant_id, &request.user, request.scopes, request.offline, 0);
         Ok((issued, request))
     }
 
@@ -316,7 +497,7 @@ impl SandboxStore {
             g.generation = generation;
         }
         data.stats.refreshes += 1;
-        Ok(self.mint(&mut data, &grant_id, grant.scopes, grant.offline, generation))
+        Ok(self.mint(&mut data, &grant_id, &grant.user, grant.scopes, grant.offline, generation))
     }
 
     /// Revokes the grant a refresh or access token belongs to (RFC 7009: unknown is fine).
@@ -332,19 +513,29 @@ impl SandboxStore {
         }
     }
 
-    /// Revokes every grant, as a creator does under Settings → Third Party Apps → Revoke.
+    /// Revokes every grant and consent, as a creator does under Settings → Third Party Apps
+    /// → Revoke.
     pub fn revoke_all(&self) {
         let mut data = self.data();
+        data.consented.clear();
         for grant in data.grants.values_mut() {
             grant.revoked = true;
         }
     }
 
-    fn mint(&self, data: &mut Data, grant_id: &str, scopes: ScopeSet, offline: bool, generation: u32) -> Issued {
+    fn mint(
+        &self,
+        data: &mut Data,
+        grant_id: &str,
+        user: &str,
+        scopes: ScopeSet,
+        offline: bool,
+        generation: u32,
+    ) -> Issued {
         let expires_in = i64::try_from(self.inner.access_ttl.as_secs()).unwrap_or(3600);
         let claims = AccessClaims {
             grant: grant_id.to_owned(),
-            sub: super::api::USER_UUID.to_owned(),
+            sub: user.to_owned(),
             scp: scopes,
             exp: now_unix() + expires_in,
             generation,
@@ -406,12 +597,12 @@ impl SandboxStore {
     }
 
     /// Signs an id_token (HS256 under the sandbox key; the app checks only the nonce).
-    pub fn id_token(&self, issuer: &str, grant_id: &str, nonce: Option<&str>) -> String {
+    pub fn id_token(&self, issuer: &str, grant_id: &str, user: &str, nonce: Option<&str>) -> String {
         let header = crypto::b64(br#"{"alg":"HS256","typ":"JWT"}"#);
         let now = now_unix();
         let claims = serde_json::json!({
             "iss": issuer,
-            "sub": super::api::USER_UUID,
+            "sub": user,
             "aud": [self.inner.client.id],
             "iat": now,
             "exp": now + 3600,

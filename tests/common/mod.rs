@@ -244,6 +244,21 @@ pub async fn login_via(app: &TestApp, client: &Client, path: &str) -> Login {
     Login { authorize_url, callback_url, landed_on: location(&r) }
 }
 
+/// A whole login as one of the sandbox's accounts (`ava.sandbox`, `bo.unsubscribed`,
+/// `mia.agency`), chosen on the consent page.
+pub async fn login_as(app: &TestApp, client: &Client, account: &str) {
+    let (_, challenge) = start_login(app, client, "/api/oauth/login").await;
+    let r = client
+        .post(app.sandbox_url("/oauth2/consent"))
+        .form(&[("challenge", challenge.as_str()), ("decision", "allow"), ("user", account)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let r = client.get(location(&r)).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER, "callback: {}", r.text().await.unwrap_or_default());
+}
+
 pub async fn login(app: &TestApp, client: &Client) -> Login {
     login_via(app, client, "/api/oauth/login").await
 }

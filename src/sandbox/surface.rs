@@ -1,0 +1,178 @@
+//! Fanvue's side of embedded and paid apps, emulated: the creator surface that frames the
+//! app's `/embedded` with an injected session token (after an in-shell consent when the
+//! creator has not approved the app), the App Store listing with its checkout, and the
+//! entitlement endpoint `GET /apps/{appUuid}/subscription/me`.
+
+use askama::Template;
+use axum::Form;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::SandboxState;
+use super::resources::Call;
+use super::users::{self, Account};
+
+/// How long the injected session token lives (Fanvue: about 60 s).
+pub const SESSION_TOKEN_TTL_SECS: i64 = 60;
+
+#[derive(Template)]
+#[template(path = "sandbox/surface.html")]
+struct SurfacePage<'a> {
+    account: &'a Account,
+    accounts: &'a [Account],
+    app_uuid: &'a str,
+    /// The iframe's URL, once the surface is `ready`.
+    frame_src: Option<String>,
+    /// The scopes the in-shell consent asks for, when the creator has not approved the app.
+    consent_scopes: Vec<&'static str>,
+}
+
+#[derive(Template)]
+#[template(path = "sandbox/app_store.html")]
+struct ListingPage<'a> {
+    app_uuid: &'a str,
+    plan_uuid: &'a str,
+    checkout: bool,
+    accounts: &'a [Account],
+    done: Option<&'a Account>,
+    app_origin: &'a str,
+}
+
+fn render(page: &impl Template) -> Response {
+    match page.render() {
+        Ok(html) => Html(html).into_response(),
+        Err(_) => (StatusCode::INTERNAL_SERVER_ERROR, "render failed").into_response(),
+    }
+}
+
+fn query(raw: Option<String>) -> std::collections::HashMap<String, String> {
+    url::form_urlencoded::parse(raw.unwrap_or_default().as_bytes()).into_owned().collect()
+}
+
+/// `GET /app-store/{appUuid}/creator-surface?as=HANDLE[&force=1][&stale=1]`: Fanvue's shell
+/// with the app framed. `force` frames it without the creator's consent (to see
+/// `consent_required`), `stale` injects an expired token (to see `invalid_session_token`).
+pub async fn creator_surface(
+    State(sb): State<SandboxState>,
+    Path(app_uuid): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> Response {
+    if app_uuid != crate::config::SANDBOX_APP_UUID {
+        return (StatusCode::NOT_FOUND, "not_found: no such app").into_response();
+    }
+    let q = query(raw);
+    let account = q.get("as").and_then(|a| users::find(a)).unwrap_or(users::default_account());
+    let consented = sb.store.has_consented(account.uuid);
+    let ready = consented || q.contains_key("force");
+    let frame_src = ready.then(|| {
+        let lifetime = if q.contains_key("stale") { -5 } else { SESSION_TOKEN_TTL_SECS };
+        let token = sb.store.mint_session_token(&sb.issuer, account.uuid, lifetime);
+        format!("{}/embedded?token={token}", sb.app.origin)
+    });
+    let page = SurfacePage {
+        account,
+        accounts: &users::ACCOUNTS,
+        app_uuid: &app_uuid,
+        frame_src,
+        consent_scopes: sb.app.scopes.iter().map(crate::scopes::Scope::as_str).collect(),
+    };
+    render(&page)
+}
+
+/// A form naming a sandbox account (the in-shell consent, the checkout).
+#[derive(Deserialize)]
+pub struct AccountForm {
+    user: String,
+}
+
+impl AccountForm {
+    fn account(&self) -> Result<&'static Account, Response> {
+        users::find(&self.user).ok_or_else(|| (StatusCode::BAD_REQUEST, "unknown account").into_response())
+    }
+}
+
+/// `POST /app-store/{appUuid}/creator-surface/consent`: the creator approves the app's scopes.
+pub async fn surface_consent(
+    State(sb): State<SandboxState>,
+    Path(app_uuid): Path<String>,
+    Form(form): Form<AccountForm>,
+) -> Response {
+    let account = match form.account() {
+        Ok(account) => account,
+        Err(response) => return response,
+    };
+    sb.store.consent(account.uuid, sb.app.scopes);
+    Redirect::to(&format!("/app-store/{app_uuid}/creator-surface?as={}", account.handle)).into_response()
+}
+
+/// `GET /app-store/{appUuid}[?plan=…&action=checkout]`: the listing, and the checkout the
+/// app's deeplink opens.
+pub async fn listing(
+    State(sb): State<SandboxState>,
+    Path(app_uuid): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> Response {
+    if app_uuid != crate::config::SANDBOX_APP_UUID {
+        return (StatusCode::NOT_FOUND, "not_found: no such app").into_response();
+    }
+    let q = query(raw);
+    let page = ListingPage {
+        app_uuid: &app_uuid,
+        plan_uuid: crate::config::SANDBOX_PLAN_UUID,
+        checkout: q.get("action").is_some_and(|a| a == "checkout"),
+        accounts: &users::ACCOUNTS,
+        done: q.get("subscribed").and_then(|u| users::find(u)),
+        app_origin: &sb.app.origin,
+    };
+    render(&page)
+}
+
+/// `POST /app-store/{appUuid}/checkout`: starts the plan, and (as Fanvue does to the app's
+/// tenant) sends `app.subscription.activated` and `app.payment.succeeded` to the app.
+pub async fn checkout(
+    State(sb): State<SandboxState>,
+    Path(app_uuid): Path<String>,
+    Form(form): Form<AccountForm>,
+) -> Response {
+    let account = match form.account() {
+        Ok(account) => account,
+        Err(response) => return response,
+    };
+    sb.store.subscribe(account.uuid);
+    for event in ["app.subscription.activated", "app.payment.succeeded"] {
+        super::hooks::emit(&sb, event, Some(account.uuid)).await;
+    }
+    Redirect::to(&format!("/app-store/{app_uuid}?subscribed={}", account.handle)).into_response()
+}
+
+/// `GET /apps/{appUuid}/subscription/me` for the token's account.
+pub fn entitlement(sb: &SandboxState, call: &Call<'_>, user: &str) -> Response {
+    if call.params.first().map(String::as_str) != Some(crate::config::SANDBOX_APP_UUID) {
+        return (StatusCode::NOT_FOUND, axum::Json(json!({"message": "App not found"}))).into_response();
+    }
+    let account = users::find(user).unwrap_or(users::default_account());
+    let active = sb.store.is_subscribed(account.uuid);
+    let period_end = super::seed::iso(time::OffsetDateTime::now_utc() + time::Duration::days(30));
+    let managed: Vec<serde_json::Value> = if account.agency {
+        let world = sb.world.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        world
+            .creators
+            .iter()
+            .map(|c| json!({"uuid": c.uuid, "handle": c.handle, "displayName": c.display_name}))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    axum::Json(json!({
+        "hasActiveSubscription": active,
+        "status": if active { Some("active") } else { None },
+        "planUuid": if active { Some(crate::config::SANDBOX_PLAN_UUID) } else { None },
+        "currentPeriodEnd": if active { Some(period_end) } else { None },
+        "cancelAtPeriodEnd": false,
+        "managedCreators": managed,
+    }))
+    .into_response()
+}

@@ -1,0 +1,257 @@
+//! Receiving Fanvue's webhooks: verify, persist, acknowledge, then handle.
+//!
+//! ```text
+//! POST /api/webhooks/fanvue[/{event}] ─► signature::Verifier (401 before anything is parsed)
+//!        ─► events::Event::parse (typed by URL or shape) ─► store::EventStore::insert (dedupe)
+//!        ─► 200 ─► worker (async, retries) ─► handler::AppEvents (your code)
+//!                          └─► Notice broadcast ─► the signed-in /events page (server-sent events)
+//! ```
+//!
+//! - [`signature`]: `X-Fanvue-Signature` verification;
+//! - [`events`]: the typed events of all three families;
+//! - [`store`]: the event table (SQLite), deduplication and leases;
+//! - [`worker`]: runs the [`Handler`] with retries;
+//! - [`handler`]: **the file to edit**: what the app does with each event;
+//! - [`samples`]: sample payloads (CLI, sandbox, tests);
+//! - [`routes`]: the receiving endpoints.
+
+pub mod events;
+pub mod handler;
+pub mod routes;
+pub mod samples;
+pub mod send;
+pub mod signature;
+pub mod store;
+pub mod worker;
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use serde::Serialize;
+
+use events::{Event, Kind};
+use signature::{Rejection, Verifier};
+use store::{EventStore, Inserted, NewEvent, State, StoredEvent};
+
+/// What the app does with an event, after it was stored and acknowledged. Implement it in
+/// [`handler`]; an `Err` (or a panic, or a timeout) is retried with back-off.
+#[async_trait]
+pub trait Handler: Send + Sync + 'static {
+    /// Handles one event. `stored` carries its id (stable across retries), attempt count and
+    /// raw body.
+    async fn handle(&self, event: &Event, stored: &StoredEvent) -> Result<(), String>;
+}
+
+/// One line of the events page, pushed live to it.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Notice {
+    /// The stored event's id (none for a refused delivery).
+    pub id: Option<i64>,
+    /// Its type, or the URL it was sent to for a refused delivery.
+    pub type_name: String,
+    /// `verified`, or the rejection code.
+    pub verification: &'static str,
+    /// pending, handled, failed, duplicate, or rejected.
+    pub state: &'static str,
+    /// Deliveries of this event so far.
+    pub deliveries: i64,
+    /// Handler attempts so far.
+    pub attempts: i64,
+    /// The handler's last error, or why the delivery was refused.
+    pub detail: Option<String>,
+    /// When it arrived (Unix ms).
+    pub received_at: i64,
+}
+
+impl Notice {
+    /// The notice of a stored event.
+    pub fn stored(event: &StoredEvent, state: State, detail: Option<String>) -> Self {
+        Notice {
+            id: Some(event.id),
+            type_name: event.type_name.clone(),
+            verification: "verified",
+            state: state.as_str(),
+            deliveries: event.deliveries,
+            attempts: event.attempts,
+            detail: detail.or_else(|| event.last_error.clone()),
+            received_at: event.received_at,
+        }
+    }
+}
+
+/// Settings read from the environment by [`crate::config`].
+#[derive(Clone, Debug)]
+pub struct WebhookConfig {
+    /// `FANVUE_WEBHOOK_SECRET` (and `FANVUE_WEBHOOK_SECRET_PREVIOUS`), tolerance
+    /// `FANVUE_WEBHOOK_TOLERANCE_SECS`.
+    pub verifier: Verifier,
+    /// `WEBHOOK_STORE`, by default the session store's SQLite file.
+    pub store: store::EventStoreKind,
+    /// `WEBHOOK_HANDLER_TIMEOUT_SECS`, `WEBHOOK_MAX_ATTEMPTS`, `WEBHOOK_RETENTION_DAYS`.
+    pub worker: worker::Settings,
+}
+
+/// Refused deliveries kept for the events page (they are not stored: unauthenticated input
+/// never reaches the database).
+const REJECTIONS_KEPT: usize = 50;
+
+/// The webhook receiver's state. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Webhooks {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    config: WebhookConfig,
+    store: EventStore,
+    wake: tokio::sync::Notify,
+    notices: tokio::sync::broadcast::Sender<Notice>,
+    rejections: Mutex<VecDeque<Notice>>,
+}
+
+/// Why a delivery was not accepted.
+#[derive(Debug, thiserror::Error)]
+pub enum ReceiveError {
+    /// Signature, timestamp or header refused (401), or no secret configured.
+    #[error("{0}")]
+    Rejected(Rejection),
+    /// Signed, but not JSON.
+    #[error("the body is not JSON")]
+    NotJson,
+    /// The event could not be stored: not acknowledged, so Fanvue retries.
+    #[error(transparent)]
+    Store(#[from] store::StoreError),
+}
+
+/// The answer to an accepted delivery.
+#[derive(Clone, Copy, Debug, Serialize)]
+pub struct Receipt {
+    /// The stored event's id.
+    pub id: i64,
+    /// Whether it had been received before (not handled again).
+    pub duplicate: bool,
+}
+
+impl Webhooks {
+    /// Opens the event store.
+    pub async fn open(config: WebhookConfig) -> Result<Self, store::StoreError> {
+        let store = EventStore::open(&config.store).await?;
+        let (notices, _) = tokio::sync::broadcast::channel(256);
+        Ok(Self {
+            inner: Arc::new(Inner {
+                config,
+                store,
+                wake: tokio::sync::Notify::new(),
+                notices,
+                rejections: Mutex::new(VecDeque::new()),
+            }),
+        })
+    }
+
+    /// Starts the worker that runs `handler` on stored events.
+    pub fn start_worker(&self, handler: Arc<dyn Handler>) -> tokio::task::JoinHandle<()> {
+        worker::spawn(self.clone(), handler)
+    }
+
+    /// The event store.
+    pub fn store(&self) -> &EventStore {
+        &self.inner.store
+    }
+
+    /// The worker's settings.
+    pub fn settings(&self) -> worker::Settings {
+        self.inner.config.worker
+    }
+
+    /// Whether a signing secret is configured.
+    pub fn is_configured(&self) -> bool {
+        self.inner.config.verifier.is_configured()
+    }
+
+    /// Verifies, types and stores one delivery to `route` (a platform event's URL slug, or
+    /// `None` for the shared URL). Nothing is parsed before the signature is checked.
+    pub async fn receive(
+        &self,
+        route: Option<Kind>,
+        signature: Option<&[u8]>,
+        body: &[u8],
+    ) -> Result<Receipt, ReceiveError> {
+        let now = crate::oauth::tokens::now_unix();
+        let route_name = route.and_then(Kind::slug).unwrap_or("");
+        let signed_at = match self.inner.config.verifier.verify(signature, body, now) {
+            Ok(t) => t,
+            Err(rejection) => {
+                tracing::warn!(reason = rejection.code(), route = route_name, "webhook delivery refused");
+                crate::metrics::metrics().webhook(rejection.code());
+                self.record_rejection(route_name, rejection);
+                return Err(ReceiveError::Rejected(rejection));
+            }
+        };
+        let event = Event::parse(route, body).map_err(|_| ReceiveError::NotJson)?;
+        let type_name = event.type_name();
+        let key = event.dedupe_key(body);
+        let inserted = self
+            .inner
+            .store
+            .insert(NewEvent { dedupe_key: &key, type_name: &type_name, route: route_name, signed_at, body })
+            .await?;
+        let (id, duplicate) = match inserted {
+            Inserted::New(id) => (id, false),
+            Inserted::Duplicate(id) => (id, true),
+        };
+        crate::metrics::metrics().webhook(if duplicate { "duplicate" } else { "accepted" });
+        tracing::info!(event = id, r#type = %type_name, duplicate, "webhook stored");
+        if !duplicate {
+            self.inner.wake.notify_one();
+        }
+        if let Ok(Some(stored)) = self.inner.store.get(id).await {
+            let state = if duplicate { "duplicate" } else { stored.state.as_str() };
+            self.publish(Notice { state, ..Notice::stored(&stored, stored.state, None) });
+        }
+        Ok(Receipt { id, duplicate })
+    }
+
+    fn record_rejection(&self, route: &str, rejection: Rejection) {
+        let notice = Notice {
+            id: None,
+            type_name: if route.is_empty() { "(shared URL)".to_owned() } else { route.to_owned() },
+            verification: rejection.code(),
+            state: "rejected",
+            deliveries: 1,
+            attempts: 0,
+            detail: Some(rejection.to_string()),
+            received_at: store::now_ms(),
+        };
+        let mut kept = self.inner.rejections.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if kept.len() == REJECTIONS_KEPT {
+            kept.pop_back();
+        }
+        kept.push_front(notice.clone());
+        drop(kept);
+        self.publish(notice);
+    }
+
+    /// The refused deliveries this instance saw, newest first.
+    pub fn rejections(&self) -> Vec<Notice> {
+        self.inner.rejections.lock().unwrap_or_else(std::sync::PoisonError::into_inner).iter().cloned().collect()
+    }
+
+    /// Pushes a notice to every open events page.
+    pub fn publish(&self, notice: Notice) {
+        // No receiver (no page open) is fine.
+        let _ = self.inner.notices.send(notice);
+    }
+
+    /// Resolves when a new event was stored (the worker waits on it).
+    pub async fn stored(&self) {
+        self.inner.wake.notified().await;
+    }
+
+    /// A live feed of notices.
+    pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<Notice> {
+        self.inner.notices.subscribe()
+    }
+}

@@ -1,0 +1,355 @@
+//! The event store: every verified delivery is written here **before** the 2xx, deduplicated
+//! by its key, and worked off by [`super::worker`]. A SQLite table (the session file by
+//! default; an in-memory database with `SESSION_STORE=memory`).
+//!
+//! Claiming is one `UPDATE … RETURNING` statement that moves an event's `next_attempt_at`
+//! past a lease: a worker that dies mid-handling (crash, kill -9, deploy) leaves the event to
+//! be claimed again when the lease runs out, so nothing received is lost, and two processes
+//! on one file never handle the same event at once.
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use tower_sessions_sqlx_store::sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
+use tower_sessions_sqlx_store::sqlx::{self, Row};
+
+/// Where events are kept.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum EventStoreKind {
+    /// A SQLite file.
+    Sqlite(std::path::PathBuf),
+    /// An in-memory SQLite database (lost at restart).
+    Memory,
+}
+
+/// The store failed.
+#[derive(Debug, thiserror::Error)]
+#[error("webhook event store: {0}")]
+pub struct StoreError(String);
+
+impl From<sqlx::Error> for StoreError {
+    fn from(err: sqlx::Error) -> Self {
+        StoreError(err.to_string())
+    }
+}
+
+/// Where an event is in its life.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum State {
+    /// Waiting for (another attempt at) the handler.
+    Pending,
+    /// The handler succeeded.
+    Handled,
+    /// The handler failed every attempt.
+    Failed,
+}
+
+impl State {
+    /// As stored and shown.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            State::Pending => "pending",
+            State::Handled => "handled",
+            State::Failed => "failed",
+        }
+    }
+
+    fn parse(s: &str) -> State {
+        match s {
+            "handled" => State::Handled,
+            "failed" => State::Failed,
+            _ => State::Pending,
+        }
+    }
+}
+
+/// One stored event.
+#[derive(Clone, Debug)]
+pub struct StoredEvent {
+    /// Row id.
+    pub id: i64,
+    /// What retried deliveries share.
+    pub dedupe_key: String,
+    /// The type shown (`message-received`, `app.payment.succeeded`…).
+    pub type_name: String,
+    /// The URL slug it arrived at (`""` for the shared URL).
+    pub route: String,
+    /// When it was first received (Unix ms).
+    pub received_at: i64,
+    /// The signature's timestamp (Unix s).
+    pub signed_at: i64,
+    /// The body, exactly as received.
+    pub body: Vec<u8>,
+    /// How many times Fanvue delivered it.
+    pub deliveries: i64,
+    /// Pending, handled or failed.
+    pub state: State,
+    /// Handler attempts so far.
+    pub attempts: i64,
+    /// The last handler error.
+    pub last_error: Option<String>,
+}
+
+/// The outcome of [`EventStore::insert`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Inserted {
+    /// A new event, with its id.
+    New(i64),
+    /// Seen before: the id of the first delivery.
+    Duplicate(i64),
+}
+
+/// A new verified delivery.
+#[derive(Clone, Debug)]
+pub struct NewEvent<'a> {
+    /// See [`StoredEvent::dedupe_key`].
+    pub dedupe_key: &'a str,
+    /// See [`StoredEvent::type_name`].
+    pub type_name: &'a str,
+    /// See [`StoredEvent::route`].
+    pub route: &'a str,
+    /// See [`StoredEvent::signed_at`].
+    pub signed_at: i64,
+    /// See [`StoredEvent::body`].
+    pub body: &'a [u8],
+}
+
+/// The event store. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct EventStore {
+    pool: SqlitePool,
+}
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS webhook_events (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    dedupe_key TEXT NOT NULL UNIQUE,
+    type_name TEXT NOT NULL,
+    route TEXT NOT NULL,
+    received_at INTEGER NOT NULL,
+    signed_at INTEGER NOT NULL,
+    body BLOB NOT NULL,
+    deliveries INTEGER NOT NULL DEFAULT 1,
+    state TEXT NOT NULL DEFAULT 'pending',
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at INTEGER NOT NULL,
+    last_error TEXT
+);
+CREATE INDEX IF NOT EXISTS webhook_events_due ON webhook_events (state, next_attempt_at);
+";
+
+const COLUMNS: &str =
+    "id, dedupe_key, type_name, route, received_at, signed_at, body, deliveries, state, attempts, last_error";
+
+/// Now, in Unix milliseconds.
+pub fn now_ms() -> i64 {
+    i64::try_from(time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
+}
+
+fn ms(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+impl EventStore {
+    /// Opens (creating file, folder and table when missing) the store.
+    pub async fn open(kind: &EventStoreKind) -> Result<Self, StoreError> {
+        let pool = match kind {
+            EventStoreKind::Sqlite(path) => {
+                if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                    tokio::fs::create_dir_all(dir)
+                        .await
+                        .map_err(|e| StoreError(format!("cannot create folder {}: {e}", dir.display())))?;
+                }
+                file_pool(path).await?
+            }
+            EventStoreKind::Memory => {
+                // One connection that never closes: an in-memory database lives as long as it.
+                SqlitePoolOptions::new()
+                    .max_connections(1)
+                    .min_connections(1)
+                    .idle_timeout(None)
+                    .max_lifetime(None)
+                    .connect_with(SqliteConnectOptions::from_str("sqlite::memory:")?)
+                    .await?
+            }
+        };
+        sqlx::raw_sql(SCHEMA).execute(&pool).await?;
+        Ok(Self { pool })
+    }
+
+    /// Stores a verified delivery unless its key was seen; counts the delivery either way.
+    pub async fn insert(&self, event: NewEvent<'_>) -> Result<Inserted, StoreError> {
+        let now = now_ms();
+        let row = sqlx::query(
+            "INSERT INTO webhook_events (dedupe_key, type_name, route, received_at, signed_at, body, next_attempt_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?4)
+             ON CONFLICT (dedupe_key) DO UPDATE SET deliveries = deliveries + 1
+             RETURNING id, deliveries",
+        )
+        .bind(event.dedupe_key)
+        .bind(event.type_name)
+        .bind(event.route)
+        .bind(now)
+        .bind(event.signed_at)
+        .bind(event.body)
+        .fetch_one(&self.pool)
+        .await?;
+        let (id, deliveries): (i64, i64) = (row.try_get(0)?, row.try_get(1)?);
+        Ok(if deliveries > 1 { Inserted::Duplicate(id) } else { Inserted::New(id) })
+    }
+
+    /// Claims up to `limit` events due now, leasing them for `lease`; counts the attempt.
+    pub async fn claim_due(&self, lease: Duration, limit: u32) -> Result<Vec<StoredEvent>, StoreError> {
+        let now = now_ms();
+        let rows = sqlx::query(&format!(
+            "UPDATE webhook_events SET next_attempt_at = ?1, attempts = attempts + 1
+             WHERE id IN (SELECT id FROM webhook_events WHERE state = 'pending' AND next_attempt_at <= ?2
+                          ORDER BY next_attempt_at, id LIMIT ?3)
+             RETURNING {COLUMNS}"
+        ))
+        .bind(now.saturating_add(ms(lease)))
+        .bind(now)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut events: Vec<StoredEvent> = rows.iter().map(from_row).collect::<Result<_, _>>()?;
+        events.sort_by_key(|e| e.id);
+        Ok(events)
+    }
+
+    /// Marks an event handled.
+    pub async fn handled(&self, id: i64) -> Result<(), StoreError> {
+        sqlx::query("UPDATE webhook_events SET state = 'handled', last_error = NULL WHERE id = ?1")
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Records a failed attempt: tried again after `retry_in`, or given up (`None`).
+    pub async fn attempt_failed(&self, id: i64, error: &str, retry_in: Option<Duration>) -> Result<(), StoreError> {
+        let (state, next) = match retry_in {
+            Some(delay) => ("pending", now_ms().saturating_add(ms(delay))),
+            None => ("failed", now_ms()),
+        };
+        sqlx::query("UPDATE webhook_events SET state = ?1, next_attempt_at = ?2, last_error = ?3 WHERE id = ?4")
+            .bind(state)
+            .bind(next)
+            .bind(error)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// When the next pending event is due (Unix ms).
+    pub async fn next_due(&self) -> Result<Option<i64>, StoreError> {
+        let row = sqlx::query("SELECT MIN(next_attempt_at) FROM webhook_events WHERE state = 'pending'")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(row.try_get::<Option<i64>, _>(0)?)
+    }
+
+    /// The most recent events, newest first.
+    pub async fn recent(&self, limit: u32) -> Result<Vec<StoredEvent>, StoreError> {
+        let rows = sqlx::query(&format!("SELECT {COLUMNS} FROM webhook_events ORDER BY id DESC LIMIT ?1"))
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(from_row).collect::<Result<_, _>>().map_err(Into::into)
+    }
+
+    /// One event.
+    pub async fn get(&self, id: i64) -> Result<Option<StoredEvent>, StoreError> {
+        let row = sqlx::query(&format!("SELECT {COLUMNS} FROM webhook_events WHERE id = ?1"))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(from_row).transpose().map_err(Into::into)
+    }
+
+    /// Deletes handled and failed events received more than `age` ago. Pending ones stay.
+    pub async fn prune(&self, age: Duration) -> Result<u64, StoreError> {
+        let result = sqlx::query("DELETE FROM webhook_events WHERE state != 'pending' AND received_at < ?1")
+            .bind(now_ms().saturating_sub(ms(age)))
+            .execute(&self.pool)
+            .await?;
+        Ok(result.rows_affected())
+    }
+
+    /// Whether the store answers (for `/readyz`).
+    pub async fn ping(&self) -> bool {
+        sqlx::query("SELECT 1").fetch_one(&self.pool).await.is_ok()
+    }
+}
+
+async fn file_pool(path: &Path) -> Result<SqlitePool, StoreError> {
+    let options = SqliteConnectOptions::new()
+        .filename(path)
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        .busy_timeout(Duration::from_secs(5));
+    Ok(SqlitePoolOptions::new()
+        .max_connections(4)
+        .acquire_timeout(Duration::from_secs(5))
+        .connect_with(options)
+        .await?)
+}
+
+fn from_row(row: &sqlx::sqlite::SqliteRow) -> Result<StoredEvent, sqlx::Error> {
+    Ok(StoredEvent {
+        id: row.try_get("id")?,
+        dedupe_key: row.try_get("dedupe_key")?,
+        type_name: row.try_get("type_name")?,
+        route: row.try_get("route")?,
+        received_at: row.try_get("received_at")?,
+        signed_at: row.try_get("signed_at")?,
+        body: row.try_get("body")?,
+        deliveries: row.try_get("deliveries")?,
+        state: State::parse(row.try_get::<&str, _>("state")?),
+        attempts: row.try_get("attempts")?,
+        last_error: row.try_get("last_error")?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event<'a>(key: &'a str, body: &'a [u8]) -> NewEvent<'a> {
+        NewEvent { dedupe_key: key, type_name: "message-received", route: "message-received", signed_at: 1, body }
+    }
+
+    #[tokio::test]
+    async fn duplicates_are_counted_not_stored_twice_and_claims_are_exclusive() -> Result<(), StoreError> {
+        let store = EventStore::open(&EventStoreKind::Memory).await?;
+        let first = store.insert(event("k1", b"{}")).await?;
+        let again = store.insert(event("k1", b"{}")).await?;
+        let Inserted::New(id) = first else { return Err(StoreError("first insert was a duplicate".into())) };
+        assert_eq!(again, Inserted::Duplicate(id));
+        assert_eq!(store.get(id).await?.map(|e| e.deliveries), Some(2));
+
+        let claimed = store.claim_due(Duration::from_secs(60), 10).await?;
+        assert_eq!(claimed.len(), 1);
+        assert!(store.claim_due(Duration::from_secs(60), 10).await?.is_empty(), "leased: not claimable again");
+
+        store.attempt_failed(id, "boom", Some(Duration::ZERO)).await?;
+        let retried = store.claim_due(Duration::from_secs(60), 10).await?;
+        assert_eq!(retried.first().map(|e| e.attempts), Some(2));
+        store.handled(id).await?;
+        assert_eq!(store.get(id).await?.map(|e| e.state), Some(State::Handled));
+        assert_eq!(store.next_due().await?, None);
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn a_lapsed_lease_makes_the_event_claimable_again() -> Result<(), StoreError> {
+        let store = EventStore::open(&EventStoreKind::Memory).await?;
+        store.insert(event("k2", b"{}")).await?;
+        assert_eq!(store.claim_due(Duration::ZERO, 10).await?.len(), 1);
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        assert_eq!(store.claim_due(Duration::from_secs(60), 10).await?.len(), 1, "the worker died; claim again");
+        Ok(())
+    }
+}

@@ -1,0 +1,404 @@
+//! Webhooks: the receiver on the real binary (signature checks, dedupe, the live events
+//! page, the CLI, the sandbox's deliveries and subscriptions), and persistence across a
+//! crash through the library on a real SQLite file.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use common::*;
+use fanvue_app_starter::webhooks::signature::header_value;
+use reqwest::StatusCode;
+
+const SECRET: &str = "test_secret";
+/// `fanvue-platform.md` §3.4.
+const VECTOR_BODY: &str =
+    r#"{"recipientUuid":"f4b2a184-2b4a-4a04-9b70-3c0e0a1caa12","timestamp":"2025-11-06T10:32:50.529Z"}"#;
+const VECTOR_HEADER: &str = "t=1700000000,v0=c24c643af2d62ddcf45cf5997afa1424945c52a6ae71a9f8d9c78937a611b2c1";
+
+fn now() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64
+}
+
+fn message_body() -> String {
+    fanvue_app_starter::webhooks::samples::sample("message-received", "2026-05-20T10:00:00.000Z")
+        .unwrap()
+        .body
+        .to_string()
+}
+
+async fn post(app: &TestApp, path: &str, signature: Option<&str>, body: &str) -> (StatusCode, serde_json::Value) {
+    let mut request =
+        app.cookieless().post(app.url(path)).header("content-type", "application/json").body(body.to_owned());
+    if let Some(signature) = signature {
+        request = request.header("x-fanvue-signature", signature);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status();
+    (status, response.json().await.unwrap_or_default())
+}
+
+/// The events page's rows as (id, type, verification, state, deliveries, attempts).
+async fn event_rows(app: &TestApp, client: &reqwest::Client) -> Vec<[String; 6]> {
+    let page = client.get(app.url("/events")).send().await.unwrap().text().await.unwrap();
+    let body = &page[page.find("id=\"event-rows\"").expect("events table")..];
+    let body = &body[..body.find("</tbody>").unwrap()];
+    body.split("<tr ")
+        .skip(1)
+        .map(|row| {
+            let attr = |name: &str| {
+                let start = row.find(&format!("{name}=\"")).map(|i| i + name.len() + 2).unwrap();
+                row[start..start + row[start..].find('"').unwrap()].to_owned()
+            };
+            let cell = |class: &str| {
+                let start = row.find(&format!("class=\"{class}\">")).map(|i| i + class.len() + 9).unwrap();
+                row[start..start + row[start..].find('<').unwrap()].to_owned()
+            };
+            [
+                attr("data-id"),
+                cell("event-type"),
+                attr("data-verification"),
+                attr("data-state"),
+                cell("event-deliveries"),
+                cell("event-attempts"),
+            ]
+        })
+        .collect()
+}
+
+async fn wait_for_state(app: &TestApp, client: &reqwest::Client, id: &str, state: &str) -> [String; 6] {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let rows = event_rows(app, client).await;
+        if let Some(row) = rows.iter().find(|r| r[0] == id && r[3] == state) {
+            return row.clone();
+        }
+        assert!(Instant::now() < deadline, "event {id} never reached {state}: {rows:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn the_reference_test_vector_is_accepted_by_the_running_app() {
+    // The vector is signed at t=1700000000: widen the tolerance so only the signature counts.
+    let app =
+        TestApp::spawn(&[("FANVUE_WEBHOOK_SECRET", SECRET), ("FANVUE_WEBHOOK_TOLERANCE_SECS", "2000000000")]).await;
+    let (status, body) = post(&app, "/api/webhooks/fanvue/new-subscriber", Some(VECTOR_HEADER), VECTOR_BODY).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["received"], true);
+    // One changed byte and the same header no longer verifies.
+    let altered = VECTOR_BODY.replace("10:32", "10:33");
+    let (status, body) = post(&app, "/api/webhooks/fanvue/new-subscriber", Some(VECTOR_HEADER), &altered).await;
+    assert_eq!((status, body["error"].as_str()), (StatusCode::UNAUTHORIZED, Some("signature_mismatch")));
+}
+
+#[tokio::test]
+async fn refused_deliveries_get_401_with_the_reason_and_are_never_stored() {
+    let app = TestApp::spawn(&[("FANVUE_WEBHOOK_SECRET", SECRET)]).await;
+    let body = message_body();
+    let t = now();
+    let good = header_value(SECRET, t, body.as_bytes());
+    let v0 = good.split("v0=").nth(1).unwrap().to_owned();
+    let cases: Vec<(&str, Option<String>, String, &str)> = vec![
+        ("wrong secret", Some(header_value("other_secret", t, body.as_bytes())), body.clone(), "signature_mismatch"),
+        ("altered body", Some(good.clone()), body.replace("Loved", "Hated"), "signature_mismatch"),
+        ("stale", Some(header_value(SECRET, t - 301, body.as_bytes())), body.clone(), "stale_timestamp"),
+        ("future", Some(header_value(SECRET, t + 301, body.as_bytes())), body.clone(), "future_timestamp"),
+        ("no header", None, body.clone(), "missing_signature"),
+        ("no v0", Some(format!("t={t}")), body.clone(), "malformed_signature"),
+        ("no t", Some(format!("v0={v0}")), body.clone(), "malformed_signature"),
+        ("github style", Some(format!("sha256={v0}")), body.clone(), "malformed_signature"),
+        ("body-only hmac", Some(format!("t={t},v0={}", "0".repeat(64))), body.clone(), "signature_mismatch"),
+    ];
+    for (what, header, payload, code) in &cases {
+        let (status, answer) = post(&app, "/api/webhooks/fanvue/message-received", header.as_deref(), payload).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{what}: {answer}");
+        assert_eq!(answer["error"], *code, "{what}");
+    }
+    // Unsigned garbage is refused before it is parsed (401, not 400).
+    let (status, _) = post(&app, "/api/webhooks/fanvue", Some(&format!("t={t},v0={v0}")), "{not json").await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    // A typo'd event URL is a 404.
+    let (status, _) = post(&app, "/api/webhooks/fanvue/message-recieved", Some(&good), &body).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    let client = app.client();
+    login(&app, &client).await;
+    let rows = event_rows(&app, &client).await;
+    assert_eq!(rows.len(), cases.len() + 1, "{rows:?}");
+    assert!(rows.iter().all(|r| r[0].is_empty() && r[3] == "rejected"), "nothing refused was stored: {rows:?}");
+    for code in
+        ["signature_mismatch", "stale_timestamp", "future_timestamp", "missing_signature", "malformed_signature"]
+    {
+        assert!(rows.iter().any(|r| r[2] == code), "{code} shown: {rows:?}");
+    }
+    // The valid delivery goes through.
+    let (status, answer) = post(&app, "/api/webhooks/fanvue/message-received", Some(&good), &body).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+}
+
+#[tokio::test]
+async fn a_duplicate_delivery_is_acknowledged_and_handled_once() {
+    let app = TestApp::spawn(&[("FANVUE_WEBHOOK_SECRET", SECRET)]).await;
+    let body = message_body();
+    let first = header_value(SECRET, now(), body.as_bytes());
+    let (status, a) = post(&app, "/api/webhooks/fanvue/message-received", Some(&first), &body).await;
+    assert_eq!((status, a["duplicate"].as_bool()), (StatusCode::OK, Some(false)));
+    // Fanvue's retry: the same body, signed again a little later.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let retry = header_value(SECRET, now(), body.as_bytes());
+    let (status, b) = post(&app, "/api/webhooks/fanvue/message-received", Some(&retry), &body).await;
+    assert_eq!((status, b["duplicate"].as_bool()), (StatusCode::OK, Some(true)));
+    assert_eq!(a["id"], b["id"]);
+
+    let client = app.client();
+    login(&app, &client).await;
+    let row = wait_for_state(&app, &client, &a["id"].to_string(), "handled").await;
+    assert_eq!(row[1], "message-received");
+    assert_eq!((row[4].as_str(), row[5].as_str()), ("2", "1"), "two deliveries, one handler run: {row:?}");
+    assert_eq!(app.logs().matches("a fan sent a message").count(), 1, "the handler ran once");
+
+    // An envelope on the shared URL is typed by its `type` and deduplicated by its `id`.
+    let envelope =
+        fanvue_app_starter::webhooks::samples::sample("app.payment.succeeded", "2026-05-20T10:00:00.000Z").unwrap();
+    let envelope = envelope.body.to_string();
+    for duplicate in [false, true] {
+        let (status, answer) =
+            post(&app, "/api/webhooks/fanvue", Some(&header_value(SECRET, now(), envelope.as_bytes())), &envelope)
+                .await;
+        assert_eq!((status, answer["duplicate"].as_bool()), (StatusCode::OK, Some(duplicate)));
+    }
+    let rows = event_rows(&app, &client).await;
+    assert!(rows.iter().any(|r| r[1] == "app.payment.succeeded"), "{rows:?}");
+}
+
+#[tokio::test]
+async fn the_events_page_shows_new_events_live_over_server_sent_events() {
+    let app = TestApp::spawn(&[("FANVUE_WEBHOOK_SECRET", SECRET)]).await;
+    let client = app.client();
+    login(&app, &client).await;
+    let page = client.get(app.url("/events")).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("/static/events.js") && page.contains("/api/webhooks/fanvue/message-received"));
+
+    let mut stream = client.get(app.url("/events/stream")).send().await.unwrap();
+    assert_eq!(stream.status(), StatusCode::OK);
+    assert!(stream.headers()["content-type"].to_str().unwrap().starts_with("text/event-stream"));
+    let body = message_body();
+    post(&app, "/api/webhooks/fanvue/message-received", Some(&header_value(SECRET, now(), body.as_bytes())), &body)
+        .await;
+    post(&app, "/api/webhooks/fanvue/message-received", Some("t=1,v0=00"), &body).await;
+    let mut seen = String::new();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !(seen.contains("\"state\":\"handled\"") && seen.contains("\"state\":\"rejected\"")) {
+        assert!(Instant::now() < deadline, "no live events: {seen}");
+        let chunk = tokio::time::timeout(Duration::from_secs(10), stream.chunk()).await.unwrap().unwrap().unwrap();
+        seen.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    assert!(seen.contains("event: webhook") && seen.contains("\"typeName\":\"message-received\""), "{seen}");
+    assert!(seen.contains("\"verification\":\"malformed_signature\""), "{seen}");
+
+    // Signed out, there is no feed.
+    let r = app.cookieless().get(app.url("/events/stream")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn webhook_send_posts_a_signed_sample_to_the_running_app() {
+    let app = TestApp::spawn(&[]).await;
+    let cli = |args: &[&str], secret: Option<&str>| {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_fanvue-app-starter"));
+        command.arg("webhook").args(args).current_dir(app.dir.path()).env_clear();
+        command.env("PORT", app.port.to_string()).env("SESSION_SECRET", common::SECRET);
+        if let Some(secret) = secret {
+            command.env("FANVUE_WEBHOOK_SECRET", secret);
+        }
+        command.output().unwrap()
+    };
+    // The sandbox's secret (derived from SESSION_SECRET) and the app's own certificate.
+    let out = cli(&["send", "message-received"], None);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("← 200") && stdout.contains("\"duplicate\":false"), "{stdout}");
+    let out = cli(&["send", "app.subscription.activated"], None);
+    assert!(out.status.success());
+
+    let out = cli(&["send", "message-received"], Some("not-the-app-secret"));
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("signature_mismatch"));
+    let out = cli(&["send", "no-such-event"], None);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown event"));
+
+    let client = app.client();
+    login(&app, &client).await;
+    let rows = event_rows(&app, &client).await;
+    assert!(rows.iter().any(|r| r[1] == "message-received"), "{rows:?}");
+    assert!(rows.iter().any(|r| r[1] == "app.subscription.activated"), "{rows:?}");
+}
+
+#[tokio::test]
+async fn the_sandbox_emits_events_and_honours_subscriptions_made_through_the_api() {
+    let app = TestApp::spawn(&[]).await;
+    let sandbox = app.cookieless();
+    let send = |event: &'static str| {
+        sandbox
+            .post(app.sandbox_url("/_sandbox/events"))
+            .header("accept", "application/json")
+            .form(&[("event", event)])
+            .send()
+    };
+    let deliveries: serde_json::Value = send("message-received").await.unwrap().json().await.unwrap();
+    assert_eq!(deliveries[0]["status"], 200, "{deliveries}");
+    assert!(deliveries[0]["url"].as_str().unwrap().ends_with("/api/webhooks/fanvue/message-received"));
+
+    let client = app.client();
+    login(&app, &client).await;
+    // The fan's message is in the chats too, unread.
+    let chats: serde_json::Value = client.get(app.url("/api/fanvue/chats")).send().await.unwrap().json().await.unwrap();
+    assert!(chats.to_string().contains("Loved your last post"), "{chats}");
+
+    // Subscribe through the app's page: Fanvue answers with the signing secret, once.
+    let page = client
+        .post(app.url("/events/subscriptions"))
+        .header("origin", app.origin())
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("id=\"signing-secret\""), "{page}");
+    assert!(page.contains(&format!("{}/api/webhooks/fanvue", app.origin())));
+    let listed: serde_json::Value =
+        client.get(app.url("/api/fanvue/webhooks/subscriptions")).send().await.unwrap().json().await.unwrap();
+    let id = listed["data"][0]["id"].as_str().unwrap().to_owned();
+    assert!(listed.to_string().contains("message.received") && !listed.to_string().contains("signingSecret"));
+
+    // Now deliveries go to the subscription's (shared) URL, typed by shape.
+    let deliveries: serde_json::Value = send("tip-received").await.unwrap().json().await.unwrap();
+    assert_eq!(deliveries[0]["status"], 200);
+    assert_eq!(deliveries[0]["url"].as_str().unwrap(), app.url("/api/webhooks/fanvue"));
+    let rows = event_rows(&app, &client).await;
+    assert!(rows.iter().any(|r| r[1] == "tip-received"), "{rows:?}");
+
+    let r = client
+        .post(app.url(&format!("/events/subscriptions/{id}/delete")))
+        .header("origin", app.origin())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let listed: serde_json::Value =
+        client.get(app.url("/api/fanvue/webhooks/subscriptions")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(listed["data"].as_array().map(Vec::len), Some(0));
+}
+
+/// The library seam: the same store and worker the binary uses, on a real SQLite file.
+mod persistence {
+    use super::*;
+    use fanvue_app_starter::webhooks::events::{Event, Kind};
+    use fanvue_app_starter::webhooks::signature::Verifier;
+    use fanvue_app_starter::webhooks::store::{EventStoreKind, State, StoredEvent};
+    use fanvue_app_starter::webhooks::{Handler, WebhookConfig, Webhooks, worker};
+
+    fn config(path: &std::path::Path) -> WebhookConfig {
+        WebhookConfig {
+            verifier: Verifier::new(vec![SECRET.to_owned().into()], Duration::from_secs(300)),
+            store: EventStoreKind::Sqlite(path.to_owned()),
+            worker: worker::Settings {
+                handler_timeout: Duration::from_secs(5),
+                max_attempts: 3,
+                retention: Duration::from_secs(3600),
+            },
+        }
+    }
+
+    /// Counts calls; fails (or panics) the first `fail_first` of them.
+    struct Counting {
+        calls: AtomicU32,
+        fail_first: u32,
+        panic: bool,
+    }
+
+    #[async_trait::async_trait]
+    impl Handler for Counting {
+        async fn handle(&self, event: &Event, _: &StoredEvent) -> Result<(), String> {
+            assert_eq!(event.kind(), Kind::MessageReceived);
+            let n = self.calls.fetch_add(1, Ordering::SeqCst) + 1;
+            if n <= self.fail_first {
+                if self.panic {
+                    panic!("handler bug");
+                }
+                return Err(format!("attempt {n} failed"));
+            }
+            Ok(())
+        }
+    }
+
+    async fn wait_state(webhooks: &Webhooks, id: i64, state: State) -> StoredEvent {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            let event = webhooks.store().get(id).await.unwrap().unwrap();
+            if event.state == state {
+                return event;
+            }
+            assert!(Instant::now() < deadline, "event stuck in {:?}", event.state);
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+
+    #[tokio::test]
+    async fn an_event_acknowledged_before_a_crash_is_handled_after_the_restart() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("data/sessions.db");
+        let body = message_body();
+        let header = header_value(SECRET, now(), body.as_bytes());
+        // The process acknowledges the delivery, then dies before its worker runs.
+        let id = {
+            let webhooks = Webhooks::open(config(&db)).await.unwrap();
+            let receipt = webhooks.receive(Some(Kind::MessageReceived), Some(header.as_bytes()), body.as_bytes()).await;
+            receipt.unwrap().id
+        };
+        // A new process on the same file.
+        let webhooks = Webhooks::open(config(&db)).await.unwrap();
+        let handler = Arc::new(Counting { calls: AtomicU32::new(0), fail_first: 0, panic: false });
+        let worker = webhooks.start_worker(handler.clone());
+        let event = wait_state(&webhooks, id, State::Handled).await;
+        assert_eq!((handler.calls.load(Ordering::SeqCst), event.attempts), (1, 1));
+        // Fanvue retries the delivery it may think was lost: acknowledged, not handled again.
+        let receipt = webhooks.receive(Some(Kind::MessageReceived), Some(header.as_bytes()), body.as_bytes()).await;
+        assert!(receipt.unwrap().duplicate);
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert_eq!(handler.calls.load(Ordering::SeqCst), 1);
+        worker.abort();
+    }
+
+    #[tokio::test]
+    async fn a_failing_or_panicking_handler_is_retried_and_then_given_up() {
+        let dir = tempfile::tempdir().unwrap();
+        let webhooks = Webhooks::open(config(&dir.path().join("events.db"))).await.unwrap();
+        let handler = Arc::new(Counting { calls: AtomicU32::new(0), fail_first: 1, panic: true });
+        let worker = webhooks.start_worker(handler.clone());
+        let body = message_body();
+        let header = header_value(SECRET, now(), body.as_bytes());
+        let id = webhooks.receive(None, Some(header.as_bytes()), body.as_bytes()).await.unwrap().id;
+        let event = wait_state(&webhooks, id, State::Handled).await;
+        assert_eq!(event.attempts, 2, "the panic counted as a failed attempt, retried after 2 s");
+        worker.abort();
+
+        // Always failing: three attempts (2 s, 4 s apart), then failed with the last error.
+        let webhooks = Webhooks::open(config(&dir.path().join("failing.db"))).await.unwrap();
+        let handler = Arc::new(Counting { calls: AtomicU32::new(0), fail_first: u32::MAX, panic: false });
+        let worker = webhooks.start_worker(handler.clone());
+        let body = message_body();
+        let header = header_value(SECRET, now(), body.as_bytes());
+        let id = webhooks.receive(None, Some(header.as_bytes()), body.as_bytes()).await.unwrap().id;
+        let event = wait_state(&webhooks, id, State::Failed).await;
+        assert_eq!((event.attempts, event.last_error.as_deref()), (3, Some("attempt 3 failed")));
+        assert_eq!(handler.calls.load(Ordering::SeqCst), 3);
+        worker.abort();
+    }
+}
