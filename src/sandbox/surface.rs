@@ -88,10 +88,8 @@ pub struct AccountForm {
     user: String,
 }
 
-impl AccountForm {
-    fn account(&self) -> Result<&'static Account, Response> {
-        users::find(&self.user).ok_or_else(|| (StatusCode::BAD_REQUEST, "unknown account").into_response())
-    }
+fn unknown_account() -> Response {
+    (StatusCode::BAD_REQUEST, "unknown account").into_response()
 }
 
 /// `POST /app-store/{appUuid}/creator-surface/consent`: the creator approves the app's scopes.
@@ -100,10 +98,7 @@ pub async fn surface_consent(
     Path(app_uuid): Path<String>,
     Form(form): Form<AccountForm>,
 ) -> Response {
-    let account = match form.account() {
-        Ok(account) => account,
-        Err(response) => return response,
-    };
+    let Some(account) = users::find(&form.user) else { return unknown_account() };
     sb.store.consent(account.uuid, sb.app.scopes);
     Redirect::to(&format!("/app-store/{app_uuid}/creator-surface?as={}", account.handle)).into_response()
 }
@@ -137,10 +132,7 @@ pub async fn checkout(
     Path(app_uuid): Path<String>,
     Form(form): Form<AccountForm>,
 ) -> Response {
-    let account = match form.account() {
-        Ok(account) => account,
-        Err(response) => return response,
-    };
+    let Some(account) = users::find(&form.user) else { return unknown_account() };
     sb.store.subscribe(account.uuid);
     for event in ["app.subscription.activated", "app.payment.succeeded"] {
         super::hooks::emit(&sb, event, Some(account.uuid)).await;
