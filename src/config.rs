@@ -815,6 +815,54 @@ mod tests {
     }
 
     #[test]
+    fn embedding_webhook_and_app_store_settings_are_checked() {
+        let config = load(Mode::Fanvue, &GOOD).ok();
+        let c = config.as_ref();
+        assert_eq!(c.map(|c| c.embed.platform_origins.clone()), Some(vec!["https://www.fanvue.com".to_owned()]));
+        assert_eq!(c.map(|c| c.embed.cookie_name.as_str()), Some("fanvue_oauth_embedded"));
+        assert_eq!(c.map(|c| c.webhooks.verifier.is_configured()), Some(false), "no secret, no webhooks");
+        assert_eq!(c.and_then(|c| c.app_store.checkout_url()), None, "no FANVUE_APP_UUID, no checkout");
+        assert!(matches!(
+            c.map(|c| &c.webhooks.store),
+            Some(crate::webhooks::store::EventStoreKind::Sqlite(p)) if p.ends_with("sessions.db")
+        ));
+
+        let mut vars = GOOD.to_vec();
+        vars.extend([
+            ("FANVUE_PLATFORM_URL", "https://www.fanvue.com,http://local.fanvue.com,https://x.test/path"),
+            ("FANVUE_APP_UUID", "not-a-uuid"),
+            ("FANVUE_WEBHOOK_SECRET_PREVIOUS", "old"),
+            ("WEBHOOK_STORE", "postgres://x"),
+            ("EMBEDDED_SESSION_COOKIE_NAME", "fanvue_oauth"),
+        ]);
+        let vars: Vec<_> = problems(load(Mode::Fanvue, &vars)).iter().map(|p| p.var).collect();
+        assert_eq!(
+            vars,
+            [
+                "FANVUE_WEBHOOK_SECRET_PREVIOUS",
+                "WEBHOOK_STORE",
+                "FANVUE_PLATFORM_URL",
+                "FANVUE_PLATFORM_URL",
+                "EMBEDDED_SESSION_COOKIE_NAME",
+                "FANVUE_APP_UUID"
+            ]
+        );
+
+        let mut vars = GOOD.to_vec();
+        vars.extend([
+            ("FANVUE_APP_UUID", "0B1E4A8C-7D2F-4C39-A6E5-9F8D7C6B5A41"),
+            ("FANVUE_APP_PLAN_UUID", "6f3a2b1c-9e8d-4f7a-b5c4-3d2e1f0a9b8c"),
+        ]);
+        let checkout = load(Mode::Fanvue, &vars).ok().and_then(|c| c.app_store.checkout_url()).map(String::from);
+        assert_eq!(
+            checkout.as_deref(),
+            Some(
+                "https://www.fanvue.com/app-store/0b1e4a8c-7d2f-4c39-a6e5-9f8d7c6b5a41?plan=6f3a2b1c-9e8d-4f7a-b5c4-3d2e1f0a9b8c&action=checkout"
+            )
+        );
+    }
+
+    #[test]
     fn missing_variables_are_all_named_with_a_fix() {
         let found = problems(load(Mode::Fanvue, &[]));
         let vars: Vec<_> = found.iter().map(|p| p.var).collect();

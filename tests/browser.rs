@@ -21,6 +21,11 @@ struct Browser {
 }
 
 async fn browser() -> Option<Browser> {
+    browser_with(serde_json::json!({})).await
+}
+
+/// A browser whose profile has these preferences (e.g. cookie blocking).
+async fn browser_with(prefs: serde_json::Value) -> Option<Browser> {
     if std::env::var_os("SKIP_BROWSER_TESTS").is_some() {
         eprintln!("SKIP_BROWSER_TESTS is set: skipping the browser test");
         return None;
@@ -49,7 +54,7 @@ async fn browser() -> Option<Browser> {
     ];
     let mut caps = serde_json::Map::new();
     caps.insert("acceptInsecureCerts".into(), true.into());
-    caps.insert("goog:chromeOptions".into(), serde_json::json!({ "args": args }));
+    caps.insert("goog:chromeOptions".into(), serde_json::json!({ "args": args, "prefs": prefs }));
     let url = format!("http://127.0.0.1:{port}");
     let mut last = None;
     for _ in 0..100 {
@@ -226,5 +231,120 @@ async fn chromium_screenshots_the_main_pages() {
         assert!(png.starts_with(b"\x89PNG"), "{name}");
         std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
     }
+    browser.client.close().await.unwrap();
+}
+
+/// The embedded flow as a creator meets it: Fanvue's surface (the sandbox's, on another
+/// site) asks for consent in its shell, then frames the app with a session token; the app's
+/// script trades it and shows the creator's view. Returns how the session was carried.
+async fn embedded_flow(prefs: serde_json::Value) -> Option<(String, bool)> {
+    let browser = browser_with(prefs).await?;
+    let app = TestApp::spawn(&[]).await;
+    let c = &browser.client;
+    let app_uuid = fanvue_app_starter::config::SANDBOX_APP_UUID;
+    c.goto(&app.sandbox_url(&format!("/app-store/{app_uuid}/creator-surface?as=ava.sandbox"))).await.unwrap();
+    c.wait().at_most(Duration::from_secs(15)).for_element(Locator::Id("approve")).await.unwrap().click().await.unwrap();
+    let frame = c.wait().at_most(Duration::from_secs(15)).for_element(Locator::Id("app-frame")).await.unwrap();
+    frame.enter_frame().await.unwrap();
+    assert_eq!(text_of(c, "#embedded-view h1").await, "Hello, Ava Sandbox");
+    let carrier = text_of(c, "#session-carrier").await;
+    // Whether this profile lets the framed (third-party) page keep an unpartitioned cookie:
+    // shows the cookie setting is really in force.
+    let probe =
+        "document.cookie = 'probe=1; SameSite=None; Secure; Path=/'; return document.cookie.includes('probe=1')";
+    let unpartitioned = c.execute(probe, vec![]).await.unwrap().as_bool().unwrap();
+    eprintln!("embedded session carried by: {carrier}; unpartitioned third-party cookies allowed: {unpartitioned}");
+    // The token is gone from the frame's address once traded.
+    let url: String = c.execute("return location.href", vec![]).await.unwrap().as_str().unwrap().to_owned();
+    assert_eq!(url, app.url("/embedded"));
+    c.enter_parent_frame().await.unwrap();
+    assert_eq!(app.stat("tokenRequests").await, 1, "one jwt-bearer exchange");
+    browser.client.close().await.unwrap();
+    Some((carrier, unpartitioned))
+}
+
+#[tokio::test]
+async fn chromium_runs_the_embedded_app_inside_the_sandboxes_creator_surface() {
+    // Chromium's default (headless, 2026) already refuses unpartitioned third-party cookies;
+    // whatever it does, the partitioned one is what carries the session.
+    if let Some((carrier, _)) = embedded_flow(serde_json::json!({})).await {
+        assert_eq!(carrier, "a partitioned cookie");
+    }
+}
+
+/// Third-party cookies blocked (Chrome's setting, Safari's default): the partitioned cookie
+/// (CHIPS) is still allowed, or the header carries the session; either way the app works.
+#[tokio::test]
+async fn chromium_runs_the_embedded_app_with_third_party_cookies_blocked() {
+    let prefs = serde_json::json!({ "profile.cookie_controls_mode": 1, "profile.block_third_party_cookies": true });
+    if let Some((carrier, unpartitioned)) = embedded_flow(prefs).await {
+        assert!(!unpartitioned, "this profile blocks third-party cookies");
+        assert!(carrier == "a partitioned cookie" || carrier.starts_with("the Authorization header"), "{carrier}");
+    }
+}
+
+/// Every cookie blocked: only the bearer header can carry the session.
+#[tokio::test]
+async fn chromium_runs_the_embedded_app_with_every_cookie_blocked() {
+    let prefs = serde_json::json!({ "profile.default_content_setting_values.cookies": 2 });
+    if let Some((carrier, unpartitioned)) = embedded_flow(prefs).await {
+        assert!(!unpartitioned);
+        assert!(carrier.starts_with("the Authorization header"), "{carrier}");
+    }
+}
+
+/// The SDK's two errors, as the creator sees them inside the frame.
+#[tokio::test]
+async fn chromium_shows_consent_required_and_invalid_session_token_inside_the_frame() {
+    let Some(browser) = browser().await else { return };
+    let app = TestApp::spawn(&[]).await;
+    let c = &browser.client;
+    let app_uuid = fanvue_app_starter::config::SANDBOX_APP_UUID;
+    for (query, code, title) in [
+        ("as=bo.unsubscribed&force=1", "consent_required", "Approve the app first"),
+        ("as=ava.sandbox&force=1&stale=1", "invalid_session_token", "This session expired"),
+    ] {
+        c.goto(&app.sandbox_url(&format!("/app-store/{app_uuid}/creator-surface?{query}"))).await.unwrap();
+        let frame = c.wait().at_most(Duration::from_secs(15)).for_element(Locator::Id("app-frame")).await.unwrap();
+        frame.enter_frame().await.unwrap();
+        let status = c
+            .wait()
+            .at_most(Duration::from_secs(15))
+            .for_element(Locator::Css(&format!("#embedded-status[data-code='{code}']")))
+            .await
+            .unwrap_or_else(|e| panic!("{code} not shown: {e}"));
+        assert_eq!(status.attr("data-state").await.unwrap().as_deref(), Some("error"));
+        assert_eq!(text_of(c, "#embedded-title").await, title);
+        assert!(!text_of(c, "#embedded-message").await.is_empty());
+        c.enter_parent_frame().await.unwrap();
+    }
+    browser.client.close().await.unwrap();
+}
+
+/// The events page updates itself: a delivery made while it is open appears, then turns
+/// `handled`, without a reload.
+#[tokio::test]
+async fn chromium_sees_webhook_events_arrive_live() {
+    let Some((browser, app)) = signed_in_browser(&[]).await else { return };
+    let c = &browser.client;
+    c.goto(&app.url("/events")).await.unwrap();
+    text_of(c, "#no-events").await;
+    let sent = app
+        .cookieless()
+        .post(app.sandbox_url("/_sandbox/events"))
+        .header("accept", "application/json")
+        .form(&[("event", "new-follower")])
+        .send()
+        .await
+        .unwrap();
+    assert!(sent.status().is_success());
+    let row = c
+        .wait()
+        .at_most(Duration::from_secs(15))
+        .for_element(Locator::Css("#event-rows tr[data-state='handled'][data-verification='verified']"))
+        .await
+        .expect("the delivery appears live");
+    assert_eq!(row.find(Locator::Css(".event-type")).await.unwrap().text().await.unwrap(), "new-follower");
+    assert!(c.find(Locator::Id("no-events")).await.is_err(), "the empty-list note went away");
     browser.client.close().await.unwrap();
 }
