@@ -678,19 +678,20 @@ fn webhook_config(
     let tolerance = Duration::from_secs(r.parsed("FANVUE_WEBHOOK_TOLERANCE_SECS", 300, "a whole number of seconds"));
     let store = match r.get("WEBHOOK_STORE") {
         Some(s) if s == "memory" => EventStoreKind::Memory,
+        Some(s) if s.starts_with("redis://") || s.starts_with("rediss://") => EventStoreKind::Redis(s),
         Some(s) => match s.strip_prefix("sqlite://") {
             Some(path) if !path.is_empty() => EventStoreKind::Sqlite(PathBuf::from(path)),
             _ => {
-                r.problem("WEBHOOK_STORE", format!("`{s}` is not `sqlite://PATH` or `memory`"));
+                r.problem("WEBHOOK_STORE", format!("`{s}` is not `sqlite://PATH`, `redis://HOST:PORT` or `memory`"));
                 EventStoreKind::Memory
             }
         },
-        // The same backend as sessions: their SQLite file, or memory. With Redis sessions,
-        // a SQLite file per instance (see the README).
+        // The same backend as sessions: their SQLite file, memory, or their Redis (so every
+        // instance behind a load balancer sees every event).
         None => match sessions {
             StoreKind::Sqlite(path) => EventStoreKind::Sqlite(path.clone()),
             StoreKind::Memory => EventStoreKind::Memory,
-            StoreKind::Redis(_) => EventStoreKind::Sqlite(PathBuf::from("data/webhooks.db")),
+            StoreKind::Redis(url) => EventStoreKind::Redis(url.clone()),
         },
     };
     let handler_timeout =

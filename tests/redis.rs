@@ -140,3 +140,56 @@ async fn rotating_the_session_secret_keeps_everyone_signed_in() {
     app.restart(&[("SESSION_SECRET", new_secret), ("SESSION_SECRET_PREVIOUS", "")]).await;
     assert!(home(&app, &browser).await.1.contains("Ava Sandbox"), "still signed in once the old secret is gone");
 }
+
+/// Webhook events live in the sessions' Redis: Fanvue's retry of a delivery that reached A
+/// lands on B and is recognised as a duplicate, and only one instance handles the event,
+/// whichever worker claims it.
+#[tokio::test]
+async fn a_webhook_retried_on_another_instance_is_handled_once() {
+    use fanvue_app_starter::webhooks::signature::header_value;
+    let redis = Redis::start();
+    let secret = "shared-webhook-secret";
+    let (a, b) = two_instances(&redis, &[("FANVUE_WEBHOOK_SECRET", secret)]).await;
+    let body = fanvue_app_starter::webhooks::samples::sample("message-received", "2026-05-20T10:00:00.000Z")
+        .unwrap()
+        .body
+        .to_string();
+    let mut answers = Vec::new();
+    for (i, app) in [&a, &b, &a, &b].into_iter().enumerate() {
+        let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
+        let r = app
+            .cookieless()
+            .post(app.url("/api/webhooks/fanvue/message-received"))
+            .header("x-fanvue-signature", header_value(secret, t + i as i64, body.as_bytes()))
+            .body(body.clone())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+        answers.push(r.json::<serde_json::Value>().await.unwrap());
+    }
+    assert_eq!(answers.iter().filter(|a| a["duplicate"] == false).count(), 1, "{answers:?}");
+    assert!(answers.iter().all(|x| x["id"] == answers[0]["id"]));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let handled =
+            a.logs().matches("a fan sent a message").count() + b.logs().matches("a fan sent a message").count();
+        if handled == 1 {
+            break;
+        }
+        assert!(handled < 2, "handled twice");
+        assert!(Instant::now() < deadline, "never handled");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Both instances' events pages show it, handled, with its four deliveries.
+    let browser = a.client();
+    login(&a, &browser).await;
+    for app in [&a, &b] {
+        let page = browser.get(app.url("/events")).send().await.unwrap().text().await.unwrap();
+        assert!(page.contains("data-state=\"handled\"") && page.contains("class=\"event-deliveries\">4<"), "{page}");
+    }
+    assert!(!redis.dump().contains("ory_at") && redis.dump().contains("message-received"));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let total = a.logs().matches("a fan sent a message").count() + b.logs().matches("a fan sent a message").count();
+    assert_eq!(total, 1);
+}

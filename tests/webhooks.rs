@@ -305,9 +305,13 @@ mod persistence {
     use fanvue_app_starter::webhooks::{Handler, WebhookConfig, Webhooks, worker};
 
     fn config(path: &std::path::Path) -> WebhookConfig {
+        with_store(EventStoreKind::Sqlite(path.to_owned()))
+    }
+
+    fn with_store(store: EventStoreKind) -> WebhookConfig {
         WebhookConfig {
             verifier: Verifier::new(vec![SECRET.to_owned().into()], Duration::from_secs(300)),
-            store: EventStoreKind::Sqlite(path.to_owned()),
+            store,
             worker: worker::Settings {
                 handler_timeout: Duration::from_secs(5),
                 max_attempts: 3,
@@ -353,17 +357,26 @@ mod persistence {
     #[tokio::test]
     async fn an_event_acknowledged_before_a_crash_is_handled_after_the_restart() {
         let dir = tempfile::tempdir().unwrap();
-        let db = dir.path().join("data/sessions.db");
+        crash_and_restart(config(&dir.path().join("data/sessions.db"))).await;
+    }
+
+    #[tokio::test]
+    async fn an_event_acknowledged_before_a_crash_is_handled_after_the_restart_with_redis() {
+        let redis = Redis::start();
+        crash_and_restart(with_store(EventStoreKind::Redis(redis.url()))).await;
+    }
+
+    async fn crash_and_restart(config: WebhookConfig) {
         let body = message_body();
         let header = header_value(SECRET, now(), body.as_bytes());
         // The process acknowledges the delivery, then dies before its worker runs.
         let id = {
-            let webhooks = Webhooks::open(config(&db)).await.unwrap();
+            let webhooks = Webhooks::open(config.clone()).await.unwrap();
             let receipt = webhooks.receive(Some(Kind::MessageReceived), Some(header.as_bytes()), body.as_bytes()).await;
             receipt.unwrap().id
         };
-        // A new process on the same file.
-        let webhooks = Webhooks::open(config(&db)).await.unwrap();
+        // A new process on the same store.
+        let webhooks = Webhooks::open(config).await.unwrap();
         let handler = Arc::new(Counting { calls: AtomicU32::new(0), fail_first: 0, panic: false });
         let worker = webhooks.start_worker(handler.clone());
         let event = wait_state(&webhooks, id, State::Handled).await;
@@ -389,8 +402,10 @@ mod persistence {
         assert_eq!(event.attempts, 2, "the panic counted as a failed attempt, retried after 2 s");
         worker.abort();
 
-        // Always failing: three attempts (2 s, 4 s apart), then failed with the last error.
-        let webhooks = Webhooks::open(config(&dir.path().join("failing.db"))).await.unwrap();
+        // Always failing: three attempts (2 s, 4 s apart), then failed with the last error
+        // (in Redis this time: both backends behave the same).
+        let redis = Redis::start();
+        let webhooks = Webhooks::open(with_store(EventStoreKind::Redis(redis.url()))).await.unwrap();
         let handler = Arc::new(Counting { calls: AtomicU32::new(0), fail_first: u32::MAX, panic: false });
         let worker = webhooks.start_worker(handler.clone());
         let body = message_body();

@@ -5,7 +5,7 @@
 use askama::Template;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::{Method, StatusCode};
+use axum::http::StatusCode;
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::response::{IntoResponse, Redirect, Response};
 use tower_sessions::Session;
@@ -15,9 +15,8 @@ use crate::error::AppError;
 use crate::fanvue::models::WebhookSubscription;
 use crate::scopes::Scope;
 use crate::state::AppState;
-use crate::upstream;
-use crate::webhooks::Notice;
 use crate::webhooks::events::PLATFORM_EVENTS;
+use crate::webhooks::{Notice, subscriptions};
 
 /// The live feed.
 pub const STREAM_PATH: &str = "/events/stream";
@@ -84,7 +83,8 @@ async fn render_page(
     notices.truncate(50);
     let base = format!("{}{}", state.config.origin(), crate::webhooks::routes::PATH);
     let subscriptions =
-        if tokens.scopes.contains(Scope::ReadCreator) { Some(list_subscriptions(state, session).await) } else { None };
+        // A failure here still shows the events.
+        tokens.scopes.contains(Scope::ReadCreator).then_some(subscriptions::list(state, session).await.map_err(|e| e.classify().2));
     let page = EventsPage {
         nav: Nav::for_scopes(tokens.scopes, "/events"),
         rows: notices.into_iter().map(Row::from).collect(),
@@ -101,26 +101,15 @@ async fn render_page(
     Ok(render(StatusCode::OK, &page))
 }
 
-/// The subscriptions, or why they could not be listed (the page still shows the events).
-async fn list_subscriptions(state: &AppState, session: &Session) -> Result<Vec<WebhookSubscription>, String> {
-    let value: serde_json::Value =
-        upstream::get_json(state, session, "/webhooks/subscriptions", &[]).await.map_err(|e| e.classify().2)?;
-    // Fanvue's list answers are `{data: [...]}`; accept a bare array too.
-    let list = value.get("data").cloned().unwrap_or(value);
-    serde_json::from_value(list).map_err(|e| format!("Fanvue's answer was not understood: {e}"))
-}
-
 /// `POST /events/subscriptions`: subscribes this app's shared URL to every platform event.
 /// The signing secret Fanvue returns once is shown once, to be put in `FANVUE_WEBHOOK_SECRET`.
 pub async fn subscribe(State(state): State<AppState>, session: Session) -> Result<Response, AppError> {
     gate(&state, &session, &[Scope::ReadCreator]).await?;
     let url = format!("{}{}", state.config.origin(), crate::webhooks::routes::PATH);
     let events: Vec<&str> = PLATFORM_EVENTS.iter().map(|(_, _, name, _)| *name).collect();
-    let body = serde_json::json!({"url": url, "events": events});
-    let response = upstream::send_json(&state, &session, Method::POST, "/webhooks/subscriptions", Some(&body)).await?;
-    let response = response.error_for_status()?;
-    let created: serde_json::Value = response.json()?;
-    let secret = created.get("signingSecret").and_then(|s| s.as_str()).map(str::to_owned);
+    let created = subscriptions::create(&state, &session, &url, &events).await?;
+    // Shown to its owner once, on a no-store page, as Fanvue's Builder does; never logged.
+    let secret = created.signing_secret.map(|s| secrecy::ExposeSecret::expose_secret(&s).to_owned());
     render_page(&state, &session, secret, Some("Subscribed.")).await
 }
 
@@ -132,11 +121,7 @@ pub async fn unsubscribe(
     _body: Bytes,
 ) -> Result<Response, AppError> {
     gate(&state, &session, &[Scope::ReadCreator]).await?;
-    if id.is_empty() || id.len() > 64 || !id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
-        return Err(AppError::BadRequest("That is not a subscription id.".into()));
-    }
-    let path = format!("/webhooks/subscriptions/{id}");
-    upstream::send_json(&state, &session, Method::DELETE, &path, None).await?.error_for_status()?;
+    subscriptions::delete(&state, &session, &id).await?;
     Ok(Redirect::to("/events").into_response())
 }
 

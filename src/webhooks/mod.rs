@@ -12,7 +12,8 @@
 //! - [`store`]: the event table (SQLite), deduplication and leases;
 //! - [`worker`]: runs the [`Handler`] with retries;
 //! - [`handler`]: **the file to edit**: what the app does with each event;
-//! - [`samples`]: sample payloads (CLI, sandbox, tests);
+//! - [`samples`]: sample payloads (CLI, sandbox, tests); [`send`]: the `webhook send` CLI;
+//! - [`subscriptions`]: Fanvue's subscriptions API, typed;
 //! - [`routes`]: the receiving endpoints.
 
 pub mod events;
@@ -22,6 +23,7 @@ pub mod samples;
 pub mod send;
 pub mod signature;
 pub mod store;
+pub mod subscriptions;
 pub mod worker;
 
 use std::collections::VecDeque;
@@ -138,7 +140,7 @@ pub struct Receipt {
 impl Webhooks {
     /// Opens the event store.
     pub async fn open(config: WebhookConfig) -> Result<Self, store::StoreError> {
-        let store = EventStore::open(&config.store).await?;
+        let store = EventStore::open(&config.store, config.worker.retention).await?;
         let (notices, _) = tokio::sync::broadcast::channel(256);
         Ok(Self {
             inner: Arc::new(Inner {

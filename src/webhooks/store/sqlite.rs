@@ -1,11 +1,5 @@
-//! The event store: every verified delivery is written here **before** the 2xx, deduplicated
-//! by its key, and worked off by [`super::worker`]. A SQLite table (the session file by
-//! default; an in-memory database with `SESSION_STORE=memory`).
-//!
-//! Claiming is one `UPDATE … RETURNING` statement that moves an event's `next_attempt_at`
-//! past a lease: a worker that dies mid-handling (crash, kill -9, deploy) leaves the event to
-//! be claimed again when the lease runs out, so nothing received is lost, and two processes
-//! on one file never handle the same event at once.
+//! Events in a SQLite table: one `INSERT … ON CONFLICT` dedupes, one `UPDATE … RETURNING`
+//! claims (atomic across processes sharing the file).
 
 use std::path::Path;
 use std::str::FromStr;
@@ -14,110 +8,17 @@ use std::time::Duration;
 use tower_sessions_sqlx_store::sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
 use tower_sessions_sqlx_store::sqlx::{self, Row};
 
-/// Where events are kept.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum EventStoreKind {
-    /// A SQLite file.
-    Sqlite(std::path::PathBuf),
-    /// An in-memory SQLite database (lost at restart).
-    Memory,
-}
-
-/// The store failed.
-#[derive(Debug, thiserror::Error)]
-#[error("webhook event store: {0}")]
-pub struct StoreError(String);
+use super::{EventStoreKind, Inserted, NewEvent, State, StoreError, StoredEvent, ms, now_ms};
 
 impl From<sqlx::Error> for StoreError {
     fn from(err: sqlx::Error) -> Self {
-        StoreError(err.to_string())
+        StoreError::new(err.to_string())
     }
 }
 
-/// Where an event is in its life.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum State {
-    /// Waiting for (another attempt at) the handler.
-    Pending,
-    /// The handler succeeded.
-    Handled,
-    /// The handler failed every attempt.
-    Failed,
-}
-
-impl State {
-    /// As stored and shown.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            State::Pending => "pending",
-            State::Handled => "handled",
-            State::Failed => "failed",
-        }
-    }
-
-    fn parse(s: &str) -> State {
-        match s {
-            "handled" => State::Handled,
-            "failed" => State::Failed,
-            _ => State::Pending,
-        }
-    }
-}
-
-/// One stored event.
+/// Events in a SQLite table. Cheap to clone.
 #[derive(Clone, Debug)]
-pub struct StoredEvent {
-    /// Row id.
-    pub id: i64,
-    /// What retried deliveries share.
-    pub dedupe_key: String,
-    /// The type shown (`message-received`, `app.payment.succeeded`…).
-    pub type_name: String,
-    /// The URL slug it arrived at (`""` for the shared URL).
-    pub route: String,
-    /// When it was first received (Unix ms).
-    pub received_at: i64,
-    /// The signature's timestamp (Unix s).
-    pub signed_at: i64,
-    /// The body, exactly as received.
-    pub body: Vec<u8>,
-    /// How many times Fanvue delivered it.
-    pub deliveries: i64,
-    /// Pending, handled or failed.
-    pub state: State,
-    /// Handler attempts so far.
-    pub attempts: i64,
-    /// The last handler error.
-    pub last_error: Option<String>,
-}
-
-/// The outcome of [`EventStore::insert`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Inserted {
-    /// A new event, with its id.
-    New(i64),
-    /// Seen before: the id of the first delivery.
-    Duplicate(i64),
-}
-
-/// A new verified delivery.
-#[derive(Clone, Debug)]
-pub struct NewEvent<'a> {
-    /// See [`StoredEvent::dedupe_key`].
-    pub dedupe_key: &'a str,
-    /// See [`StoredEvent::type_name`].
-    pub type_name: &'a str,
-    /// See [`StoredEvent::route`].
-    pub route: &'a str,
-    /// See [`StoredEvent::signed_at`].
-    pub signed_at: i64,
-    /// See [`StoredEvent::body`].
-    pub body: &'a [u8],
-}
-
-/// The event store. Cheap to clone.
-#[derive(Clone, Debug)]
-pub struct EventStore {
+pub struct SqliteEvents {
     pool: SqlitePool,
 }
 
@@ -142,28 +43,20 @@ CREATE INDEX IF NOT EXISTS webhook_events_due ON webhook_events (state, next_att
 const COLUMNS: &str =
     "id, dedupe_key, type_name, route, received_at, signed_at, body, deliveries, state, attempts, last_error";
 
-/// Now, in Unix milliseconds.
-pub fn now_ms() -> i64 {
-    i64::try_from(time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
-}
-
-fn ms(d: Duration) -> i64 {
-    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
-}
-
-impl EventStore {
-    /// Opens (creating file, folder and table when missing) the store.
+impl SqliteEvents {
+    /// Opens (creating file, folder and table when missing) the store. `Redis` is not a
+    /// SQLite kind: it opens an in-memory database.
     pub async fn open(kind: &EventStoreKind) -> Result<Self, StoreError> {
         let pool = match kind {
             EventStoreKind::Sqlite(path) => {
                 if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
                     tokio::fs::create_dir_all(dir)
                         .await
-                        .map_err(|e| StoreError(format!("cannot create folder {}: {e}", dir.display())))?;
+                        .map_err(|e| StoreError::new(format!("cannot create folder {}: {e}", dir.display())))?;
                 }
                 file_pool(path).await?
             }
-            EventStoreKind::Memory => {
+            EventStoreKind::Memory | EventStoreKind::Redis(_) => {
                 // One connection that never closes: an in-memory database lives as long as it.
                 SqlitePoolOptions::new()
                     .max_connections(1)
@@ -218,23 +111,18 @@ impl EventStore {
         Ok(events)
     }
 
-    /// Marks an event handled.
-    pub async fn handled(&self, id: i64) -> Result<(), StoreError> {
-        sqlx::query("UPDATE webhook_events SET state = 'handled', last_error = NULL WHERE id = ?1")
-            .bind(id)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
-    }
-
-    /// Records a failed attempt: tried again after `retry_in`, or given up (`None`).
-    pub async fn attempt_failed(&self, id: i64, error: &str, retry_in: Option<Duration>) -> Result<(), StoreError> {
-        let (state, next) = match retry_in {
-            Some(delay) => ("pending", now_ms().saturating_add(ms(delay))),
-            None => ("failed", now_ms()),
-        };
+    /// Ends an attempt: `state` (pending again after `retry_in`, handled or failed) and
+    /// the attempt's error.
+    pub async fn finish(
+        &self,
+        id: i64,
+        state: State,
+        error: Option<&str>,
+        retry_in: Option<Duration>,
+    ) -> Result<(), StoreError> {
+        let next = now_ms().saturating_add(retry_in.map_or(0, ms));
         sqlx::query("UPDATE webhook_events SET state = ?1, next_attempt_at = ?2, last_error = ?3 WHERE id = ?4")
-            .bind(state)
+            .bind(state.as_str())
             .bind(next)
             .bind(error)
             .bind(id)
@@ -277,11 +165,6 @@ impl EventStore {
             .await?;
         Ok(result.rows_affected())
     }
-
-    /// Whether the store answers (for `/readyz`).
-    pub async fn ping(&self) -> bool {
-        sqlx::query("SELECT 1").fetch_one(&self.pool).await.is_ok()
-    }
 }
 
 async fn file_pool(path: &Path) -> Result<SqlitePool, StoreError> {
@@ -323,10 +206,10 @@ mod tests {
 
     #[tokio::test]
     async fn duplicates_are_counted_not_stored_twice_and_claims_are_exclusive() -> Result<(), StoreError> {
-        let store = EventStore::open(&EventStoreKind::Memory).await?;
+        let store = super::super::EventStore::open(&EventStoreKind::Memory, Duration::from_secs(60)).await?;
         let first = store.insert(event("k1", b"{}")).await?;
         let again = store.insert(event("k1", b"{}")).await?;
-        let Inserted::New(id) = first else { return Err(StoreError("first insert was a duplicate".into())) };
+        let Inserted::New(id) = first else { return Err(StoreError::new("first insert was a duplicate")) };
         assert_eq!(again, Inserted::Duplicate(id));
         assert_eq!(store.get(id).await?.map(|e| e.deliveries), Some(2));
 
@@ -345,7 +228,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_lapsed_lease_makes_the_event_claimable_again() -> Result<(), StoreError> {
-        let store = EventStore::open(&EventStoreKind::Memory).await?;
+        let store = super::super::EventStore::open(&EventStoreKind::Memory, Duration::from_secs(60)).await?;
         store.insert(event("k2", b"{}")).await?;
         assert_eq!(store.claim_due(Duration::ZERO, 10).await?.len(), 1);
         tokio::time::sleep(Duration::from_millis(5)).await;

@@ -1,0 +1,236 @@
+//! Events in Redis, shared by every instance behind the load balancer (`SESSION_STORE=redis://…`
+//! or `WEBHOOK_STORE=redis://…`): a retried delivery that lands on another instance is still
+//! a duplicate, and whichever instance's worker claims an event first handles it.
+//!
+//! Keys (prefix `fanvue-app-starter:webhook:`): `seq` (ids), `key:<dedupe key>` → id,
+//! `event:<id>` (a hash), `due` (sorted set of pending ids by next attempt, in ms),
+//! `recent` (the newest ids). Every step that must be atomic is one Lua script. Handled and
+//! failed events expire after `WEBHOOK_RETENTION_DAYS`; dedupe keys live as long.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use fred::clients::Pool;
+use fred::interfaces::{ClientLike, LuaInterface};
+use fred::types::Value;
+use fred::types::config::{Config, ConnectionConfig, PerformanceConfig, ReconnectPolicy};
+
+use super::{Inserted, NewEvent, State, StoreError, StoredEvent, ms, now_ms};
+
+const PREFIX: &str = "fanvue-app-starter:webhook:";
+/// How many ids the events page can go back.
+const RECENT_KEPT: u32 = 500;
+
+const INSERT: &str = r"
+local existing = redis.call('GET', KEYS[2])
+if existing then
+  local deliveries = redis.call('HINCRBY', ARGV[1] .. existing, 'deliveries', 1)
+  return {tonumber(existing), deliveries}
+end
+local id = redis.call('INCR', KEYS[1])
+redis.call('SET', KEYS[2], id, 'EX', ARGV[8])
+redis.call('HSET', ARGV[1] .. id, 'id', id, 'dedupe_key', ARGV[2], 'type_name', ARGV[3], 'route', ARGV[4],
+  'received_at', ARGV[5], 'signed_at', ARGV[6], 'body', ARGV[7], 'deliveries', 1, 'state', 'pending',
+  'attempts', 0, 'last_error', '')
+redis.call('ZADD', KEYS[4], ARGV[5], id)
+redis.call('LPUSH', KEYS[3], id)
+redis.call('LTRIM', KEYS[3], 0, tonumber(ARGV[9]) - 1)
+return {id, 1}
+";
+
+const CLAIM: &str = r"
+local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, ARGV[3])
+local out = {}
+for _, id in ipairs(ids) do
+  if redis.call('EXISTS', ARGV[4] .. id) == 1 then
+    redis.call('ZADD', KEYS[1], ARGV[2], id)
+    redis.call('HINCRBY', ARGV[4] .. id, 'attempts', 1)
+    table.insert(out, redis.call('HGETALL', ARGV[4] .. id))
+  else
+    redis.call('ZREM', KEYS[1], id)
+  end
+end
+return out
+";
+
+const FINISH: &str = r"
+if redis.call('EXISTS', KEYS[2]) == 0 then return 0 end
+if ARGV[1] == 'pending' then
+  redis.call('ZADD', KEYS[1], ARGV[2], ARGV[5])
+else
+  redis.call('ZREM', KEYS[1], ARGV[5])
+  redis.call('EXPIRE', KEYS[2], ARGV[4])
+end
+redis.call('HSET', KEYS[2], 'state', ARGV[1], 'last_error', ARGV[3])
+return 1
+";
+
+const NEXT_DUE: &str = r"
+local first = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+if first[2] then return tonumber(first[2]) end
+return false
+";
+
+const FETCH: &str = r"
+local ids = ARGV[2] == 'recent' and redis.call('LRANGE', KEYS[1], 0, tonumber(ARGV[3]) - 1) or {ARGV[3]}
+local out = {}
+for _, id in ipairs(ids) do
+  local fields = redis.call('HGETALL', ARGV[1] .. id)
+  if #fields > 0 then table.insert(out, fields) end
+end
+return out
+";
+
+/// Events in Redis. Cheap to clone.
+#[derive(Clone)]
+pub struct RedisEvents {
+    pool: Pool,
+    retention: Duration,
+}
+
+impl std::fmt::Debug for RedisEvents {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RedisEvents")
+    }
+}
+
+fn backend(err: fred::error::Error) -> StoreError {
+    StoreError::new(format!("redis: {err}"))
+}
+
+fn key(name: &str) -> String {
+    format!("{PREFIX}{name}")
+}
+
+impl RedisEvents {
+    /// Connects to `url`, waiting at most 5 s, with the session store's timeouts and
+    /// reconnection.
+    pub async fn connect(url: &str, retention: Duration) -> Result<Self, StoreError> {
+        let config = Config::from_url(url).map_err(|e| StoreError::new(format!("not a Redis URL: {e}")))?;
+        let performance =
+            PerformanceConfig { default_command_timeout: Duration::from_secs(2), ..PerformanceConfig::default() };
+        let connection = ConnectionConfig {
+            connection_timeout: Duration::from_secs(2),
+            internal_command_timeout: Duration::from_secs(2),
+            ..ConnectionConfig::default()
+        };
+        let policy = ReconnectPolicy::new_exponential(0, 100, 2_000, 2);
+        let pool = Pool::new(config, Some(performance), Some(connection), Some(policy), 2).map_err(backend)?;
+        match tokio::time::timeout(Duration::from_secs(5), pool.init()).await {
+            Ok(Ok(_)) => Ok(Self { pool, retention }),
+            Ok(Err(e)) => Err(StoreError::new(format!("cannot connect to Redis: {e}"))),
+            Err(_) => Err(StoreError::new("Redis did not answer within 5 s")),
+        }
+    }
+
+    fn retention_secs(&self) -> String {
+        self.retention.as_secs().max(1).to_string()
+    }
+
+    /// See [`super::EventStore::insert`].
+    pub async fn insert(&self, event: NewEvent<'_>) -> Result<Inserted, StoreError> {
+        let body = std::str::from_utf8(event.body).map_err(|_| StoreError::new("the body is not UTF-8"))?;
+        let keys = vec![key("seq"), key(&format!("key:{}", event.dedupe_key)), key("recent"), key("due")];
+        let args = vec![
+            key("event:"),
+            event.dedupe_key.to_owned(),
+            event.type_name.to_owned(),
+            event.route.to_owned(),
+            now_ms().to_string(),
+            event.signed_at.to_string(),
+            body.to_owned(),
+            self.retention_secs(),
+            RECENT_KEPT.to_string(),
+        ];
+        let answer: Vec<i64> = self.pool.eval(INSERT, keys, args).await.map_err(backend)?;
+        match answer.as_slice() {
+            [id, 1] => Ok(Inserted::New(*id)),
+            [id, _] => Ok(Inserted::Duplicate(*id)),
+            _ => Err(StoreError::new("unexpected answer from the insert script")),
+        }
+    }
+
+    /// See [`super::EventStore::claim_due`].
+    pub async fn claim_due(&self, lease: Duration, limit: u32) -> Result<Vec<StoredEvent>, StoreError> {
+        let now = now_ms();
+        let args = vec![now.to_string(), now.saturating_add(ms(lease)).to_string(), limit.to_string(), key("event:")];
+        let answer: Value = self.pool.eval(CLAIM, vec![key("due")], args).await.map_err(backend)?;
+        let mut events = parse_all(answer)?;
+        events.sort_by_key(|e| e.id);
+        Ok(events)
+    }
+
+    /// See [`super::EventStore::handled`] and [`super::EventStore::attempt_failed`].
+    pub async fn finish(
+        &self,
+        id: i64,
+        state: State,
+        error: Option<&str>,
+        retry_in: Option<Duration>,
+    ) -> Result<(), StoreError> {
+        let next = now_ms().saturating_add(retry_in.map_or(0, ms));
+        let keys = vec![key("due"), key(&format!("event:{id}"))];
+        let args = vec![
+            state.as_str().to_owned(),
+            next.to_string(),
+            error.unwrap_or_default().to_owned(),
+            self.retention_secs(),
+            id.to_string(),
+        ];
+        let _: i64 = self.pool.eval(FINISH, keys, args).await.map_err(backend)?;
+        Ok(())
+    }
+
+    /// See [`super::EventStore::next_due`].
+    pub async fn next_due(&self) -> Result<Option<i64>, StoreError> {
+        let answer: Option<i64> =
+            self.pool.eval(NEXT_DUE, vec![key("due")], Vec::<String>::new()).await.map_err(backend)?;
+        Ok(answer)
+    }
+
+    /// See [`super::EventStore::recent`].
+    pub async fn recent(&self, limit: u32) -> Result<Vec<StoredEvent>, StoreError> {
+        let args = vec![key("event:"), "recent".to_owned(), limit.to_string()];
+        let answer: Value = self.pool.eval(FETCH, vec![key("recent")], args).await.map_err(backend)?;
+        parse_all(answer)
+    }
+
+    /// See [`super::EventStore::get`].
+    pub async fn get(&self, id: i64) -> Result<Option<StoredEvent>, StoreError> {
+        let args = vec![key("event:"), "one".to_owned(), id.to_string()];
+        let answer: Value = self.pool.eval(FETCH, vec![key("recent")], args).await.map_err(backend)?;
+        Ok(parse_all(answer)?.into_iter().next())
+    }
+}
+
+/// A list of `HGETALL` answers (flat field/value lists) as events.
+fn parse_all(answer: Value) -> Result<Vec<StoredEvent>, StoreError> {
+    answer.into_array().into_iter().filter(|v| !v.is_null()).map(|fields| parse(fields.into_array())).collect()
+}
+
+fn parse(flat: Vec<Value>) -> Result<StoredEvent, StoreError> {
+    let mut fields: HashMap<String, Value> = HashMap::new();
+    let mut iter = flat.into_iter();
+    while let (Some(name), Some(value)) = (iter.next(), iter.next()) {
+        if let Some(name) = name.as_string() {
+            fields.insert(name, value);
+        }
+    }
+    let text = |name: &str| fields.get(name).and_then(Value::as_string).unwrap_or_default();
+    let number = |name: &str| fields.get(name).and_then(|v| v.as_string()).and_then(|s| s.parse::<i64>().ok());
+    let id = number("id").ok_or_else(|| StoreError::new("a stored event has no id"))?;
+    let last_error = text("last_error");
+    Ok(StoredEvent {
+        id,
+        dedupe_key: text("dedupe_key"),
+        type_name: text("type_name"),
+        route: text("route"),
+        received_at: number("received_at").unwrap_or_default(),
+        signed_at: number("signed_at").unwrap_or_default(),
+        body: text("body").into_bytes(),
+        deliveries: number("deliveries").unwrap_or(1),
+        state: State::parse(&text("state")),
+        attempts: number("attempts").unwrap_or_default(),
+        last_error: (!last_error.is_empty()).then_some(last_error),
+    })
+}
