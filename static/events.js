@@ -4,40 +4,56 @@
   "use strict";
   var body = document.getElementById("event-rows");
   if (!body || !window.EventSource) return;
-  var columns = ["id", "received", "typeName", "verification", "state", "deliveries", "attempts", "detail"];
-  var classes = ["", "", "event-type", "event-verification", "event-state", "event-deliveries", "event-attempts", "event-detail"];
+
+  function newRow() {
+    var row = document.createElement("tr");
+    function cell(cls) {
+      var td = document.createElement("td");
+      if (cls) td.className = cls;
+      row.appendChild(td);
+      return td;
+    }
+    cell("event-id");
+    cell("event-received");
+    var type = cell("");
+    var name = document.createElement("span");
+    name.className = "event-type";
+    var detail = document.createElement("small");
+    detail.className = "event-detail muted";
+    type.appendChild(name);
+    type.appendChild(document.createElement("br"));
+    type.appendChild(detail);
+    cell("event-verification");
+    cell("event-state");
+    cell("event-deliveries");
+    cell("event-attempts");
+    return row;
+  }
+
   var source = new EventSource("/events/stream");
   source.addEventListener("webhook", function (message) {
     var n;
     try { n = JSON.parse(message.data); } catch (e) { return; }
-    var values = {
-      id: n.id === null ? "" : String(n.id),
-      received: new Date(n.receivedAt).toISOString().slice(0, 16).replace("T", " "),
-      typeName: n.typeName,
-      verification: n.verification,
-      state: n.state,
-      deliveries: String(n.deliveries),
-      attempts: String(n.attempts),
-      detail: n.detail || ""
-    };
-    var row = n.id === null ? null : body.querySelector('tr[data-id="' + values.id + '"]');
+    var id = n.id === null ? "" : String(n.id);
+    var row = id ? body.querySelector('tr[data-id="' + id + '"]') : null;
     if (!row) {
-      row = document.createElement("tr");
-      columns.forEach(function (_, i) {
-        var cell = document.createElement("td");
-        if (classes[i]) cell.className = classes[i];
-        row.appendChild(cell);
-      });
+      row = newRow();
       body.insertBefore(row, body.firstChild);
+      row.querySelector(".event-received").textContent =
+        new Date(n.receivedAt).toISOString().slice(0, 16).replace("T", " ");
       var empty = document.getElementById("no-events");
       if (empty) empty.remove();
     }
-    row.dataset.id = values.id;
-    row.dataset.state = values.state;
-    row.dataset.verification = values.verification;
-    columns.forEach(function (key, i) {
-      if (key === "received" && row.cells[i].textContent) return;
-      row.cells[i].textContent = values[key];
-    });
+    row.dataset.id = id;
+    row.dataset.state = n.state;
+    row.dataset.verification = n.verification;
+    var set = function (cls, text) { row.querySelector("." + cls).textContent = text; };
+    set("event-id", id);
+    set("event-type", n.typeName);
+    set("event-detail", n.detail || "");
+    set("event-verification", n.verification);
+    set("event-state", n.state);
+    set("event-deliveries", String(n.deliveries));
+    set("event-attempts", String(n.attempts));
   });
 })();

@@ -214,6 +214,12 @@ async fn chromium_screenshots_the_main_pages() {
         std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/screenshots")
     };
     std::fs::create_dir_all(&dir).unwrap();
+    for event in ["message-received", "new-subscriber", "app.payment.succeeded"] {
+        let sandbox = app.cookieless().post(app.sandbox_url("/_sandbox/events"));
+        sandbox.header("accept", "application/json").form(&[("event", event)]).send().await.unwrap();
+    }
+    let forged = app.cookieless().post(app.url("/api/webhooks/fanvue/tip-received"));
+    forged.header("x-fanvue-signature", "t=1,v0=00").body("{}").send().await.unwrap();
     for (name, path, marker) in [
         ("home", "/".to_owned(), "#profile"),
         ("chats", "/chats".to_owned(), "#chats"),
@@ -224,6 +230,8 @@ async fn chromium_screenshots_the_main_pages() {
         ("posts", "/posts".to_owned(), "#posts"),
         ("links", "/links".to_owned(), "#links"),
         ("agency", "/agency".to_owned(), "#creators"),
+        ("events", "/events".to_owned(), "#event-rows tr[data-state='handled']"),
+        ("premium", "/premium".to_owned(), "#premium-status"),
     ] {
         c.goto(&app.url(&path)).await.unwrap();
         c.wait().at_most(Duration::from_secs(15)).for_element(Locator::Css(marker)).await.unwrap();
@@ -231,6 +239,14 @@ async fn chromium_screenshots_the_main_pages() {
         assert!(png.starts_with(b"\x89PNG"), "{name}");
         std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
     }
+    // The app inside the sandbox's creator surface (Ava approved the app when she signed in).
+    let app_uuid = fanvue_app_starter::config::SANDBOX_APP_UUID;
+    c.goto(&app.sandbox_url(&format!("/app-store/{app_uuid}/creator-surface"))).await.unwrap();
+    let frame = c.wait().at_most(Duration::from_secs(15)).for_element(Locator::Id("app-frame")).await.unwrap();
+    frame.enter_frame().await.unwrap();
+    text_of(c, "#embedded-view h1").await;
+    c.enter_parent_frame().await.unwrap();
+    std::fs::write(dir.join("embedded.png"), c.screenshot().await.unwrap()).unwrap();
     browser.client.close().await.unwrap();
 }
 
