@@ -143,6 +143,8 @@ pub struct ApiConfig {
     pub timeout: Duration,
     /// Extra PEM roots the HTTP client trusts (the sandbox's self-signed certificate).
     pub extra_root_pem: Option<Vec<u8>>,
+    /// `PROFILE_CACHE_SECS`: how long pages reuse a session's profile read (`0`: never).
+    pub profile_cache_ttl: Duration,
 }
 
 /// Session settings.
@@ -441,6 +443,8 @@ impl Config {
             r.problem("FANVUE_API_VERSION", format!("`{version}` is not a date like 2025-06-26"));
         }
         let timeout = Duration::from_secs(r.parsed("UPSTREAM_TIMEOUT_SECS", 15, "a whole number of seconds"));
+        let profile_cache_ttl =
+            Duration::from_secs(r.parsed("PROFILE_CACHE_SECS", 30, "a whole number of seconds (0 turns it off)"));
 
         let (secret, secret_is_ephemeral) = match (r.get("SESSION_SECRET"), &sandbox) {
             (Some(secret), _) => {
@@ -554,7 +558,7 @@ impl Config {
                 response_mode,
                 prompt,
             },
-            api: ApiConfig { base_url: api_base, version, timeout, extra_root_pem: None },
+            api: ApiConfig { base_url: api_base, version, timeout, extra_root_pem: None, profile_cache_ttl },
             base_url,
             session: SessionConfig {
                 secret: SecretString::from(secret),

@@ -9,15 +9,14 @@
 //! Agency members: Fanvue lists the creators they manage in `managedCreators`. We read it as
 //! "the plan covers these creators" ([`Entitlement::covers`]); see the README's decisions.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use serde::{Deserialize, Serialize};
 use tower_sessions::Session;
 
+use crate::cache::TtlCache;
 use crate::error::AppError;
 use crate::state::AppState;
 
@@ -60,56 +59,29 @@ impl Entitlement {
     }
 }
 
+/// Entitlements per session (with the user they belong to), kept briefly. Cheap to clone.
 #[derive(Clone, Debug)]
-struct Cached {
-    at: Instant,
-    user: Option<String>,
-    value: Entitlement,
-}
-
-/// Entitlements per session, kept briefly. Cheap to clone.
-#[derive(Clone, Debug, Default)]
-pub struct EntitlementCache {
-    entries: Arc<Mutex<HashMap<String, Cached>>>,
-    ttl: Duration,
-}
-
-/// Sessions whose entitlement is remembered at once (older entries are dropped first).
-const CACHE_CAPACITY: usize = 10_000;
+pub struct EntitlementCache(TtlCache<(Option<String>, Entitlement)>);
 
 impl EntitlementCache {
     /// A cache keeping answers for `ttl` (zero: no caching).
     pub fn new(ttl: Duration) -> Self {
-        Self { entries: Arc::default(), ttl }
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Cached>> {
-        self.entries.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        Self(TtlCache::new(ttl))
     }
 
     fn get(&self, key: &str) -> Option<Entitlement> {
-        self.lock().get(key).filter(|c| c.at.elapsed() < self.ttl).map(|c| c.value.clone())
+        self.0.get(key).map(|(_, value)| value)
     }
 
     fn put(&self, key: String, user: Option<String>, value: Entitlement) {
-        if self.ttl.is_zero() {
-            return;
-        }
-        let mut entries = self.lock();
-        if entries.len() >= CACHE_CAPACITY {
-            let ttl = self.ttl;
-            entries.retain(|_, c| c.at.elapsed() < ttl);
-            if entries.len() >= CACHE_CAPACITY {
-                entries.clear();
-            }
-        }
-        entries.insert(key, Cached { at: Instant::now(), user, value });
+        self.0.put(key, (user, value));
     }
 
     /// Forgets every answer about `user` (their own, or as a managed creator).
     pub fn forget_user(&self, user: &str) {
-        self.lock()
-            .retain(|_, c| c.user.as_deref() != Some(user) && !c.value.managed_creators.iter().any(|m| m.uuid == user));
+        self.0.retain(|(owner, value)| {
+            owner.as_deref() != Some(user) && !value.managed_creators.iter().any(|m| m.uuid == user)
+        });
     }
 }
 

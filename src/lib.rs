@@ -22,6 +22,7 @@
 //! `oneshot` tests) and the binary itself (end-to-end over TLS).
 
 pub mod assets;
+pub mod cache;
 pub mod config;
 pub mod crypto;
 pub mod embedded;

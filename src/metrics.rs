@@ -42,6 +42,8 @@ pub struct Metrics {
     sessions_created: AtomicU64,
     rate_limited: AtomicU64,
     webhooks: Mutex<BTreeMap<&'static str, u64>>,
+    store_loads: AtomicU64,
+    store_saves: AtomicU64,
 }
 
 /// The process-wide registry.
@@ -90,6 +92,12 @@ impl Metrics {
         *lock(&self.webhooks).entry(outcome).or_default() += 1;
     }
 
+    /// A read (`save == false`) or write of the session store (session records and tokens).
+    pub fn session_store(&self, save: bool) {
+        let counter = if save { &self.store_saves } else { &self.store_loads };
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
     /// A session signed in.
     pub fn session_created(&self) {
         self.sessions_created.fetch_add(1, Ordering::Relaxed);
@@ -99,6 +107,12 @@ impl Metrics {
     pub fn render(&self) -> String {
         let mut out = String::new();
         let label = |s: &str| s.replace('\\', "\\\\").replace('"', "\\\"");
+        let _ = writeln!(
+            out,
+            "# HELP session_store_operations_total Session store reads and writes (records and tokens).\n# TYPE session_store_operations_total counter"
+        );
+        let _ = writeln!(out, "session_store_operations_total{{op=\"load\"}} {}", self.store_loads.load(Ordering::Relaxed));
+        let _ = writeln!(out, "session_store_operations_total{{op=\"save\"}} {}", self.store_saves.load(Ordering::Relaxed));
         let _ = writeln!(
             out,
             "# HELP webhook_deliveries_total Webhook deliveries, by outcome.\n# TYPE webhook_deliveries_total counter"

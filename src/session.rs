@@ -125,14 +125,17 @@ impl<S: SessionStore + Clone> SessionStore for SealedStore<S> {
         while self.inner.load(&self.current.storage_id(&record.id)).await?.is_some() {
             record.id = Id::default();
         }
+        crate::metrics::metrics().session_store(true);
         self.inner.save(&self.current.seal(record)?).await
     }
 
     async fn save(&self, record: &Record) -> session_store::Result<()> {
+        crate::metrics::metrics().session_store(true);
         self.inner.save(&self.current.seal(record)?).await
     }
 
     async fn load(&self, id: &Id) -> session_store::Result<Option<Record>> {
+        crate::metrics::metrics().session_store(false);
         if let Some(stored) = self.inner.load(&self.current.storage_id(id)).await? {
             let opened = self.current.open(*id, &stored);
             if opened.is_none() {

@@ -29,6 +29,8 @@ pub struct AppState {
     pub webhooks: crate::webhooks::Webhooks,
     /// App Store entitlements cached per session.
     pub entitlements: crate::entitlements::EntitlementCache,
+    /// Profile reads cached per session for pages (`PROFILE_CACHE_SECS`).
+    pub read_cache: crate::cache::TtlCache<bytes::Bytes>,
     /// How an embedded app's injected session token becomes tokens.
     pub embed_exchange: Arc<dyn crate::embedded::exchange::SessionTokenExchange>,
 }
@@ -52,6 +54,7 @@ impl AppState {
             .await
             .map_err(|e| crate::StartError::Other(format!("{e} (WEBHOOK_STORE)")))?;
         let entitlements = crate::entitlements::EntitlementCache::new(config.app_store.cache_ttl);
+        let read_cache = crate::cache::TtlCache::new(config.api.profile_cache_ttl);
         Ok(Self {
             config: Arc::new(config),
             tokens,
@@ -62,6 +65,7 @@ impl AppState {
             user_budget: Arc::default(),
             webhooks,
             entitlements,
+            read_cache,
             embed_exchange,
         })
     }

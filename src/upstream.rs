@@ -57,17 +57,34 @@ pub async fn call(state: &AppState, session: &Session, request: ApiRequest) -> R
     Ok(response)
 }
 
+/// Reads that pages may reuse per session for `PROFILE_CACHE_SECS`: idempotent, rarely
+/// changing, and needed on many pages. Fanvue's per-user budget (200 calls a minute) is
+/// precious. The JSON proxy never uses this: it forwards every call.
+const CACHED_READS: [&str; 1] = ["/users/me"];
+
 /// GETs `path` with `query` and decodes the JSON answer into `T`; any non-2xx becomes an
-/// error. Empty query values are left out.
+/// error. Empty query values are left out. [`CACHED_READS`] come from the session's read
+/// cache when fresh.
 pub async fn get_json<T: DeserializeOwned>(
     state: &AppState,
     session: &Session,
     path: &str,
     query: &[(&str, &str)],
 ) -> Result<T, AppError> {
-    let path = ApiPath::parse(path).map_err(|e| AppError::BadRequest(e.to_string()))?;
-    let request = ApiRequest { query: Some(encode_query(query)), ..ApiRequest::get(path) };
-    Ok(call(state, session, request).await?.json()?)
+    let cache_key = (query.is_empty() && CACHED_READS.contains(&path))
+        .then(|| state.tokens.session_key(session).map(|key| format!("{key} {path}")))
+        .flatten();
+    if let Some(body) = cache_key.as_deref().and_then(|key| state.read_cache.get(key)) {
+        return serde_json::from_slice(&body).map_err(|e| FanvueError::Decode(e.to_string()).into());
+    }
+    let api_path = ApiPath::parse(path).map_err(|e| AppError::BadRequest(e.to_string()))?;
+    let request = ApiRequest { query: Some(encode_query(query)), ..ApiRequest::get(api_path) };
+    let response = call(state, session, request).await?.error_for_status()?;
+    let value = serde_json::from_slice(&response.body).map_err(|e| FanvueError::Decode(e.to_string()))?;
+    if let Some(key) = cache_key {
+        state.read_cache.put(key, response.body);
+    }
+    Ok(value)
 }
 
 /// Sends `body` (if any) as JSON with `method` to `path`. Returns Fanvue's answer whatever

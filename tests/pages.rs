@@ -567,3 +567,36 @@ async fn an_agency_member_replies_as_a_managed_creator() {
     let r = post(&app, &browser, &action, &[("text", "")]).await;
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
 }
+
+/// Pages reuse the profile for `PROFILE_CACHE_SECS` per session (Fanvue's per-user budget is
+/// precious); the JSON proxy forwards every call; a new session asks again.
+#[tokio::test]
+async fn pages_reuse_the_profile_read_per_session_and_the_proxy_never_does() {
+    let app = TestApp::spawn(&[]).await;
+    let client = app.client();
+    login(&app, &client).await;
+    home(&app, &client).await;
+    let before = app.stat("apiCalls").await;
+    for _ in 0..3 {
+        let (status, page) = home(&app, &client).await;
+        assert_eq!(status, reqwest::StatusCode::OK);
+        assert!(page.contains("Ava Sandbox"));
+    }
+    assert_eq!(app.stat("apiCalls").await, before, "three home views, no Fanvue call");
+    for _ in 0..2 {
+        client.get(app.url("/api/fanvue/users/me")).send().await.unwrap();
+    }
+    assert_eq!(app.stat("apiCalls").await, before + 2, "the proxy forwards every call");
+    let other = app.client();
+    login(&app, &other).await;
+    home(&app, &other).await;
+    assert!(app.stat("apiCalls").await > before + 2, "another session reads for itself");
+
+    let uncached = TestApp::spawn(&[("PROFILE_CACHE_SECS", "0")]).await;
+    let client = uncached.client();
+    login(&uncached, &client).await;
+    let before = uncached.stat("apiCalls").await;
+    home(&uncached, &client).await;
+    home(&uncached, &client).await;
+    assert_eq!(uncached.stat("apiCalls").await, before + 2);
+}

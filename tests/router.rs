@@ -41,6 +41,8 @@ async fn harness(with_sandbox: bool) -> Harness {
         ("OAUTH_SCOPES", "read:self read:chat".to_owned()),
         ("OAUTH_ISSUER_BASE_URL", issuer.clone()),
         ("API_BASE_URL", format!("{issuer}/api")),
+        // Every page view asks Fanvue (the outage test must see Fanvue go away).
+        ("PROFILE_CACHE_SECS", "0".to_owned()),
     ]);
     let mut config = Config::from_lookup(Mode::Fanvue, &|k| vars.get(k).cloned()).unwrap();
     let generated = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_owned()]).unwrap();

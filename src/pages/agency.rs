@@ -129,10 +129,14 @@ pub async fn act_as(
     let notice = Params::parse(raw.unwrap_or_default().as_bytes()).get("sent").map(|_| "Sent as the creator.");
     let tokens = gate(&state, &session, &[Scope::ReadCreator]).await?;
     super::require_uuid(&uuid, "creator id")?;
-    let chats = if tokens.scopes.contains(Scope::ReadChat) {
+    // Both parts at once: a page that needs several calls makes them concurrently.
+    let chats = async {
+        if !tokens.scopes.contains(Scope::ReadChat) {
+            return Ok::<_, AppError>(None);
+        }
         let list: Page<Chat> =
             upstream::get_json(&state, &session, &format!("/creators/{uuid}/chats"), &[("size", "20")]).await?;
-        Some(
+        Ok(Some(
             list.data
                 .into_iter()
                 .map(|c| {
@@ -144,17 +148,17 @@ pub async fn act_as(
                     )
                 })
                 .collect(),
-        )
-    } else {
-        None
+        ))
     };
-    let followers = if tokens.scopes.contains(Scope::ReadFan) {
+    let followers = async {
+        if !tokens.scopes.contains(Scope::ReadFan) {
+            return Ok(None);
+        }
         let list: Page<UserSummary> =
             upstream::get_json(&state, &session, &format!("/creators/{uuid}/followers"), &[("size", "20")]).await?;
-        Some(list.data.into_iter().map(|u| (u.name().to_owned(), u.handle)).collect())
-    } else {
-        None
+        Ok(Some(list.data.into_iter().map(|u| (u.name().to_owned(), u.handle)).collect()))
     };
+    let (chats, followers): (Option<Vec<_>>, Option<Vec<_>>) = tokio::try_join!(chats, followers)?;
     let can_write = tokens.scopes.contains(Scope::WriteChat);
     let view = ActAsPage {
         nav: Nav::for_scopes(tokens.scopes, "/agency"),

@@ -85,20 +85,28 @@ pub async fn list(
         _ => ("", ""),
     };
     let page = params.page();
-    let list: Page<Chat> = upstream::get_json(
-        &state,
-        &session,
-        "/chats",
-        &[
-            ("page", &page.to_string()),
-            ("size", "20"),
-            ("filter", &filter),
-            ("search", &search),
-            ("smartListIds", smart_id),
-            ("customListId", custom_id),
-        ],
-    )
-    .await?;
+    let page_number = page.to_string();
+    let query = [
+        ("page", page_number.as_str()),
+        ("size", "20"),
+        ("filter", filter.as_str()),
+        ("search", search.as_str()),
+        ("smartListIds", smart_id),
+        ("customListId", custom_id),
+    ];
+    // The chats and the fan lists at once.
+    let lists = async {
+        if !tokens.scopes.contains(Scope::ReadFan) {
+            return Ok((Vec::new(), Vec::new()));
+        }
+        let (smart, custom) = tokio::try_join!(
+            upstream::get_json::<Vec<SmartList>>(&state, &session, "/chats/lists/smart", &[]),
+            upstream::get_json::<Page<CustomList>>(&state, &session, "/chats/lists/custom", &[("size", "50")]),
+        )?;
+        Ok::<_, AppError>((smart, custom.data))
+    };
+    let (list, (smart_lists, custom_lists)) =
+        tokio::try_join!(upstream::get_json::<Page<Chat>>(&state, &session, "/chats", &query), lists)?;
     let chats = list
         .data
         .iter()
@@ -113,13 +121,6 @@ pub async fn list(
             at: c.last_message_at.as_deref().map(short_time).unwrap_or_default(),
         })
         .collect();
-    let (smart_lists, custom_lists) = if tokens.scopes.contains(Scope::ReadFan) {
-        let custom: Page<CustomList> =
-            upstream::get_json(&state, &session, "/chats/lists/custom", &[("size", "50")]).await?;
-        (upstream::get_json::<Vec<SmartList>>(&state, &session, "/chats/lists/smart", &[]).await?, custom.data)
-    } else {
-        (Vec::new(), Vec::new())
-    };
     let pager = Pager::pages(
         "/chats",
         page,
@@ -206,14 +207,19 @@ async fn render_conversation(
     status: StatusCode,
 ) -> Result<Response, AppError> {
     let tokens = gate(state, session, &[Scope::ReadChat]).await?;
-    let list: Page<Message> = upstream::get_json(
-        state,
-        session,
-        &format!("/chats/{uuid}/messages"),
-        // Viewing must not change "read": that is the user's own choice (mark read/unread).
-        &[("page", &page.to_string()), ("size", "25"), ("markAsRead", "false")],
-    )
-    .await?;
+    let page_number = page.to_string();
+    let picker = async {
+        if tokens.scopes.contains(Scope::WriteChat) {
+            super::media_picker(state, session, tokens.scopes, &form.media).await
+        } else {
+            Ok(super::Picker::default())
+        }
+    };
+    let path = format!("/chats/{uuid}/messages");
+    // Viewing must not change "read": that is the user's own choice (mark read/unread).
+    let query = [("page", page_number.as_str()), ("size", "25"), ("markAsRead", "false")];
+    let (list, picker) =
+        tokio::try_join!(upstream::get_json::<Page<Message>>(state, session, &path, &query), picker)?;
     let messages = list
         .data
         .iter()
@@ -227,11 +233,6 @@ async fn render_conversation(
         })
         .collect();
     let pager = Pager::pages(&format!("/chats/{uuid}"), page, list.pagination.has_more, &[]);
-    let picker = if tokens.scopes.contains(Scope::WriteChat) {
-        super::media_picker(state, session, tokens.scopes, &form.media).await?
-    } else {
-        super::Picker::default()
-    };
     let view = ConversationPage {
         picker,
         nav: Nav::for_scopes(tokens.scopes, "/chats"),

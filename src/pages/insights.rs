@@ -111,18 +111,22 @@ pub async fn page(
     let (start_s, end_exclusive) = (start.to_string(), (end + Duration::days(1)).to_string());
     let range = [("startDate", start_s.as_str()), ("endDate", end_exclusive.as_str())];
 
-    let (earnings, truncated) = all_pages::<Earning>(&state, &session, "/insights/earnings", &range).await?;
-
-    let growth = all_pages::<SubscriberDay>(&state, &session, "/insights/subscribers", &range).await?.0;
+    // Earnings, growth and top spenders at once.
     let show_top = tokens.scopes.contains(Scope::ReadFan);
-    let top = if show_top {
+    let top = async {
+        if !show_top {
+            return Ok::<_, AppError>(Vec::new());
+        }
         let top: Page<TopSpender> =
             upstream::get_json(&state, &session, "/insights/top-spenders", &[("size", "10"), range[0], range[1]])
                 .await?;
-        top.data.into_iter().map(|t| (t.user.name().to_owned(), money(t.gross))).collect()
-    } else {
-        Vec::new()
+        Ok(top.data.into_iter().map(|t| (t.user.name().to_owned(), money(t.gross))).collect())
     };
+    let ((earnings, truncated), (growth, _), top) = tokio::try_join!(
+        all_pages::<Earning>(&state, &session, "/insights/earnings", &range),
+        all_pages::<SubscriberDay>(&state, &session, "/insights/subscribers", &range),
+        top
+    )?;
 
     let mut per_day: BTreeMap<Date, i64> = BTreeMap::new();
     let mut per_source: BTreeMap<String, i64> = BTreeMap::new();

@@ -113,14 +113,12 @@ async fn render_library(
     status: StatusCode,
 ) -> Result<Response, AppError> {
     let tokens = gate(state, session, &[Scope::ReadMedia]).await?;
-    let library: Page<Media> = upstream::get_json(
-        state,
-        session,
-        "/media",
-        &[("page", &page.to_string()), ("size", "12"), ("variants", "thumbnail")],
-    )
-    .await?;
-    let folders: Page<Folder> = upstream::get_json(state, session, "/vault/folders", &[("size", "50")]).await?;
+    let page_number = page.to_string();
+    let library_query = [("page", page_number.as_str()), ("size", "12"), ("variants", "thumbnail")];
+    let (library, folders) = tokio::try_join!(
+        upstream::get_json::<Page<Media>>(state, session, "/media", &library_query),
+        upstream::get_json::<Page<Folder>>(state, session, "/vault/folders", &[("size", "50")]),
+    )?;
     let notice = match notice {
         Notice::None => None,
         Notice::Text(text) => Some(text.to_owned()),

@@ -94,8 +94,16 @@ async fn render_list(
     status: StatusCode,
 ) -> Result<Response, AppError> {
     let tokens = gate(state, session, &[Scope::ReadPost]).await?;
-    let list: Page<Post> =
-        upstream::get_json(state, session, "/posts", &[("page", &page.to_string()), ("size", "10")]).await?;
+    let page_number = page.to_string();
+    let picker = async {
+        if tokens.scopes.contains(Scope::WritePost) {
+            super::media_picker(state, session, tokens.scopes, &form.media).await
+        } else {
+            Ok(super::Picker::default())
+        }
+    };
+    let query = [("page", page_number.as_str()), ("size", "10")];
+    let (list, picker) = tokio::try_join!(upstream::get_json::<Page<Post>>(state, session, "/posts", &query), picker)?;
     let posts = list
         .data
         .into_iter()
@@ -115,11 +123,6 @@ async fn render_list(
             }
         })
         .collect();
-    let picker = if tokens.scopes.contains(Scope::WritePost) {
-        super::media_picker(state, session, tokens.scopes, &form.media).await?
-    } else {
-        super::Picker::default()
-    };
     let page_view = PostsPage {
         picker,
         nav: Nav::for_scopes(tokens.scopes, "/posts"),
