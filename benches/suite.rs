@@ -33,43 +33,33 @@ use axum::routing::{get, post};
 
 const USER_JSON: &str = r#"{"uuid":"a3c1e6f2-5b7d-4e8a-9c0f-1d2e3f4a5b6c","email":"bench@example.test","handle":"bench.creator","bio":"A creator for the benchmark.","displayName":"Bench Creator","isCreator":true,"createdAt":"2024-03-14T09:30:00.000Z","updatedAt":null,"avatarUrl":null,"bannerUrl":null,"likesCount":5421,"fanCounts":{"followersCount":1280,"subscribersCount":312},"contentCounts":{"imageCount":148,"videoCount":37,"audioCount":4,"postCount":96,"payToViewPostCount":12}}"#;
 
-/// Counts what reaches the stand-in.
+/// Counts what reaches the stand-in: requests, and connections (distinct client ports).
 #[derive(Default)]
 struct Counters {
-    connections: AtomicU64,
     requests: AtomicU64,
+    http2: AtomicU64,
+    peers: std::sync::Mutex<std::collections::HashSet<std::net::SocketAddr>>,
 }
 
-/// A listener that counts accepted connections.
-struct CountingListener {
-    inner: tokio::net::TcpListener,
-    counters: Arc<Counters>,
-}
-
-impl axum::serve::Listener for CountingListener {
-    type Io = tokio::net::TcpStream;
-    type Addr = std::net::SocketAddr;
-
-    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
-        loop {
-            if let Ok((stream, addr)) = self.inner.accept().await {
-                let _ = stream.set_nodelay(true);
-                self.counters.connections.fetch_add(1, Ordering::Relaxed);
-                return (stream, addr);
-            }
-        }
-    }
-
-    fn local_addr(&self) -> std::io::Result<Self::Addr> {
-        self.inner.local_addr()
+impl Counters {
+    fn connections(&self) -> u64 {
+        self.peers.lock().unwrap().len() as u64
     }
 }
 
-/// The upstream stand-in, on its own thread and runtime (it must not borrow the app's).
-fn start_upstream(counters: Arc<Counters>) -> u16 {
+/// The upstream stand-in: HTTPS like Fanvue (HTTP/2 and HTTP/1.1 by ALPN), with the app's
+/// own TLS listener code, on its own thread and runtime (it must not borrow the app's).
+/// Returns its port and the PEM of its certificate.
+fn start_upstream(counters: Arc<Counters>) -> (u16, String) {
+    let generated = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_owned()]).unwrap();
+    let material = fanvue_app_starter::tls::TlsMaterial {
+        cert_pem: generated.cert.pem().into_bytes(),
+        key_pem: generated.signing_key.serialize_pem().into_bytes(),
+    };
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     listener.set_nonblocking(true).unwrap();
     let port = listener.local_addr().unwrap().port();
+    let pem = String::from_utf8(material.cert_pem.clone()).unwrap();
     std::thread::spawn(move || {
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
         runtime.block_on(async move {
@@ -81,13 +71,19 @@ fn start_upstream(counters: Arc<Counters>) -> u16 {
                 .route("/api/users/me", get(me))
                 .layer(axum::middleware::from_fn(move |req: axum::extract::Request, next: axum::middleware::Next| {
                     count.requests.fetch_add(1, Ordering::Relaxed);
+                    if req.version() == axum::http::Version::HTTP_2 {
+                        count.http2.fetch_add(1, Ordering::Relaxed);
+                    }
+                    if let Some(peer) = req.extensions().get::<axum::extract::ConnectInfo<std::net::SocketAddr>>() {
+                        count.peers.lock().unwrap().insert(peer.0);
+                    }
                     next.run(req)
                 }));
-            let listener = CountingListener { inner: tokio::net::TcpListener::from_std(listener).unwrap(), counters };
-            axum::serve(listener, app).await.unwrap();
+            let tls = fanvue_app_starter::tls::rustls_config(&material).await.unwrap();
+            fanvue_app_starter::tls::serve(listener, Some(tls), app, axum_server::Handle::new()).await.unwrap();
         });
     });
-    port
+    (port, pem)
 }
 
 /// Auto-approves: straight back to the app with a code and its state.
@@ -188,6 +184,7 @@ impl Drop for App {
 
 /// Starts the app and returns it with the time from exec to its first 200 on `/healthz`.
 async fn start_app(dir: &std::path::Path, port: u16, upstream: u16) -> (App, Duration) {
+    let ca = dir.join("upstream-ca.pem");
     let origin = format!("https://localhost:{port}");
     let started = Instant::now();
     let child = Command::new(env!("CARGO_BIN_EXE_fanvue-app-starter"))
@@ -200,8 +197,9 @@ async fn start_app(dir: &std::path::Path, port: u16, upstream: u16) -> (App, Dur
             ("OAUTH_CLIENT_ID", "bench".into()),
             ("OAUTH_CLIENT_SECRET", "bench-secret".into()),
             ("OAUTH_SCOPES", "read:self".into()),
-            ("OAUTH_ISSUER_BASE_URL", format!("http://127.0.0.1:{upstream}")),
-            ("API_BASE_URL", format!("http://127.0.0.1:{upstream}/api")),
+            ("OAUTH_ISSUER_BASE_URL", format!("https://127.0.0.1:{upstream}")),
+            ("API_BASE_URL", format!("https://127.0.0.1:{upstream}/api")),
+            ("UPSTREAM_CA_FILE", ca.display().to_string()),
             ("SESSION_SECRET", "bench-session-secret-0123456789abcdef".into()),
             // Measure the server, not the abuse limits or the per-user Fanvue budget.
             ("RATE_LIMIT_PER_MINUTE", "0".into()),
@@ -231,7 +229,11 @@ async fn start_app(dir: &std::path::Path, port: u16, upstream: u16) -> (App, Dur
 async fn metric(origin: &str, name: &str) -> f64 {
     let client = common::client_builder().build().unwrap();
     let text = client.get(format!("{origin}/metrics")).send().await.unwrap().text().await.unwrap();
-    text.lines().find(|l| l.starts_with(name)).and_then(|l| l.rsplit(' ').next()).and_then(|v| v.parse().ok()).unwrap_or(0.0)
+    text.lines()
+        .find(|l| l.starts_with(name))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0.0)
 }
 
 fn ms(us: f64) -> String {
@@ -243,9 +245,10 @@ async fn main() {
     fanvue_app_starter::install_crypto_provider();
     let seconds: u64 = std::env::var("BENCH_SECONDS").ok().and_then(|v| v.parse().ok()).unwrap_or(10);
     let counters = Arc::new(Counters::default());
-    let upstream = start_upstream(counters.clone());
+    let (upstream, upstream_pem) = start_upstream(counters.clone());
     let binary = std::fs::metadata(env!("CARGO_BIN_EXE_fanvue-app-starter")).map(|m| m.len()).unwrap_or(0);
     let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("upstream-ca.pem"), upstream_pem).unwrap();
     let port = common::free_port();
 
     // First start generates the certificate; the measured starts find it.
@@ -278,14 +281,22 @@ async fn main() {
 
     let cookie_header = format!("Cookie: {cookie}");
     let bearer = "Authorization: Bearer bench-access-token".to_owned();
-    println!("suite: {seconds} s per scenario, wrk 1 thread, loopback; app on {origin}, upstream on 127.0.0.1:{upstream}");
+    println!(
+        "suite: {seconds} s per scenario, wrk 1 thread, loopback; app on {origin}, upstream stand-in on https://127.0.0.1:{upstream}"
+    );
 
-    let direct = wrk(&format!("http://127.0.0.1:{upstream}/api/users/me"), 32, seconds, &[bearer]);
-    let (conns_before, reqs_before) =
-        (counters.connections.load(Ordering::Relaxed), counters.requests.load(Ordering::Relaxed));
-    let proxy = wrk(&format!("{origin}/api/fanvue/users/me"), 32, seconds, std::slice::from_ref(&cookie_header));
-    let upstream_conns = counters.connections.load(Ordering::Relaxed) - conns_before;
+    let direct_url = format!("https://127.0.0.1:{upstream}/api/users/me");
+    let proxy_url = format!("{origin}/api/fanvue/users/me");
+    // Unloaded (one connection): what the proxy adds to one call.
+    let direct_one = wrk(&direct_url, 1, seconds, std::slice::from_ref(&bearer));
+    let proxy_one = wrk(&proxy_url, 1, seconds, std::slice::from_ref(&cookie_header));
+    let direct = wrk(&direct_url, 32, seconds, &[bearer]);
+    let (conns_before, reqs_before, h2_before) =
+        (counters.connections(), counters.requests.load(Ordering::Relaxed), counters.http2.load(Ordering::Relaxed));
+    let proxy = wrk(&proxy_url, 32, seconds, std::slice::from_ref(&cookie_header));
+    let upstream_conns = counters.connections() - conns_before;
     let upstream_reqs = counters.requests.load(Ordering::Relaxed) - reqs_before;
+    let upstream_h2 = counters.http2.load(Ordering::Relaxed) - h2_before;
 
     let (loads_before, saves_before) = (
         metric(&origin, "session_store_operations_total{op=\"load\"}").await,
@@ -307,7 +318,9 @@ async fn main() {
     let _ = writeln!(report, "| Scenario | requests/s | p50 | p99 | errors |");
     let _ = writeln!(report, "|---|---:|---:|---:|---:|");
     for (name, run) in [
-        ("1. upstream called directly (HTTP, 32 conns)", &direct),
+        ("1a. upstream called directly, one connection", &direct_one),
+        ("2a. same call through the proxy, one connection", &proxy_one),
+        ("1. upstream called directly (HTTPS, 32 conns)", &direct),
         ("2. same call through `/api/fanvue/users/me` (HTTPS, 32 conns)", &proxy),
         ("3. signed-in home page `/` (HTTPS, 32 conns)", &page),
         ("4. `GET /api/oauth/login` (HTTPS, 32 conns)", &login),
@@ -315,33 +328,29 @@ async fn main() {
         ("6. home page under 256 connections", &crowded),
         ("7. new TLS connection per request (handshakes/s)", &handshakes),
     ] {
-        let _ = writeln!(
-            report,
-            "| {name} | {:.0} | {} | {} | {} |",
-            run.rps,
-            ms(run.p50_us),
-            ms(run.p99_us),
-            run.errors
-        );
+        let _ =
+            writeln!(report, "| {name} | {:.0} | {} | {} | {} |", run.rps, ms(run.p50_us), ms(run.p99_us), run.errors);
     }
     let _ = writeln!(report);
     let _ = writeln!(report, "| Figure | Value |");
     let _ = writeln!(report, "|---|---:|");
     let rows = [
-        ("proxy p50 added over direct", ms(proxy.p50_us - direct.p50_us)),
+        ("proxy p50 added over direct, one connection", ms(proxy_one.p50_us - direct_one.p50_us)),
+        ("proxy p50 added over direct, 32 connections", ms(proxy.p50_us - direct.p50_us)),
         ("throughput proxy / direct", format!("{:.0} %", 100.0 * proxy.rps / direct.rps)),
         ("throughput home page / direct", format!("{:.0} %", 100.0 * page.rps / direct.rps)),
         ("resident memory, idle (signed in)", format!("{:.1} MB", idle_rss as f64 / 1024.0)),
         ("resident memory, peak (all scenarios)", format!("{:.1} MB", peak_rss as f64 / 1024.0)),
-        ("exec to first response (certificate present, median of 5)", format!("{:.1} ms", start_median.as_secs_f64() * 1000.0)),
+        (
+            "exec to first response (certificate present, median of 5)",
+            format!("{:.1} ms", start_median.as_secs_f64() * 1000.0),
+        ),
         ("release binary size", format!("{:.1} MB", binary as f64 / 1_000_000.0)),
         ("session-store reads per home page", format!("{:.2}", loads / page.requests.max(1) as f64)),
         ("session-store writes per home page", format!("{:.3}", saves / page.requests.max(1) as f64)),
         ("upstream calls during the home-page run (profile cached per session)", home_upstream.to_string()),
-        (
-            "upstream connections opened by the proxy run",
-            format!("{upstream_conns} for {upstream_reqs} requests"),
-        ),
+        ("upstream connections opened by the proxy run", format!("{upstream_conns} for {upstream_reqs} requests")),
+        ("proxy run's upstream requests over HTTP/2", format!("{upstream_h2} of {upstream_reqs}")),
     ];
     for (name, value) in rows {
         let _ = writeln!(report, "| {name} | {value} |");

@@ -141,7 +141,8 @@ pub struct ApiConfig {
     pub version: String,
     /// `UPSTREAM_TIMEOUT_SECS`: total time allowed for one upstream call.
     pub timeout: Duration,
-    /// Extra PEM roots the HTTP client trusts (the sandbox's self-signed certificate).
+    /// Extra PEM roots the HTTP client trusts, besides the system's: `UPSTREAM_CA_FILE`, and
+    /// the sandbox's self-signed certificate.
     pub extra_root_pem: Option<Vec<u8>>,
     /// `PROFILE_CACHE_SECS`: how long pages reuse a session's profile read (`0`: never).
     pub profile_cache_ttl: Duration,
@@ -443,6 +444,18 @@ impl Config {
             r.problem("FANVUE_API_VERSION", format!("`{version}` is not a date like 2025-06-26"));
         }
         let timeout = Duration::from_secs(r.parsed("UPSTREAM_TIMEOUT_SECS", 15, "a whole number of seconds"));
+        // A corporate TLS-inspecting proxy, or a local stand-in for Fanvue with its own CA.
+        let extra_root_pem = r.get("UPSTREAM_CA_FILE").and_then(|path| match std::fs::read(&path) {
+            Ok(pem) if pem.windows(27).any(|w| w == b"-----BEGIN CERTIFICATE-----") => Some(pem),
+            Ok(_) => {
+                r.problem("UPSTREAM_CA_FILE", format!("`{path}` holds no PEM certificate"));
+                None
+            }
+            Err(e) => {
+                r.problem("UPSTREAM_CA_FILE", format!("`{path}` cannot be read: {e}"));
+                None
+            }
+        });
         let profile_cache_ttl =
             Duration::from_secs(r.parsed("PROFILE_CACHE_SECS", 30, "a whole number of seconds (0 turns it off)"));
 
@@ -558,7 +571,7 @@ impl Config {
                 response_mode,
                 prompt,
             },
-            api: ApiConfig { base_url: api_base, version, timeout, extra_root_pem: None, profile_cache_ttl },
+            api: ApiConfig { base_url: api_base, version, timeout, extra_root_pem, profile_cache_ttl },
             base_url,
             session: SessionConfig {
                 secret: SecretString::from(secret),

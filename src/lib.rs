@@ -201,7 +201,9 @@ async fn start_sandbox(
     let setting = config::TlsSetting::Auto { host: "127.0.0.1".to_owned() };
     let material =
         tls::load_or_generate(&setting)?.ok_or_else(|| StartError::Other("the sandbox needs a certificate".into()))?;
-    config.api.extra_root_pem = Some(material.cert_pem.clone());
+    let mut roots = config.api.extra_root_pem.take().unwrap_or_default();
+    roots.extend_from_slice(&material.cert_pem);
+    config.api.extra_root_pem = Some(roots);
     if let Some(join) = config.sandbox.as_ref().and_then(|s| s.join.clone()) {
         // Another instance runs the sandbox (same folder, so the same certs/127.0.0.1.pem).
         tracing::info!("sandbox: joining the one at {join}");

@@ -7,7 +7,7 @@
 //! <token>`; without it, it answers only clients on the loopback interface (a scraper on
 //! the same host, or a sidecar).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -25,6 +25,12 @@ use crate::state::AppState;
 const BUCKETS: [f64; 12] = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
 
 #[derive(Default)]
+struct RouteStats {
+    statuses: BTreeMap<u16, u64>,
+    latency: Histogram,
+}
+
+#[derive(Default)]
 struct Histogram {
     counts: [u64; BUCKETS.len()],
     sum: f64,
@@ -34,8 +40,9 @@ struct Histogram {
 /// The process's metrics.
 #[derive(Default)]
 pub struct Metrics {
-    requests: Mutex<BTreeMap<(String, u16), u64>>,
-    latency: Mutex<BTreeMap<String, Histogram>>,
+    /// Per route pattern: answers by status, and the latency histogram. One lock, and no
+    /// allocation once a route has been seen (this runs on every request).
+    routes: Mutex<HashMap<String, RouteStats>>,
     upstream: Mutex<BTreeMap<(String, u16), u64>>,
     refreshes: AtomicU64,
     refresh_failures: AtomicU64,
@@ -59,10 +66,14 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 impl Metrics {
     /// One answered request: `route` is the route pattern (never the raw path: bounded labels).
     pub fn request(&self, route: &str, status: u16, elapsed: Duration) {
-        *lock(&self.requests).entry((route.to_owned(), status)).or_default() += 1;
         let secs = elapsed.as_secs_f64();
-        let mut latency = lock(&self.latency);
-        let h = latency.entry(route.to_owned()).or_default();
+        let mut routes = lock(&self.routes);
+        let stats = match routes.get_mut(route) {
+            Some(stats) => stats,
+            None => routes.entry(route.to_owned()).or_default(),
+        };
+        *stats.statuses.entry(status).or_default() += 1;
+        let h = &mut stats.latency;
         for (i, bound) in BUCKETS.iter().enumerate() {
             if secs <= *bound {
                 h.counts[i] += 1;
@@ -111,8 +122,10 @@ impl Metrics {
             out,
             "# HELP session_store_operations_total Session store reads and writes (records and tokens).\n# TYPE session_store_operations_total counter"
         );
-        let _ = writeln!(out, "session_store_operations_total{{op=\"load\"}} {}", self.store_loads.load(Ordering::Relaxed));
-        let _ = writeln!(out, "session_store_operations_total{{op=\"save\"}} {}", self.store_saves.load(Ordering::Relaxed));
+        let _ =
+            writeln!(out, "session_store_operations_total{{op=\"load\"}} {}", self.store_loads.load(Ordering::Relaxed));
+        let _ =
+            writeln!(out, "session_store_operations_total{{op=\"save\"}} {}", self.store_saves.load(Ordering::Relaxed));
         let _ = writeln!(
             out,
             "# HELP webhook_deliveries_total Webhook deliveries, by outcome.\n# TYPE webhook_deliveries_total counter"
@@ -124,14 +137,19 @@ impl Metrics {
             out,
             "# HELP http_requests_total Requests answered, by route and status.\n# TYPE http_requests_total counter"
         );
-        for ((route, status), n) in lock(&self.requests).iter() {
-            let _ = writeln!(out, "http_requests_total{{route=\"{}\",status=\"{status}\"}} {n}", label(route));
+        let routes = lock(&self.routes);
+        let mut names: Vec<&String> = routes.keys().collect();
+        names.sort();
+        for (route, stats) in names.iter().filter_map(|r| Some((*r, routes.get(*r)?))) {
+            for (status, n) in &stats.statuses {
+                let _ = writeln!(out, "http_requests_total{{route=\"{}\",status=\"{status}\"}} {n}", label(route));
+            }
         }
         let _ = writeln!(
             out,
             "# HELP http_request_duration_seconds Time to answer, by route.\n# TYPE http_request_duration_seconds histogram"
         );
-        for (route, h) in lock(&self.latency).iter() {
+        for (route, h) in names.iter().filter_map(|r| Some((*r, &routes.get(*r)?.latency))) {
             let route = label(route);
             for (i, bound) in BUCKETS.iter().enumerate() {
                 let _ = writeln!(
@@ -144,6 +162,7 @@ impl Metrics {
             let _ = writeln!(out, "http_request_duration_seconds_sum{{route=\"{route}\"}} {}", h.sum);
             let _ = writeln!(out, "http_request_duration_seconds_count{{route=\"{route}\"}} {}", h.count);
         }
+        drop(routes);
         let _ = writeln!(
             out,
             "# HELP fanvue_upstream_requests_total Calls to the Fanvue API, by endpoint and status (0: no answer).\n# TYPE fanvue_upstream_requests_total counter"
@@ -170,13 +189,12 @@ impl Metrics {
 
 /// Middleware: counts every answered request under its route pattern.
 pub async fn record(request: Request, next: Next) -> Response {
-    let route = request
-        .extensions()
-        .get::<axum::extract::MatchedPath>()
-        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    // MatchedPath is a shared string: cloning it allocates nothing.
+    let route = request.extensions().get::<axum::extract::MatchedPath>().cloned();
     let started = std::time::Instant::now();
     let response = next.run(request).await;
-    metrics().request(&route, response.status().as_u16(), started.elapsed());
+    let route = route.as_ref().map_or("unmatched", |p| p.as_str());
+    metrics().request(route, response.status().as_u16(), started.elapsed());
     response
 }
 

@@ -18,7 +18,9 @@
 //! and Fanvue would revoke the grant at the next refresh. Only the token code writes the
 //! vault, always under the session's refresh lock.
 
+use std::collections::HashMap;
 use std::path::Path;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -225,27 +227,71 @@ impl SessionStore for AnyStore {
 
 /// The tokens of signed-in sessions, one sealed record per session id, apart from the
 /// session record (see the module docs for why).
+///
+/// With SQLite or memory sessions (one instance owns the store), the vault also keeps what
+/// it wrote and read in process memory, written through: a signed-in request then reads no
+/// row. With Redis it always reads Redis, since another instance may have refreshed or
+/// signed the session out.
 #[derive(Clone, Debug)]
 pub struct TokenVault {
     store: SealedStore<AnyStore>,
+    memory: Option<Arc<Mutex<VaultMemory>>>,
 }
+
+/// Tokens the vault wrote or read, with the record's expiry.
+type VaultMemory = HashMap<Id, (TokenSet, time::OffsetDateTime)>;
+
+/// Sessions whose tokens the vault keeps in memory at most (then it starts over).
+const VAULT_MEMORY_CAPACITY: usize = 50_000;
 
 const TOKENS_FIELD: &str = "tokens";
 
 impl TokenVault {
     /// A vault in the same store as the sessions, under keys of its own.
     pub fn new(inner: AnyStore, master_secret: &str, previous_secret: Option<&str>) -> Self {
+        let memory = inner.redis().is_none().then(Arc::default);
         Self {
             store: SealedStore::with_labels(inner, master_secret, previous_secret, "token-record-v1", "token-id-v1"),
+            memory,
+        }
+    }
+
+    fn remember(&self, id: Id, entry: Option<(TokenSet, time::OffsetDateTime)>) {
+        if let Some(memory) = &self.memory {
+            let mut memory = memory.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            match entry {
+                Some(entry) => {
+                    if memory.len() >= VAULT_MEMORY_CAPACITY {
+                        memory.clear();
+                    }
+                    memory.insert(id, entry);
+                }
+                None => {
+                    memory.remove(&id);
+                }
+            }
         }
     }
 
     /// The tokens of session `id`, if it is signed in.
     pub async fn load(&self, id: Id) -> session_store::Result<Option<TokenSet>> {
+        if let Some(memory) = &self.memory {
+            let memory = memory.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            if let Some((tokens, expires)) = memory.get(&id)
+                && *expires > time::OffsetDateTime::now_utc()
+            {
+                return Ok(Some(tokens.clone()));
+            }
+        }
         let Some(record) = self.store.load(&id).await? else {
             return Ok(None);
         };
-        Ok(record.data.get(TOKENS_FIELD).and_then(|v| serde_json::from_value(v.clone()).ok()))
+        let tokens: Option<TokenSet> =
+            record.data.get(TOKENS_FIELD).and_then(|v| serde_json::from_value(v.clone()).ok());
+        if let Some(tokens) = &tokens {
+            self.remember(id, Some((tokens.clone(), record.expiry_date)));
+        }
+        Ok(tokens)
     }
 
     /// Stores the tokens of session `id` until `expires`.
@@ -256,11 +302,16 @@ impl TokenVault {
             data: std::collections::HashMap::from([(TOKENS_FIELD.to_owned(), value)]),
             expiry_date: expires,
         };
-        self.store.save(&record).await
+        // Forget first: if the write fails, the next read goes to the store.
+        self.remember(id, None);
+        self.store.save(&record).await?;
+        self.remember(id, Some((tokens.clone(), expires)));
+        Ok(())
     }
 
     /// Forgets the tokens of session `id`.
     pub async fn delete(&self, id: Id) -> session_store::Result<()> {
+        self.remember(id, None);
         self.store.delete(&id).await
     }
 

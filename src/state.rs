@@ -8,9 +8,22 @@ use crate::oauth::OAuthClient;
 use crate::oauth::session_tokens::SessionTokens;
 use crate::session::{AnyStore, SealedStore};
 
-/// Shared application state.
+/// Shared application state: one allocation, shared by every request (axum clones the
+/// state for each extractor and middleware that asks for it, so a clone must be a pointer
+/// copy). Fields are reached through `Deref`: `state.config`, `state.tokens`…
 #[derive(Clone, Debug)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+/// What [`AppState`] holds.
+#[derive(Debug)]
+pub struct Shared {
     /// The configuration read at start-up.
     pub config: Arc<Config>,
     /// Sessions' tokens: sign-in, single-flight refresh, sign-out (and the OAuth client).
@@ -55,7 +68,7 @@ impl AppState {
             .map_err(|e| crate::StartError::Other(format!("{e} (WEBHOOK_STORE)")))?;
         let entitlements = crate::entitlements::EntitlementCache::new(config.app_store.cache_ttl);
         let read_cache = crate::cache::TtlCache::new(config.api.profile_cache_ttl);
-        Ok(Self {
+        Ok(Self(Arc::new(Shared {
             config: Arc::new(config),
             tokens,
             fanvue,
@@ -67,7 +80,7 @@ impl AppState {
             entitlements,
             read_cache,
             embed_exchange,
-        })
+        })))
     }
 
     /// Starts the background worker that hands stored webhook events to `handler`.
@@ -96,9 +109,9 @@ fn http_client(config: &Config) -> Result<reqwest::Client, crate::StartError> {
         .pool_idle_timeout(std::time::Duration::from_secs(60))
         .user_agent(concat!("fanvue-app-starter/", env!("CARGO_PKG_VERSION")));
     if let Some(pem) = &config.api.extra_root_pem {
-        let cert = reqwest::Certificate::from_pem(pem)
-            .map_err(|e| crate::StartError::Other(format!("sandbox certificate: {e}")))?;
-        builder = builder.tls_certs_merge([cert]);
+        let certs = reqwest::Certificate::from_pem_bundle(pem)
+            .map_err(|e| crate::StartError::Other(format!("UPSTREAM_CA_FILE or the sandbox's certificate: {e}")))?;
+        builder = builder.tls_certs_merge(certs);
     }
     builder.build().map_err(|e| crate::StartError::Other(format!("building the HTTP client: {e}")))
 }

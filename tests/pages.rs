@@ -427,16 +427,19 @@ async fn a_multi_part_upload_streams_through_and_becomes_ready() {
     assert!(page.contains(r#"<span class="media-name">Twelve megabytes</span>"#), "the sandbox's library has it");
 }
 
-/// The server holds one part at a time, not the file.
+/// The server holds one part at a time, not the file: after a 32 MiB upload has set the
+/// peak (parts, buffers, the allocator's reserve), a file three times larger barely moves it.
 #[tokio::test]
 async fn a_large_upload_does_not_sit_in_memory() {
     let (app, browser) = signed_in(MEDIA_SCOPES).await;
+    assert!(app.peak_rss_kib() > 0, "/proc/<pid>/status is readable");
+    let r = upload(&app, &browser, "Warm-up", noise(32 * 1024 * 1024), "video/mp4").await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
     let before = app.peak_rss_kib();
-    assert!(before > 0, "/proc/<pid>/status is readable");
-    let r = upload(&app, &browser, "Big one", noise(64 * 1024 * 1024), "video/mp4").await;
+    let r = upload(&app, &browser, "Big one", noise(96 * 1024 * 1024), "video/mp4").await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     let grown_mib = (app.peak_rss_kib().saturating_sub(before)) / 1024;
-    assert!(grown_mib < 40, "peak memory grew by {grown_mib} MiB for a 64 MiB upload");
+    assert!(grown_mib < 24, "peak memory grew by {grown_mib} MiB more for a file 64 MiB larger");
 }
 
 #[tokio::test]

@@ -218,8 +218,7 @@ async fn render_conversation(
     let path = format!("/chats/{uuid}/messages");
     // Viewing must not change "read": that is the user's own choice (mark read/unread).
     let query = [("page", page_number.as_str()), ("size", "25"), ("markAsRead", "false")];
-    let (list, picker) =
-        tokio::try_join!(upstream::get_json::<Page<Message>>(state, session, &path, &query), picker)?;
+    let (list, picker) = tokio::try_join!(upstream::get_json::<Page<Message>>(state, session, &path, &query), picker)?;
     let messages = list
         .data
         .iter()

@@ -399,7 +399,9 @@ pub async fn upload(
     let upload_segment = segment(&upload.upload_id);
 
     let mut parts = Vec::new();
-    let mut buffer: Vec<u8> = Vec::with_capacity(part_size);
+    // One part's worth of memory, reused for every part: once a part is sent and dropped,
+    // `reserve` takes its allocation back (whatever the allocator would do with a new one).
+    let mut buffer = bytes::BytesMut::with_capacity(part_size);
     let mut total: u64 = 0;
     let mut next = Some(first);
     while let Some(chunk) = next {
@@ -413,14 +415,15 @@ pub async fn upload(
             buffer.extend_from_slice(&rest[..take]);
             rest = &rest[take..];
             if buffer.len() == part_size {
-                let part = std::mem::replace(&mut buffer, Vec::with_capacity(part_size));
+                let part = buffer.split().freeze();
                 parts.push(send_part(&state, &session, &upload_segment, parts.len() + 1, part).await?);
+                buffer.reserve(part_size);
             }
         }
         next = field.chunk().await.map_err(interrupted)?;
     }
     if !buffer.is_empty() {
-        parts.push(send_part(&state, &session, &upload_segment, parts.len() + 1, buffer).await?);
+        parts.push(send_part(&state, &session, &upload_segment, parts.len() + 1, buffer.freeze()).await?);
     }
     let complete = json!({ "parts": parts });
     let answer = upstream::send_json(
@@ -449,7 +452,7 @@ async fn send_part(
     session: &Session,
     upload: &str,
     number: usize,
-    bytes: Vec<u8>,
+    bytes: bytes::Bytes,
 ) -> Result<serde_json::Value, AppError> {
     let path = format!("/media/uploads/{upload}/parts/{number}/url");
     let path = crate::fanvue::ApiPath::parse(&path).map_err(|e| AppError::BadRequest(e.to_string()))?;
@@ -471,7 +474,7 @@ async fn send_part(
         Ok(json) => json.get("url").and_then(|u| u.as_str()).map(str::to_owned).unwrap_or_default(),
         Err(_) => text.trim_matches('"').to_owned(),
     };
-    let etag = state.fanvue.put_part(&url, bytes.into()).await?;
+    let etag = state.fanvue.put_part(&url, bytes).await?;
     Ok(json!({ "PartNumber": number, "ETag": etag }))
 }
 
