@@ -9,6 +9,8 @@ COPY Cargo.toml Cargo.lock rustfmt.toml clippy.toml ./
 COPY src src
 COPY templates templates
 COPY static static
+# Declared in Cargo.toml, so cargo looks for them even when building only the binary.
+COPY benches benches
 RUN cargo build --release --locked --no-default-features --bin fanvue-app-starter
 
 FROM debian:bookworm-slim
