@@ -80,7 +80,8 @@ impl EntitlementCache {
     /// Forgets every answer about `user` (their own, or as a managed creator).
     pub fn forget_user(&self, user: &str) {
         self.0.retain(|(owner, value)| {
-            owner.as_deref() != Some(user) && !value.managed_creators.iter().any(|m| m.uuid == user)
+            !owner.as_deref().is_some_and(|o| o.eq_ignore_ascii_case(user))
+                && !value.managed_creators.iter().any(|m| m.uuid.eq_ignore_ascii_case(user))
         });
     }
 }

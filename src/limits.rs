@@ -80,7 +80,10 @@ pub fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &[IpAddr]) -> IpAdd
 pub async fn limit(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let limit = state.config.rate_limit_per_minute;
     let path = request.uri().path();
-    if limit == 0 || !(path.starts_with("/api/oauth/") || path.starts_with("/api/fanvue/")) {
+    // The embedded exchange spends the app's client credentials at Fanvue: limited too.
+    if limit == 0
+        || !(path.starts_with("/api/oauth/") || path.starts_with("/api/fanvue/") || path.starts_with("/api/embedded/"))
+    {
         return next.run(request).await;
     }
     let Some(peer) = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip()) else {

@@ -238,11 +238,17 @@ pub struct TokenVault {
     memory: Option<Arc<Mutex<VaultMemory>>>,
 }
 
-/// Tokens the vault wrote or read, with the record's expiry.
-type VaultMemory = HashMap<Id, (TokenSet, time::OffsetDateTime)>;
+/// Tokens the vault wrote or read, with the record's expiry, and an epoch bumped around
+/// every write: a read that began before a write never puts what it read into memory
+/// (it may have seen the row the write replaced).
+#[derive(Debug, Default)]
+struct VaultMemory {
+    epoch: u64,
+    entries: HashMap<Id, (TokenSet, time::OffsetDateTime)>,
+}
 
 /// Sessions whose tokens the vault keeps in memory at most (then it starts over).
-const VAULT_MEMORY_CAPACITY: usize = 50_000;
+const VAULT_MEMORY_CAPACITY: usize = 10_000;
 
 const TOKENS_FIELD: &str = "tokens";
 
@@ -256,18 +262,23 @@ impl TokenVault {
         }
     }
 
+    fn memory(&self) -> Option<std::sync::MutexGuard<'_, VaultMemory>> {
+        self.memory.as_ref().map(|m| m.lock().unwrap_or_else(std::sync::PoisonError::into_inner))
+    }
+
+    /// Records `entry` (or forgets `id`), bumping the epoch: a write, or its end.
     fn remember(&self, id: Id, entry: Option<(TokenSet, time::OffsetDateTime)>) {
-        if let Some(memory) = &self.memory {
-            let mut memory = memory.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(mut memory) = self.memory() {
+            memory.epoch += 1;
             match entry {
                 Some(entry) => {
-                    if memory.len() >= VAULT_MEMORY_CAPACITY {
-                        memory.clear();
+                    if memory.entries.len() >= VAULT_MEMORY_CAPACITY {
+                        memory.entries.clear();
                     }
-                    memory.insert(id, entry);
+                    memory.entries.insert(id, entry);
                 }
                 None => {
-                    memory.remove(&id);
+                    memory.entries.remove(&id);
                 }
             }
         }
@@ -275,21 +286,27 @@ impl TokenVault {
 
     /// The tokens of session `id`, if it is signed in.
     pub async fn load(&self, id: Id) -> session_store::Result<Option<TokenSet>> {
-        if let Some(memory) = &self.memory {
-            let memory = memory.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-            if let Some((tokens, expires)) = memory.get(&id)
-                && *expires > time::OffsetDateTime::now_utc()
-            {
-                return Ok(Some(tokens.clone()));
+        let epoch = match self.memory() {
+            Some(memory) => {
+                if let Some((tokens, expires)) = memory.entries.get(&id)
+                    && *expires > time::OffsetDateTime::now_utc()
+                {
+                    return Ok(Some(tokens.clone()));
+                }
+                Some(memory.epoch)
             }
-        }
+            None => None,
+        };
         let Some(record) = self.store.load(&id).await? else {
             return Ok(None);
         };
         let tokens: Option<TokenSet> =
             record.data.get(TOKENS_FIELD).and_then(|v| serde_json::from_value(v.clone()).ok());
-        if let Some(tokens) = &tokens {
-            self.remember(id, Some((tokens.clone(), record.expiry_date)));
+        if let (Some(tokens), Some(mut memory)) = (&tokens, self.memory())
+            && Some(memory.epoch) == epoch
+            && memory.entries.len() < VAULT_MEMORY_CAPACITY
+        {
+            memory.entries.insert(id, (tokens.clone(), record.expiry_date));
         }
         Ok(tokens)
     }

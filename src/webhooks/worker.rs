@@ -38,7 +38,8 @@ pub fn spawn(webhooks: Webhooks, handler: Arc<dyn Handler>) -> tokio::task::Join
         let lease = settings.handler_timeout + Duration::from_secs(5);
         let mut last_prune = tokio::time::Instant::now();
         loop {
-            match webhooks.store().claim_due(lease, 16).await {
+            // One at a time: each claimed event's lease covers only its own handling.
+            match webhooks.store().claim_due(lease, 1).await {
                 Ok(batch) if !batch.is_empty() => {
                     for event in batch {
                         process(&webhooks, &handler, &settings, event).await;
@@ -76,24 +77,28 @@ async fn process(webhooks: &Webhooks, handler: &Arc<dyn Handler>, settings: &Set
         Ok(event) => {
             let handler = handler.clone();
             let meta = stored.clone();
-            let task = tokio::spawn(async move { handler.handle(&event, &meta).await });
-            match tokio::time::timeout(settings.handler_timeout, task).await {
+            let mut task = tokio::spawn(async move { handler.handle(&event, &meta).await });
+            match tokio::time::timeout(settings.handler_timeout, &mut task).await {
                 Ok(Ok(result)) => result,
                 Ok(Err(join)) if join.is_panic() => Err("the handler panicked".to_owned()),
                 Ok(Err(_)) => Err("the handler was cancelled".to_owned()),
-                Err(_) => Err(format!("the handler ran longer than {} s", settings.handler_timeout.as_secs())),
+                Err(_) => {
+                    // Stop it: the retry must not run beside a first attempt still going.
+                    task.abort();
+                    Err(format!("the handler ran longer than {} s", settings.handler_timeout.as_secs()))
+                }
             }
         }
         Err(err) => Err(format!("the stored body is not JSON: {err}")),
     };
     let store = webhooks.store();
     let (state, error) = match outcome {
-        Ok(()) => (store.handled(stored.id).await.map(|()| State::Handled), None),
+        Ok(()) => (store.handled(stored.id, stored.attempts).await.map(|()| State::Handled), None),
         Err(error) => {
             let retry = (stored.attempts < i64::from(settings.max_attempts)).then(|| backoff(stored.attempts));
             tracing::warn!(event = stored.id, attempt = stored.attempts, %error, retry_in_s = ?retry.map(|d| d.as_secs()), "webhook handler failed");
             let state = if retry.is_some() { State::Pending } else { State::Failed };
-            (store.attempt_failed(stored.id, &error, retry).await.map(|()| state), Some(error))
+            (store.attempt_failed(stored.id, stored.attempts, &error, retry).await.map(|()| state), Some(error))
         }
     };
     match state {

@@ -167,15 +167,22 @@ impl EventStore {
         each_backend!(self, s => s.claim_due(lease, limit).await)
     }
 
-    /// Marks an event handled.
-    pub async fn handled(&self, id: i64) -> Result<(), StoreError> {
-        each_backend!(self, s => s.finish(id, State::Handled, None, None).await)
+    /// Marks an event handled, if attempt `attempt` (from the claim) is still the latest: a
+    /// worker whose lease ran out cannot overwrite a newer attempt's outcome.
+    pub async fn handled(&self, id: i64, attempt: i64) -> Result<(), StoreError> {
+        each_backend!(self, s => s.finish(id, attempt, State::Handled, None, None).await)
     }
 
-    /// Records a failed attempt: tried again after `retry_in`, or given up (`None`).
-    pub async fn attempt_failed(&self, id: i64, error: &str, retry_in: Option<Duration>) -> Result<(), StoreError> {
+    /// Records failed attempt `attempt`: tried again after `retry_in`, or given up (`None`).
+    pub async fn attempt_failed(
+        &self,
+        id: i64,
+        attempt: i64,
+        error: &str,
+        retry_in: Option<Duration>,
+    ) -> Result<(), StoreError> {
         let state = if retry_in.is_some() { State::Pending } else { State::Failed };
-        each_backend!(self, s => s.finish(id, state, Some(error), retry_in).await)
+        each_backend!(self, s => s.finish(id, attempt, state, Some(error), retry_in).await)
     }
 
     /// When the next pending event is due (Unix ms).

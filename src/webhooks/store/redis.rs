@@ -54,7 +54,7 @@ return out
 ";
 
 const FINISH: &str = r"
-if redis.call('EXISTS', KEYS[2]) == 0 then return 0 end
+if redis.call('HGET', KEYS[2], 'attempts') ~= ARGV[6] then return 0 end
 if ARGV[1] == 'pending' then
   redis.call('ZADD', KEYS[1], ARGV[2], ARGV[5])
 else
@@ -164,6 +164,7 @@ impl RedisEvents {
     pub async fn finish(
         &self,
         id: i64,
+        attempt: i64,
         state: State,
         error: Option<&str>,
         retry_in: Option<Duration>,
@@ -176,6 +177,7 @@ impl RedisEvents {
             error.unwrap_or_default().to_owned(),
             self.retention_secs(),
             id.to_string(),
+            attempt.to_string(),
         ];
         let _: i64 = self.pool.eval(FINISH, keys, args).await.map_err(backend)?;
         Ok(())

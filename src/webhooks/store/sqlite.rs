@@ -116,16 +116,20 @@ impl SqliteEvents {
     pub async fn finish(
         &self,
         id: i64,
+        attempt: i64,
         state: State,
         error: Option<&str>,
         retry_in: Option<Duration>,
     ) -> Result<(), StoreError> {
         let next = now_ms().saturating_add(retry_in.map_or(0, ms));
-        sqlx::query("UPDATE webhook_events SET state = ?1, next_attempt_at = ?2, last_error = ?3 WHERE id = ?4")
-            .bind(state.as_str())
-            .bind(next)
-            .bind(error)
-            .bind(id)
+        sqlx::query(
+            "UPDATE webhook_events SET state = ?1, next_attempt_at = ?2, last_error = ?3 WHERE id = ?4 AND attempts = ?5",
+        )
+        .bind(state.as_str())
+        .bind(next)
+        .bind(error)
+        .bind(id)
+        .bind(attempt)
             .execute(&self.pool)
             .await?;
         Ok(())
@@ -217,10 +221,13 @@ mod tests {
         assert_eq!(claimed.len(), 1);
         assert!(store.claim_due(Duration::from_secs(60), 10).await?.is_empty(), "leased: not claimable again");
 
-        store.attempt_failed(id, "boom", Some(Duration::ZERO)).await?;
+        store.attempt_failed(id, 1, "boom", Some(Duration::ZERO)).await?;
         let retried = store.claim_due(Duration::from_secs(60), 10).await?;
         assert_eq!(retried.first().map(|e| e.attempts), Some(2));
-        store.handled(id).await?;
+        // The first attempt's worker, late, cannot overwrite the second attempt's outcome.
+        store.attempt_failed(id, 1, "late", None).await?;
+        assert_eq!(store.get(id).await?.map(|e| e.state), Some(State::Pending));
+        store.handled(id, 2).await?;
         assert_eq!(store.get(id).await?.map(|e| e.state), Some(State::Handled));
         assert_eq!(store.next_due().await?, None);
         Ok(())
