@@ -88,16 +88,25 @@ impl EntitlementCache {
 
 /// The signed-in user's entitlement (cached per session).
 pub async fn check(state: &AppState, session: &Session) -> Result<Entitlement, AppError> {
+    check_as(state, &state.tokens, session).await
+}
+
+/// [`check`] for another kind of session (`state.embedded_tokens`).
+pub async fn check_as(
+    state: &AppState,
+    sessions: &crate::oauth::session_tokens::SessionTokens,
+    session: &Session,
+) -> Result<Entitlement, AppError> {
     let app = state.config.app_store.app_uuid.as_deref().ok_or(AppError::NotConfigured(
         "Paid features need FANVUE_APP_UUID: copy your app's UUID from Fanvue's Builder into .env and restart.",
     ))?;
-    let key = state.tokens.session_key(session).ok_or(AppError::NotSignedIn)?;
+    let key = sessions.session_key(session).ok_or(AppError::NotSignedIn)?;
     if let Some(cached) = state.entitlements.get(&key) {
         return Ok(cached);
     }
-    let tokens = state.tokens.current(session).await?.ok_or(AppError::NotSignedIn)?;
-    let value: Entitlement =
-        crate::upstream::get_json(state, session, &format!("/apps/{app}/subscription/me"), &[]).await?;
+    let tokens = sessions.current(session).await?.ok_or(AppError::NotSignedIn)?;
+    let path = format!("/apps/{app}/subscription/me");
+    let value: Entitlement = crate::upstream::get_json_as(state, sessions, session, &path, &[]).await?;
     state.entitlements.put(key, tokens.user, value.clone());
     Ok(value)
 }

@@ -255,11 +255,18 @@ const TOKENS_FIELD: &str = "tokens";
 impl TokenVault {
     /// A vault in the same store as the sessions, under keys of its own.
     pub fn new(inner: AnyStore, master_secret: &str, previous_secret: Option<&str>) -> Self {
+        Self::with_labels(inner, master_secret, previous_secret, "token-record-v1", "token-id-v1")
+    }
+
+    /// The vault of embedded (iframe) sessions: other keys, so an embedded session's id signs
+    /// nobody in to the console, and a console session's id is no embedded session.
+    pub fn embedded(inner: AnyStore, master_secret: &str, previous_secret: Option<&str>) -> Self {
+        Self::with_labels(inner, master_secret, previous_secret, "embedded-token-record-v1", "embedded-token-id-v1")
+    }
+
+    fn with_labels(inner: AnyStore, secret: &str, previous: Option<&str>, record: &str, id: &str) -> Self {
         let memory = inner.redis().is_none().then(Arc::default);
-        Self {
-            store: SealedStore::with_labels(inner, master_secret, previous_secret, "token-record-v1", "token-id-v1"),
-            memory,
-        }
+        Self { store: SealedStore::with_labels(inner, secret, previous, record, id), memory }
     }
 
     fn memory(&self) -> Option<std::sync::MutexGuard<'_, VaultMemory>> {
@@ -351,10 +358,21 @@ pub struct StoreError {
     reason: String,
 }
 
+/// The opened session store: records, and the token vaults of console and embedded sessions.
+#[derive(Debug)]
+pub struct Stores {
+    /// Behind the session layers.
+    pub sessions: SealedStore<AnyStore>,
+    /// Tokens of console sessions.
+    pub vault: TokenVault,
+    /// Tokens of embedded (iframe) sessions.
+    pub embedded_vault: TokenVault,
+}
+
 /// Opens the configured store (creating the SQLite file, its folder and table when missing)
 /// and starts the task that deletes expired records. Returns the store for session records
-/// and the token vault over the same backend.
-pub async fn open_store(config: &SessionConfig) -> Result<(SealedStore<AnyStore>, TokenVault), StoreError> {
+/// and the token vaults over the same backend.
+pub async fn open_store(config: &SessionConfig) -> Result<Stores, StoreError> {
     let inner = match &config.store {
         StoreKind::Memory => AnyStore::Memory(MemoryStore::default()),
         StoreKind::Redis(url) => AnyStore::Redis(
@@ -371,7 +389,11 @@ pub async fn open_store(config: &SessionConfig) -> Result<(SealedStore<AnyStore>
     };
     let secret = secrecy::ExposeSecret::expose_secret(&config.secret);
     let previous = config.previous_secret.as_ref().map(secrecy::ExposeSecret::expose_secret);
-    Ok((SealedStore::new(inner.clone(), secret, previous), TokenVault::new(inner, secret, previous)))
+    Ok(Stores {
+        sessions: SealedStore::new(inner.clone(), secret, previous),
+        vault: TokenVault::new(inner.clone(), secret, previous),
+        embedded_vault: TokenVault::embedded(inner, secret, previous),
+    })
 }
 
 /// A Redis URL fit for a log line: the password replaced.

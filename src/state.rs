@@ -28,6 +28,8 @@ pub struct Shared {
     pub config: Arc<Config>,
     /// Sessions' tokens: sign-in, single-flight refresh, sign-out (and the OAuth client).
     pub tokens: SessionTokens,
+    /// The same for embedded (iframe) sessions, in a vault of their own.
+    pub embedded_tokens: SessionTokens,
     /// The Fanvue API client.
     pub fanvue: FanvueClient,
     /// The sealed store behind the session layer.
@@ -59,7 +61,9 @@ impl AppState {
         let oauth =
             OAuthClient::new(&config.oauth, http.clone()).map_err(|e| crate::StartError::Other(e.to_string()))?;
         let fanvue = FanvueClient::new(&config.api, http).map_err(|e| crate::StartError::Other(e.to_string()))?;
-        let (session_store, vault) = crate::session::open_store(&config.session).await?;
+        let crate::session::Stores { sessions: session_store, vault, embedded_vault } =
+            crate::session::open_store(&config.session).await?;
+        let embedded_tokens = SessionTokens::new(oauth.clone(), embedded_vault, config.session.ttl);
         let embed_exchange = Arc::new(crate::embedded::exchange::JwtBearer::new(oauth.clone()));
         let tokens = SessionTokens::new(oauth, vault, config.session.ttl);
         let upload_slots = Arc::new(tokio::sync::Semaphore::new(CONCURRENT_UPLOADS));
@@ -70,6 +74,7 @@ impl AppState {
         let read_cache = crate::cache::TtlCache::new(config.api.profile_cache_ttl);
         Ok(Self(Arc::new(Shared {
             config: Arc::new(config),
+            embedded_tokens,
             tokens,
             fanvue,
             session_store,

@@ -14,24 +14,35 @@ use tower_sessions::Session;
 use crate::error::AppError;
 use crate::fanvue::endpoints::{self, Lookup};
 use crate::fanvue::{ApiPath, ApiRequest, ApiResponse, FanvueError};
+use crate::oauth::session_tokens::SessionTokens;
 use crate::state::AppState;
 
 /// Sends `request` for the session's user; returns Fanvue's answer for any status but 401.
 pub async fn call(state: &AppState, session: &Session, request: ApiRequest) -> Result<ApiResponse, AppError> {
+    call_as(state, &state.tokens, session, request).await
+}
+
+/// [`call`] with the tokens of another kind of session (`state.embedded_tokens`).
+pub async fn call_as(
+    state: &AppState,
+    sessions: &SessionTokens,
+    session: &Session,
+    request: ApiRequest,
+) -> Result<ApiResponse, AppError> {
     let endpoint = match endpoints::lookup(&request.method, &request.path) {
         Lookup::Found(endpoint) => endpoint,
         Lookup::MethodNotAllowed => return Err(AppError::MethodNotAllowed),
         Lookup::Unknown => return Err(AppError::UnknownEndpoint),
     };
     // Scopes first, from the stored grant: a refused call must not even refresh.
-    let granted = state.tokens.current(session).await?.ok_or(AppError::NotSignedIn)?;
+    let granted = sessions.current(session).await?.ok_or(AppError::NotSignedIn)?;
     let missing = granted.scopes.missing(endpoint.required());
     if !missing.is_empty() {
         return Err(AppError::MissingScope(missing));
     }
-    let tokens = state.tokens.fresh(session, None).await?;
+    let tokens = sessions.fresh(session, None).await?;
     // Fanvue counts per app and user, and separately per managed creator (`/creators/{uuid}/…`).
-    let mut bucket = state.tokens.budget_key(session, &tokens);
+    let mut bucket = sessions.budget_key(session, &tokens);
     if let Some(creator) = request.path.segments().nth(1).filter(|_| request.path.segments().next() == Some("creators"))
     {
         bucket.push_str(":creator:");
@@ -46,7 +57,7 @@ pub async fn call(state: &AppState, session: &Session, request: ApiRequest) -> R
     let response = state.fanvue.send(request, &tokens.access_token).await?;
     let response = match (response.status.as_u16(), retry) {
         (401, Some(again)) => {
-            let renewed = state.tokens.fresh(session, Some(&tokens.access_token)).await?;
+            let renewed = sessions.fresh(session, Some(&tokens.access_token)).await?;
             state.fanvue.send(again, &renewed.access_token).await?
         }
         (_, _) => response,
@@ -71,15 +82,26 @@ pub async fn get_json<T: DeserializeOwned>(
     path: &str,
     query: &[(&str, &str)],
 ) -> Result<T, AppError> {
+    get_json_as(state, &state.tokens, session, path, query).await
+}
+
+/// [`get_json`] with the tokens of another kind of session (`state.embedded_tokens`).
+pub async fn get_json_as<T: DeserializeOwned>(
+    state: &AppState,
+    sessions: &SessionTokens,
+    session: &Session,
+    path: &str,
+    query: &[(&str, &str)],
+) -> Result<T, AppError> {
     let cache_key = (query.is_empty() && CACHED_READS.contains(&path))
-        .then(|| state.tokens.session_key(session).map(|key| format!("{key} {path}")))
+        .then(|| sessions.session_key(session).map(|key| format!("{key} {path}")))
         .flatten();
     if let Some(body) = cache_key.as_deref().and_then(|key| state.read_cache.get(key)) {
         return serde_json::from_slice(&body).map_err(|e| FanvueError::Decode(e.to_string()).into());
     }
     let api_path = ApiPath::parse(path).map_err(|e| AppError::BadRequest(e.to_string()))?;
     let request = ApiRequest { query: Some(encode_query(query)), ..ApiRequest::get(api_path) };
-    let response = call(state, session, request).await?.error_for_status()?;
+    let response = call_as(state, sessions, session, request).await?.error_for_status()?;
     let value = serde_json::from_slice(&response.body).map_err(|e| FanvueError::Decode(e.to_string()))?;
     if let Some(key) = cache_key {
         state.read_cache.put(key, response.body);

@@ -107,9 +107,24 @@ async fn the_session_token_becomes_a_partitioned_session_usable_by_cookie_or_bea
     // A forged bearer is no session.
     let r = no_cookies.get(app.url("/embedded/view")).bearer_auth("AAAAAAAAAAAAAAAAAAAAAA").send().await.unwrap();
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
-    // The embedded session is not a console session (its cookie is not the Lax one).
+    // The embedded session is not a console session (its cookie is not the Lax one), and its
+    // id, put in the console's cookie, signs nobody in: its tokens are in another vault.
     let (_, home) = home(&app, &iframe).await;
     assert!(home.contains("Login with Fanvue"));
+    let r = no_cookies.get(app.url("/")).header("cookie", format!("fanvue_oauth={session}")).send().await.unwrap();
+    assert!(r.text().await.unwrap().contains("Login with Fanvue"), "an embedded id opens no console");
+    let r = no_cookies
+        .get(app.url("/api/fanvue/users/me"))
+        .header("cookie", format!("fanvue_oauth={session}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    // Nor is a console session an embedded one.
+    let console = signed_in_cookie(&app).await;
+    let console_id = console.trim_start_matches("fanvue_oauth=");
+    let r = no_cookies.get(app.url("/embedded/view")).bearer_auth(console_id).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "a console session id is no embedded session");
 
     // The token was single-use.
     let r = exchange(&app, &app.client(), &token).await;

@@ -235,7 +235,7 @@ async fn exchange(
         return Err(EmbedError::NoSessionToken.into());
     }
     let tokens = state.embed_exchange.exchange(&body.session_token).await?;
-    state.tokens.sign_in(&session, &tokens).await?;
+    state.embedded_tokens.sign_in(&session, &tokens).await?;
     let id = session.id().ok_or_else(|| AppError::Internal("the signed-in session has no id".into()))?;
     tracing::info!("embedded session started");
     Ok(Json(serde_json::json!({"session": id.to_string(), "expiresAt": tokens.expires_at})).into_response())
@@ -258,9 +258,11 @@ async fn view(
     Extension(carrier): Extension<Carrier>,
     session: Session,
 ) -> Result<Response, AppError> {
-    let user: User = crate::upstream::get_json(&state, &session, "/users/me", &[]).await?;
+    // The embedded vault: a console session's id is no embedded session, and vice versa.
+    let sessions = &state.embedded_tokens;
+    let user: User = crate::upstream::get_json_as(&state, sessions, &session, "/users/me", &[]).await?;
     let plan = match state.config.app_store.app_uuid {
-        Some(_) => Some(crate::entitlements::check(&state, &session).await?),
+        Some(_) => Some(crate::entitlements::check_as(&state, sessions, &session).await?),
         None => None,
     };
     let page = View {
