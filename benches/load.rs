@@ -34,7 +34,8 @@ async fn main() {
         ("SANDBOX_RATE_LIMIT", "100000000"),
         ("RUST_LOG", "warn"),
     ];
-    let a = TestApp::spawn_in(dir.clone(), free_port(), free_port(), &env).await;
+    let (port, sandbox_port) = two_free_ports();
+    let a = TestApp::spawn_in(dir.clone(), port, sandbox_port, &env).await;
     let join = a.sandbox_url("");
     let mut env_b = env.to_vec();
     env_b.push(("SANDBOX_JOIN", join.as_str()));

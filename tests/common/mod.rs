@@ -17,6 +17,14 @@ pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
+/// Two different free ports (two calls to [`free_port`] can return the same one, since each
+/// port is released before the next is asked for).
+pub fn two_free_ports() -> (u16, u16) {
+    let first = TcpListener::bind("127.0.0.1:0").unwrap();
+    let second = TcpListener::bind("127.0.0.1:0").unwrap();
+    (first.local_addr().unwrap().port(), second.local_addr().unwrap().port())
+}
+
 /// One running app + sandbox process.
 pub struct TestApp {
     pub port: u16,
@@ -34,7 +42,8 @@ impl TestApp {
     /// Starts with the defaults plus `env`.
     pub async fn spawn(env: &[(&str, &str)]) -> TestApp {
         let dir = Arc::new(tempfile::tempdir().unwrap());
-        Self::spawn_in(dir, free_port(), free_port(), env).await
+        let (port, sandbox_port) = two_free_ports();
+        Self::spawn_in(dir, port, sandbox_port, env).await
     }
 
     /// Starts in `dir` on the given ports (used to restart on the same state).
