@@ -13,7 +13,7 @@ use askama::Template;
 use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Redirect, Response};
 use serde_json::{Value, json};
 
 use super::SandboxState;
@@ -132,10 +132,7 @@ struct EventsPage<'a> {
 /// `GET /_sandbox/events`: send a test event; the delivery history.
 pub async fn page(State(sb): State<SandboxState>) -> Response {
     let page = EventsPage { names: &samples::NAMES, deliveries: sb.store.deliveries(), app_origin: &sb.app.origin };
-    match page.render() {
-        Ok(html) => Html(html).into_response(),
-        Err(_) => (StatusCode::INTERNAL_SERVER_ERROR, "render failed").into_response(),
-    }
+    super::render(&page)
 }
 
 /// `POST /_sandbox/events` (form `event=NAME`): sends it; JSON of the first attempts for

@@ -209,7 +209,7 @@ async fn store_part(
         }
     }
     let digest = hasher.finalize();
-    let etag = format!("\"{}\"", digest.iter().take(16).map(|b| format!("{b:02x}")).collect::<String>());
+    let etag = format!("\"{}\"", crate::crypto::hex(&digest[..16]));
     let mut world = sb.world.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
     match world.uploads.get_mut(&upload) {
         Some(u) if !u.completed => {
@@ -247,6 +247,14 @@ async fn asset(axum::extract::Path(file): axum::extract::Path<String>) -> axum::
         _ => return axum::http::StatusCode::NOT_FOUND.into_response(),
     };
     ([(header::CONTENT_TYPE, HeaderValue::from_static(content_type))], body).into_response()
+}
+
+/// Renders one of the sandbox's pages (a render failure is a bare 500: nothing to leak).
+pub fn render(page: &impl askama::Template) -> axum::response::Response {
+    match page.render() {
+        Ok(html) => axum::response::Html(html).into_response(),
+        Err(_) => (axum::http::StatusCode::INTERNAL_SERVER_ERROR, "render failed").into_response(),
+    }
 }
 
 /// Binds the sandbox on `127.0.0.1:port` and serves it in the background.

@@ -7,7 +7,7 @@ use askama::Template;
 use axum::Form;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
-use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -41,11 +41,10 @@ struct ListingPage<'a> {
     app_origin: &'a str,
 }
 
-fn render(page: &impl Template) -> Response {
-    match page.render() {
-        Ok(html) => Html(html).into_response(),
-        Err(_) => (StatusCode::INTERNAL_SERVER_ERROR, "render failed").into_response(),
-    }
+/// `None` for the sandbox's app, else the 404 Fanvue gives for an unknown app.
+fn unknown_app(app_uuid: &str) -> Option<Response> {
+    (app_uuid != crate::config::SANDBOX_APP_UUID)
+        .then(|| (StatusCode::NOT_FOUND, "not_found: no such app").into_response())
 }
 
 fn query(raw: Option<String>) -> std::collections::HashMap<String, String> {
@@ -60,8 +59,8 @@ pub async fn creator_surface(
     Path(app_uuid): Path<String>,
     RawQuery(raw): RawQuery,
 ) -> Response {
-    if app_uuid != crate::config::SANDBOX_APP_UUID {
-        return (StatusCode::NOT_FOUND, "not_found: no such app").into_response();
+    if let Some(missing) = unknown_app(&app_uuid) {
+        return missing;
     }
     let q = query(raw);
     let account = q.get("as").and_then(|a| users::find(a)).unwrap_or(users::default_account());
@@ -79,7 +78,7 @@ pub async fn creator_surface(
         frame_src,
         consent_scopes: sb.app.scopes.iter().map(crate::scopes::Scope::as_str).collect(),
     };
-    render(&page)
+    super::render(&page)
 }
 
 /// A form naming a sandbox account (the in-shell consent, the checkout).
@@ -110,8 +109,8 @@ pub async fn listing(
     Path(app_uuid): Path<String>,
     RawQuery(raw): RawQuery,
 ) -> Response {
-    if app_uuid != crate::config::SANDBOX_APP_UUID {
-        return (StatusCode::NOT_FOUND, "not_found: no such app").into_response();
+    if let Some(missing) = unknown_app(&app_uuid) {
+        return missing;
     }
     let q = query(raw);
     let page = ListingPage {
@@ -122,7 +121,7 @@ pub async fn listing(
         done: q.get("subscribed").and_then(|u| users::find(u)),
         app_origin: &sb.app.origin,
     };
-    render(&page)
+    super::render(&page)
 }
 
 /// `POST /app-store/{appUuid}/checkout`: starts the plan, and (as Fanvue does to the app's
