@@ -150,13 +150,18 @@ async fn frameable(State(csp): State<HeaderValue>, request: Request, next: Next)
 /// tower-sessions cannot set itself.
 async fn carry_session(State(name): State<Arc<str>>, mut request: Request, next: Next) -> Response {
     let prefix = format!("{name}=");
-    let cookie_value = request
+    // Every `name=value` pair of the request's Cookie headers, read once.
+    let cookies: Vec<String> = request
         .headers()
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
-        .find_map(|c| c.trim().strip_prefix(prefix.as_str()).map(str::to_owned));
+        .map(str::trim)
+        .filter(|c| !c.is_empty())
+        .map(str::to_owned)
+        .collect();
+    let cookie_value = cookies.iter().find_map(|c| c.strip_prefix(prefix.as_str()));
     let bearer = request
         .headers()
         .get(header::AUTHORIZATION)
@@ -167,20 +172,15 @@ async fn carry_session(State(name): State<Arc<str>>, mut request: Request, next:
             !t.is_empty() && t.len() <= 64 && t.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_".contains(&b))
         })
         .map(str::to_owned);
-    let carrier = match (&cookie_value, &bearer) {
+    let carrier = match (cookie_value, &bearer) {
         (Some(c), Some(b)) if c == b => Carrier::Cookie,
         (_, Some(b)) => {
             // The header names the session this page just created; a cookie left over from
             // an earlier one must not win.
-            let others: Vec<String> = request
-                .headers()
-                .get_all(header::COOKIE)
+            let others: Vec<String> = cookies
                 .iter()
-                .filter_map(|v| v.to_str().ok())
-                .flat_map(|v| v.split(';'))
-                .map(str::trim)
-                .filter(|c| !c.is_empty() && !c.starts_with(prefix.as_str()))
-                .map(str::to_owned)
+                .filter(|c| !c.starts_with(prefix.as_str()))
+                .cloned()
                 .chain(std::iter::once(format!("{prefix}{b}")))
                 .collect();
             request.headers_mut().remove(header::COOKIE);
