@@ -209,7 +209,11 @@ impl Webhooks {
         if !duplicate {
             self.inner.wake.notify_one();
         }
-        if let Ok(Some(stored)) = self.inner.store.get(id).await {
+        // The live notice needs the stored row (deliveries so far): read it only when an
+        // events page is listening.
+        if self.inner.notices.receiver_count() > 0
+            && let Ok(Some(stored)) = self.inner.store.get(id).await
+        {
             let state = if duplicate { "duplicate" } else { stored.state.as_str() };
             self.publish(Notice { state, ..Notice::stored(&stored, stored.state, None) });
         }
