@@ -1,4 +1,8 @@
-//! OAuth scopes: the fifteen Fanvue defines, parsed once into a typed [`ScopeSet`].
+//! OAuth scopes: the seventeen Fanvue defines, parsed once into a typed [`ScopeSet`].
+//!
+//! Fifteen are on Fanvue's scopes page; `read:experience` and `write:experience` are in the
+//! scope map of Fanvue's App Store OpenAPI (`fanvue/app-store-moderation-boilerplate`,
+//! `docs/openapi.apps.json`): fan-facing experiences of embedded apps.
 //!
 //! `Scope::ALL` is the single table of wire names. Everything else (config parsing, the
 //! endpoint table, the consent page, the "missing scope" messages) goes through it, so a
@@ -42,11 +46,15 @@ pub enum Scope {
     ReadAgency,
     /// Manage agency team members and invites.
     WriteAgency,
+    /// Exchange a fan's experience token for the resolved experience and the fan's identity.
+    ReadExperience,
+    /// Ask the creator to publish or unpublish a fan-facing experience.
+    WriteExperience,
 }
 
 impl Scope {
     /// Every scope with its wire name: the only place these strings are written.
-    pub const ALL: [(Scope, &'static str); 15] = [
+    pub const ALL: [(Scope, &'static str); 17] = [
         (Scope::ReadSelf, "read:self"),
         (Scope::ReadChat, "read:chat"),
         (Scope::WriteChat, "write:chat"),
@@ -62,6 +70,8 @@ impl Scope {
         (Scope::WriteTrackingLinks, "write:tracking_links"),
         (Scope::ReadAgency, "read:agency"),
         (Scope::WriteAgency, "write:agency"),
+        (Scope::ReadExperience, "read:experience"),
+        (Scope::WriteExperience, "write:experience"),
     ];
 
     /// System scopes the login always asks for, before the app's own. Without
@@ -73,8 +83,8 @@ impl Scope {
         Self::ALL.iter().find(|(scope, _)| *scope == self).map_or("", |(_, name)| name)
     }
 
-    fn bit(self) -> u16 {
-        1 << (self as u16)
+    fn bit(self) -> u32 {
+        1 << (self as u32)
     }
 }
 
@@ -103,7 +113,7 @@ impl FromStr for Scope {
 
 /// A set of scopes, stored as a bit set (cheap to copy and compare).
 #[derive(Clone, Copy, Default, PartialEq, Eq)]
-pub struct ScopeSet(u16);
+pub struct ScopeSet(u32);
 
 impl ScopeSet {
     /// The empty set.
@@ -217,7 +227,7 @@ mod tests {
             assert_eq!(scope.as_str(), name);
             assert_eq!(name.parse::<Scope>().ok(), Some(scope));
         }
-        assert_eq!(ScopeSet::all().iter().count(), 15);
+        assert_eq!(ScopeSet::all().iter().count(), 17);
     }
 
     #[test]
@@ -230,8 +240,8 @@ mod tests {
 
     #[test]
     fn granted_parsing_skips_system_and_future_scopes() {
-        let set = ScopeSet::parse_granted("openid offline_access offline read:self read:experience");
-        assert_eq!(set.to_wire(), "read:self");
+        let set = ScopeSet::parse_granted("openid offline_access offline read:self read:experience read:future");
+        assert_eq!(set.to_wire(), "read:self read:experience");
     }
 
     #[test]

@@ -2,10 +2,14 @@
 //!
 //! The proxy refuses any request not in this table before calling Fanvue, and refuses with
 //! 403 (naming the scope) when the session's grant lacks a scope listed here. The sandbox
-//! enforces the same table. Source: `fanvue-platform.md` §2.7 (Fanvue's API reference);
-//! rows marked "assumed" had no documented scope and follow the nearest documented route.
-//! Per-creator routes (`/creators/{creatorUserUuid}/…`) need `read:creator`/`write:creator`
-//! in addition to the resource scope.
+//! enforces the same table.
+//!
+//! Each row says where it comes from ([`Source`]). Rows of Fanvue's API reference
+//! (`contract/fanvue-api.json`) must equal the published method, path and scopes, and
+//! `tests/contract.rs` checks every one of them; patterns use the reference's parameter
+//! names. Rows Fanvue documents elsewhere name the page; rows no page documents say why they
+//! are believed to exist. Per-creator routes (`/creators/{creatorUserUuid}/…`) need
+//! `read:creator`/`write:creator` in addition to the resource scope.
 
 use http::Method;
 
@@ -13,7 +17,18 @@ use super::ApiPath;
 use crate::scopes::{Scope, ScopeSet};
 use Scope::*;
 
-/// One API endpoint: method, path pattern (`{name}` matches one segment) and scopes.
+/// Where a row of the table comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Source {
+    /// Fanvue's API reference (`contract/fanvue-api.json`): checked against it by the tests.
+    Reference,
+    /// A Fanvue page outside the API reference (a guide, a newer or older reference page).
+    Documented(&'static str),
+    /// No Fanvue page we could read documents it; why we believe it exists.
+    Assumed(&'static str),
+}
+
+/// One API endpoint: method, path pattern (`{name}` matches one segment), scopes, source.
 #[derive(Debug)]
 pub struct Endpoint {
     /// HTTP method.
@@ -22,6 +37,8 @@ pub struct Endpoint {
     pub pattern: &'static str,
     /// Every scope the token must carry.
     pub scopes: &'static [Scope],
+    /// Where the row comes from.
+    pub source: Source,
 }
 
 impl Endpoint {
@@ -51,8 +68,19 @@ impl Endpoint {
     }
 }
 
+/// A row of Fanvue's API reference.
 const fn ep(method: Method, pattern: &'static str, scopes: &'static [Scope]) -> Endpoint {
-    Endpoint { method, pattern, scopes }
+    Endpoint { method, pattern, scopes, source: Source::Reference }
+}
+
+/// A row documented on another Fanvue page.
+const fn doc(method: Method, pattern: &'static str, scopes: &'static [Scope], page: &'static str) -> Endpoint {
+    Endpoint { method, pattern, scopes, source: Source::Documented(page) }
+}
+
+/// A row no page documents.
+const fn assumed(method: Method, pattern: &'static str, scopes: &'static [Scope], why: &'static str) -> Endpoint {
+    Endpoint { method, pattern, scopes, source: Source::Assumed(why) }
 }
 
 const GET: Method = Method::GET;
@@ -61,16 +89,34 @@ const PATCH: Method = Method::PATCH;
 const PUT: Method = Method::PUT;
 const DELETE: Method = Method::DELETE;
 
+const AR: &str = "https://api.fanvue.com/docs/api-reference";
+const DEV: &str = "https://api.dev.fanvue.com/docs/api-reference";
+
 /// The endpoint table.
 pub static ENDPOINTS: &[Endpoint] = &[
     // A. Self, account, apps, notifications
     ep(GET, "/users/me", &[ReadSelf]),
-    ep(GET, "/users/account", &[ReadSelf]),
-    ep(GET, "/notifications", &[ReadSelf]),
-    ep(GET, "/apps/{appUuid}/subscription-status", &[ReadSelf]),
-    ep(GET, "/apps/{appUuid}/subscription/me", &[ReadSelf]),
-    ep(GET, "/apps", &[]),
-    ep(GET, "/apps/{appUuid}", &[]),
+    doc(GET, "/users/account", &[ReadSelf], DEV),
+    doc(GET, "/notifications", &[ReadSelf], DEV),
+    doc(
+        GET,
+        "/apps/{appUuid}/subscription-status",
+        &[ReadSelf],
+        "https://api.fanvue.com/docs/app-store/app-subscriptions",
+    ),
+    doc(GET, "/apps/{appUuid}/subscription/me", &[ReadSelf], "https://api.fanvue.com/docs/app-store/app-subscriptions"),
+    doc(
+        GET,
+        "/apps",
+        &[],
+        "fanvue/app-store-moderation-boilerplate docs/openapi.apps.json (excerpt of Fanvue's OpenAPI)",
+    ),
+    doc(
+        GET,
+        "/apps/{appUuid}",
+        &[],
+        "fanvue/app-store-moderation-boilerplate docs/openapi.apps.json (excerpt of Fanvue's OpenAPI)",
+    ),
     // B. Chats and messages
     ep(GET, "/chats", &[ReadChat]),
     ep(POST, "/chats", &[WriteChat]),
@@ -79,40 +125,50 @@ pub static ENDPOINTS: &[Endpoint] = &[
     ep(POST, "/chats/statuses", &[ReadChat]),
     ep(GET, "/chats/{userUuid}/media", &[ReadChat]),
     ep(GET, "/chats/{userUuid}/messages", &[ReadChat]),
-    ep(POST, "/chats/messages/batch", &[ReadChat]),
+    doc(POST, "/chats/messages/batch", &[ReadChat], AR),
     ep(POST, "/chats/{userUuid}/message", &[WriteChat]),
     ep(DELETE, "/chats/{userUuid}/messages/{messageUuid}", &[WriteChat]),
-    ep(POST, "/chats/mass-messages", &[WriteChat, ReadFan]),
-    ep(GET, "/chats/mass-messages", &[ReadChat]),
+    ep(POST, "/chats/mass-messages", &[WriteChat]),
+    doc(
+        GET,
+        "/chats/mass-messages",
+        &[ReadChat],
+        "https://api.fanvue.com/docs/api-reference/reference/chat-messages/list-mass-messages",
+    ),
     ep(GET, "/chats/templates", &[ReadChat]),
     ep(GET, "/chats/templates/{templateUuid}", &[ReadChat]),
     ep(GET, "/chats/lists/smart", &[ReadChat, ReadFan]),
-    ep(GET, "/chats/lists/smart/{listId}", &[ReadChat, ReadFan]),
+    ep(GET, "/chats/lists/smart/{uuid}", &[ReadChat, ReadFan]),
     ep(GET, "/chats/lists/custom", &[ReadChat, ReadFan]),
     ep(POST, "/chats/lists/custom", &[WriteChat]),
-    ep(GET, "/chats/lists/custom/{listUuid}", &[ReadChat, ReadFan]),
-    ep(PATCH, "/chats/lists/custom/{listUuid}", &[WriteChat]),
-    ep(DELETE, "/chats/lists/custom/{listUuid}", &[WriteChat]),
-    ep(POST, "/chats/lists/custom/{listUuid}/members", &[WriteChat]),
-    ep(DELETE, "/chats/lists/custom/{listUuid}/members/{userUuid}", &[WriteChat]),
-    ep(POST, "/chats/{userUuid}/typing", &[WriteChat]), // assumed
-    ep(GET, "/chats/automated-messages", &[ReadChat]),  // assumed
-    ep(GET, "/chats/automated-messages/{trigger}", &[ReadChat]), // assumed
-    ep(PUT, "/chats/automated-messages/{trigger}", &[WriteChat]), // assumed
-    ep(DELETE, "/chats/automated-messages/{trigger}", &[WriteChat]), // assumed
+    ep(GET, "/chats/lists/custom/{uuid}", &[ReadChat, ReadFan]),
+    ep(PATCH, "/chats/lists/custom/{uuid}", &[WriteChat]),
+    ep(DELETE, "/chats/lists/custom/{uuid}", &[WriteChat]),
+    ep(POST, "/chats/lists/custom/{uuid}/members", &[WriteChat]),
+    ep(DELETE, "/chats/lists/custom/{uuid}/members/{userUuid}", &[WriteChat]),
+    assumed(POST, "/chats/{userUuid}/typing", &[WriteChat], "third-party clients call it; scope as for sending"),
+    assumed(GET, "/chats/automated-messages", &[ReadChat], "third-party clients; scope as for reading chats"),
+    assumed(GET, "/chats/automated-messages/{trigger}", &[ReadChat], "third-party clients; scope as for reading chats"),
+    assumed(PUT, "/chats/automated-messages/{trigger}", &[WriteChat], "third-party clients; scope as for sending"),
+    assumed(DELETE, "/chats/automated-messages/{trigger}", &[WriteChat], "third-party clients; scope as for sending"),
     // C. Fans and insights
     ep(GET, "/followers", &[ReadFan]),
     ep(GET, "/subscribers", &[ReadFan]),
     ep(GET, "/insights/earnings", &[ReadInsights]),
     ep(GET, "/insights/subscribers", &[ReadInsights]),
-    ep(GET, "/insights/spending", &[ReadInsights]),
+    assumed(GET, "/insights/spending", &[ReadInsights], "named on the API overview page as a cursor list"),
     ep(GET, "/insights/top-spenders", &[ReadInsights, ReadFan]),
-    ep(GET, "/insights/fans", &[ReadInsights, ReadFan]), // assumed, as the single-fan route
+    doc(
+        GET,
+        "/insights/fans",
+        &[ReadInsights, ReadFan],
+        "https://api.fanvue.com/docs/api-reference/get-fan-insights-in-bulk (scope as the single-fan route)",
+    ),
     ep(GET, "/insights/fans/{userUuid}", &[ReadInsights, ReadFan]),
     // D. Media, uploads, vault
     ep(GET, "/media", &[ReadMedia]),
-    ep(GET, "/media/bulk", &[ReadMedia]),
-    ep(GET, "/media/{mediaUuid}", &[ReadMedia]),
+    doc(GET, "/media/bulk", &[ReadMedia], "https://api.fanvue.com/docs/api-reference/get-bulk-media-by-uuids"),
+    ep(GET, "/media/{uuid}", &[ReadMedia]),
     ep(POST, "/media/uploads", &[WriteMedia]),
     ep(GET, "/media/uploads/{uploadId}/parts/{partNumber}/url", &[WriteMedia]),
     ep(PATCH, "/media/uploads/{uploadId}", &[WriteMedia]),
@@ -127,56 +183,121 @@ pub static ENDPOINTS: &[Endpoint] = &[
     // E. Posts
     ep(GET, "/posts", &[ReadPost]),
     ep(POST, "/posts", &[WritePost]),
-    ep(GET, "/posts/{postUuid}", &[ReadPost]),
-    ep(PATCH, "/posts/{postUuid}", &[WritePost]),
-    ep(GET, "/posts/{postUuid}/comments", &[ReadPost]),
-    ep(GET, "/posts/{postUuid}/likes", &[ReadPost]),
-    ep(GET, "/posts/{postUuid}/tips", &[ReadPost]),
+    ep(GET, "/posts/{uuid}", &[ReadPost]),
+    doc(PATCH, "/posts/{uuid}", &[WritePost], "https://api.fanvue.com/docs/api-reference/update-a-post"),
+    ep(GET, "/posts/{uuid}/comments", &[ReadPost]),
+    ep(GET, "/posts/{uuid}/likes", &[ReadPost]),
+    ep(GET, "/posts/{uuid}/tips", &[ReadPost]),
     // F. Tracking links
     ep(GET, "/tracking-links", &[ReadTrackingLinks]),
     ep(POST, "/tracking-links", &[WriteTrackingLinks]),
-    ep(DELETE, "/tracking-links/{linkUuid}", &[WriteTrackingLinks]),
-    ep(GET, "/tracking-links/{linkUuid}/users", &[ReadTrackingLinks]),
+    ep(DELETE, "/tracking-links/{uuid}", &[WriteTrackingLinks]),
+    doc(
+        GET,
+        "/tracking-links/{uuid}/users",
+        &[ReadTrackingLinks],
+        "https://api.dev.fanvue.com/docs/api-reference/list-users-for-a-tracking-link",
+    ),
     // G. Agency: acting for a managed creator, and agency-wide
     ep(GET, "/creators", &[ReadCreator]),
-    ep(GET, "/creators/{creatorUuid}/chats", &[ReadCreator, ReadChat]),
-    ep(POST, "/creators/{creatorUuid}/chats", &[ReadCreator, WriteChat]),
-    ep(PATCH, "/creators/{creatorUuid}/chats/{userUuid}", &[ReadCreator, WriteChat]),
-    ep(GET, "/creators/{creatorUuid}/chats/{userUuid}/messages", &[ReadCreator, ReadChat]),
-    ep(POST, "/creators/{creatorUuid}/chats/{userUuid}/message", &[ReadCreator, WriteChat]),
-    ep(GET, "/creators/{creatorUuid}/chats/{userUuid}/media", &[ReadCreator, ReadChat]),
-    ep(POST, "/creators/{creatorUuid}/chats/mass-messages", &[ReadCreator, WriteChat, ReadFan]),
-    ep(GET, "/creators/{creatorUuid}/chats/lists/smart", &[ReadCreator, ReadChat, ReadFan]),
-    ep(GET, "/creators/{creatorUuid}/chats/lists/smart/{listId}", &[ReadCreator, ReadChat, ReadFan]),
-    ep(GET, "/creators/{creatorUuid}/chats/lists/custom", &[ReadCreator, ReadChat, ReadFan]),
-    ep(GET, "/creators/{creatorUuid}/chats/lists/custom/{listUuid}", &[ReadCreator, ReadChat, ReadFan]),
-    ep(GET, "/creators/{creatorUuid}/followers", &[ReadCreator, ReadFan]),
-    ep(GET, "/creators/{creatorUuid}/subscribers", &[ReadCreator, ReadFan]),
-    ep(GET, "/creators/{creatorUuid}/insights/earnings", &[ReadCreator, ReadInsights]),
-    ep(GET, "/creators/{creatorUuid}/insights/subscribers", &[ReadCreator, ReadInsights]),
-    ep(GET, "/creators/{creatorUuid}/insights/top-spenders", &[ReadCreator, ReadInsights, ReadFan]),
-    ep(GET, "/creators/{creatorUuid}/media", &[ReadCreator, ReadMedia]),
-    ep(GET, "/creators/{creatorUuid}/media/{mediaUuid}", &[ReadCreator, ReadMedia]),
-    ep(POST, "/creators/{creatorUuid}/media/uploads", &[WriteCreator, WriteMedia]),
-    ep(GET, "/creators/{creatorUuid}/media/uploads/{uploadId}/parts/{partNumber}/url", &[WriteCreator, WriteMedia]),
-    ep(PATCH, "/creators/{creatorUuid}/media/uploads/{uploadId}", &[WriteCreator, WriteMedia]),
-    ep(GET, "/creators/{creatorUuid}/vault/folders", &[ReadCreator, ReadMedia]),
-    ep(GET, "/creators/{creatorUuid}/vault/folders/{folderName}/media", &[ReadCreator, ReadMedia]),
-    ep(POST, "/creators/{creatorUuid}/posts", &[WriteCreator, WritePost]),
-    ep(PATCH, "/creators/{creatorUuid}/posts/{postUuid}", &[WriteCreator, WritePost]),
-    ep(GET, "/creators/{creatorUuid}/tracking-links", &[ReadCreator, ReadTrackingLinks]),
-    ep(POST, "/creators/{creatorUuid}/tracking-links", &[WriteCreator, WriteTrackingLinks]),
-    ep(DELETE, "/creators/{creatorUuid}/tracking-links/{linkUuid}", &[WriteCreator, WriteTrackingLinks]),
-    ep(GET, "/agencies/team-members", &[ReadAgency]),
-    ep(PUT, "/agencies/team-members/{userUuid}", &[WriteAgency]),
-    ep(POST, "/agencies/invites", &[WriteAgency]),
-    ep(GET, "/agencies/subscribers", &[ReadAgency, ReadCreator]), // assumed
-    ep(GET, "/agencies/subscribers-history", &[ReadAgency, ReadCreator]), // assumed
-    ep(GET, "/agencies/earnings", &[ReadAgency, ReadInsights]),   // assumed
+    ep(GET, "/creators/{creatorUserUuid}/chats", &[ReadCreator, ReadChat]),
+    ep(POST, "/creators/{creatorUserUuid}/chats", &[ReadCreator, WriteChat]),
+    doc(
+        PATCH,
+        "/creators/{creatorUserUuid}/chats/{userUuid}",
+        &[ReadCreator, WriteChat],
+        "Inoue-AI/Fanvue-Python-SDK docs-endpoints.md (generated from Fanvue's llms.txt)",
+    ),
+    ep(GET, "/creators/{creatorUserUuid}/chats/{userUuid}/messages", &[ReadCreator, ReadChat]),
+    ep(POST, "/creators/{creatorUserUuid}/chats/{userUuid}/message", &[ReadCreator, WriteChat]),
+    ep(GET, "/creators/{creatorUserUuid}/chats/{userUuid}/media", &[ReadCreator, ReadChat]),
+    ep(POST, "/creators/{creatorUserUuid}/chats/mass-messages", &[ReadCreator, WriteChat, ReadFan]),
+    ep(GET, "/creators/{creatorUserUuid}/chats/lists/smart", &[ReadCreator, ReadChat, ReadFan]),
+    ep(GET, "/creators/{creatorUserUuid}/chats/lists/smart/{uuid}", &[ReadCreator, ReadChat, ReadFan]),
+    ep(GET, "/creators/{creatorUserUuid}/chats/lists/custom", &[ReadCreator, ReadChat, ReadFan]),
+    ep(GET, "/creators/{creatorUserUuid}/chats/lists/custom/{uuid}", &[ReadCreator, ReadChat, ReadFan]),
+    ep(GET, "/creators/{creatorUserUuid}/followers", &[ReadCreator, ReadFan]),
+    ep(GET, "/creators/{creatorUserUuid}/subscribers", &[ReadCreator, ReadFan]),
+    ep(GET, "/creators/{creatorUserUuid}/insights/earnings", &[ReadCreator, ReadInsights]),
+    ep(GET, "/creators/{creatorUserUuid}/insights/subscribers", &[ReadCreator, ReadInsights]),
+    ep(GET, "/creators/{creatorUserUuid}/insights/top-spenders", &[ReadCreator, ReadInsights, ReadFan]),
+    ep(GET, "/creators/{creatorUserUuid}/media", &[ReadCreator, ReadMedia]),
+    ep(GET, "/creators/{creatorUserUuid}/media/{uuid}", &[ReadCreator, ReadMedia]),
+    doc(
+        POST,
+        "/creators/{creatorUserUuid}/media/uploads",
+        &[WriteCreator, WriteMedia],
+        "https://api.fanvue.com/docs/api-reference/reference/agencies/create-creator-upload-session",
+    ),
+    ep(GET, "/creators/{creatorUserUuid}/media/uploads/{uploadId}/parts/{partNumber}/url", &[WriteCreator, WriteMedia]),
+    ep(PATCH, "/creators/{creatorUserUuid}/media/uploads/{uploadId}", &[WriteCreator, WriteMedia]),
+    assumed(
+        GET,
+        "/creators/{creatorUserUuid}/vault/folders",
+        &[ReadCreator, ReadMedia],
+        "a third-party design spec quoting Fanvue's live OpenAPI",
+    ),
+    assumed(
+        GET,
+        "/creators/{creatorUserUuid}/vault/folders/{folderName}/media",
+        &[ReadCreator, ReadMedia],
+        "a third-party design spec quoting Fanvue's live OpenAPI",
+    ),
+    ep(POST, "/creators/{creatorUserUuid}/posts", &[WriteCreator, WritePost]),
+    doc(
+        PATCH,
+        "/creators/{creatorUserUuid}/posts/{uuid}",
+        &[WriteCreator, WritePost],
+        "https://api.fanvue.com/docs/api-reference/reference/agencies/update-creator-post",
+    ),
+    ep(GET, "/creators/{creatorUserUuid}/tracking-links", &[ReadCreator, ReadTrackingLinks]),
+    doc(
+        POST,
+        "/creators/{creatorUserUuid}/tracking-links",
+        &[WriteCreator, WriteTrackingLinks],
+        "https://api.fanvue.com/docs/api-reference/reference/agencies/create-creator-tracking-link",
+    ),
+    ep(DELETE, "/creators/{creatorUserUuid}/tracking-links/{uuid}", &[WriteCreator, WriteTrackingLinks]),
+    doc(
+        GET,
+        "/agencies/team-members",
+        &[ReadAgency],
+        "https://api.fanvue.com/docs/api-reference/reference/agencies/list-team-members",
+    ),
+    doc(
+        PUT,
+        "/agencies/team-members/{userUuid}",
+        &[WriteAgency],
+        "https://api.fanvue.com/docs/api-reference/update-team-member",
+    ),
+    doc(POST, "/agencies/invites", &[WriteAgency], "https://api.fanvue.com/docs/api-reference/invite-a-team-member"),
+    assumed(
+        GET,
+        "/agencies/subscribers",
+        &[ReadAgency, ReadCreator],
+        "documented without a scope; third-party clients send these",
+    ),
+    assumed(
+        GET,
+        "/agencies/subscribers-history",
+        &[ReadAgency, ReadCreator],
+        "documented without a scope; as /agencies/subscribers",
+    ),
+    assumed(
+        GET,
+        "/agencies/earnings",
+        &[ReadAgency, ReadInsights],
+        "documented without a scope; agency earnings are insights",
+    ),
     // H. Webhook subscriptions
-    ep(POST, "/webhooks/subscriptions", &[ReadCreator]),
-    ep(GET, "/webhooks/subscriptions", &[ReadCreator]),
-    ep(DELETE, "/webhooks/subscriptions/{subscriptionId}", &[ReadCreator]), // assumed
+    doc(POST, "/webhooks/subscriptions", &[ReadCreator], "https://api.fanvue.com/docs/checkout/configuring"),
+    doc(GET, "/webhooks/subscriptions", &[ReadCreator], "https://api.fanvue.com/docs/checkout/configuring"),
+    assumed(
+        DELETE,
+        "/webhooks/subscriptions/{subscriptionId}",
+        &[ReadCreator],
+        "Fanvue's Zapier app unsubscribes through the API",
+    ),
 ];
 
 /// What the table says about a method and path.
@@ -220,7 +341,7 @@ mod tests {
     #[test]
     fn literal_segments_win_over_parameters() {
         assert_eq!(find(GET, "/media/bulk"), Some("/media/bulk"));
-        assert_eq!(find(GET, "/media/8b6f"), Some("/media/{mediaUuid}"));
+        assert_eq!(find(GET, "/media/8b6f"), Some("/media/{uuid}"));
         assert_eq!(find(GET, "/chats/unread"), Some("/chats/unread"));
         assert_eq!(find(POST, "/chats/messages/batch"), Some("/chats/messages/batch"));
     }

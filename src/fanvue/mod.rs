@@ -1,5 +1,7 @@
 //! The typed Fanvue API client.
 //!
+//! - `contract` (feature `contract`): Fanvue's published API reference as data, with request
+//!   and response checks (the sandbox and the contract tests use it);
 //! - [`endpoints`]: the one table of every API endpoint and the scopes it needs;
 //! - [`path`]: [`ApiPath`], an API path that cannot leave `API_BASE_URL`;
 //! - [`client`]: [`FanvueClient::send`], the single function every call goes through;
@@ -8,6 +10,8 @@
 //! - [`error`]: [`FanvueError`], upstream statuses as types.
 
 pub mod client;
+#[cfg(feature = "contract")]
+pub mod contract;
 pub mod endpoints;
 pub mod error;
 pub mod models;

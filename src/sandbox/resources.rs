@@ -63,12 +63,12 @@ pub fn handle(sb: &SandboxState, call: &Call<'_>) -> Option<Response> {
         ("PATCH", "/chats/{userUuid}") => update_chat(w, call),
         ("GET", "/chats/lists/smart") => smart_lists(w),
         ("GET", "/posts") => page(call, w.posts.iter().map(post_json).collect()),
-        ("GET", "/posts/{postUuid}") => match w.posts.iter().find(|p| p.uuid == call.param(0)) {
+        ("GET", "/posts/{uuid}") => match w.posts.iter().find(|p| p.uuid == call.param(0)) {
             Some(post) => Json(post_json(post)).into_response(),
             None => not_found("Post"),
         },
         ("POST", "/posts") => create_post(w, call),
-        ("PATCH", "/posts/{postUuid}") => update_post(w, call),
+        ("PATCH", "/posts/{uuid}") => update_post(w, call),
         ("GET", "/chats/lists/custom") => page(
             call,
             CUSTOM_LISTS
@@ -80,7 +80,7 @@ pub fn handle(sb: &SandboxState, call: &Call<'_>) -> Option<Response> {
                 })
                 .collect(),
         ),
-        ("POST", "/creators/{creatorUuid}/chats/{userUuid}/message") => match creator_offset(w, call) {
+        ("POST", "/creators/{creatorUserUuid}/chats/{userUuid}/message") => match creator_offset(w, call) {
             Some(offset) => {
                 let fan = call.param(1);
                 let of_creator = w.chats.iter().skip(offset).step_by(3).any(|c| w.fans[c.fan].uuid == fan);
@@ -101,13 +101,13 @@ pub fn handle(sb: &SandboxState, call: &Call<'_>) -> Option<Response> {
         },
         ("GET", "/tracking-links") => cursor(call, "limit", w.links.iter().map(link_json).collect()),
         ("POST", "/tracking-links") => create_link(w, call),
-        ("DELETE", "/tracking-links/{linkUuid}") => delete_link(w, call),
-        ("GET", "/tracking-links/{linkUuid}/users") => link_users(w, call),
+        ("DELETE", "/tracking-links/{uuid}") => delete_link(w, call),
+        ("GET", "/tracking-links/{uuid}/users") => link_users(w, call),
         ("GET", "/insights/earnings") => earnings(w, call),
         ("GET", "/insights/top-spenders") => top_spenders(w, call),
         ("GET", "/insights/subscribers") => subscriber_days(w, call),
         ("GET", "/media") => list_media(w, call, &sb.issuer),
-        ("GET", "/media/{mediaUuid}") => match w.media.iter().find(|m| m.uuid == call.param(0)) {
+        ("GET", "/media/{uuid}") => match w.media.iter().find(|m| m.uuid == call.param(0)) {
             Some(m) => Json(media_json(m, &variants(call), &sb.issuer)).into_response(),
             None => not_found("Media"),
         },
@@ -133,20 +133,20 @@ pub fn handle(sb: &SandboxState, call: &Call<'_>) -> Option<Response> {
         ("GET", "/creators") => page(call, w.creators.iter().map(creator_json).collect()),
         ("GET", "/agencies/team-members") => team(w),
         ("POST", "/agencies/invites") => invite(w, call),
-        ("GET", "/creators/{creatorUuid}/chats") => match creator_offset(w, call) {
+        ("GET", "/creators/{creatorUserUuid}/chats") => match creator_offset(w, call) {
             Some(offset) => {
                 let chats: Vec<&Chat> = w.chats.iter().skip(offset).step_by(3).collect();
                 page(call, chats.into_iter().map(|c| chat_json(w, c)).collect())
             }
             None => not_found("Creator"),
         },
-        ("GET", "/creators/{creatorUuid}/followers") => match creator_offset(w, call) {
+        ("GET", "/creators/{creatorUserUuid}/followers") => match creator_offset(w, call) {
             Some(offset) => {
                 page(call, w.fans.iter().skip(offset).step_by(3).filter(|f| !f.subscriber).map(fan_json).collect())
             }
             None => not_found("Creator"),
         },
-        ("GET", "/creators/{creatorUuid}/subscribers") => match creator_offset(w, call) {
+        ("GET", "/creators/{creatorUserUuid}/subscribers") => match creator_offset(w, call) {
             Some(offset) => {
                 page(call, w.fans.iter().skip(offset).step_by(3).filter(|f| f.subscriber).map(fan_json).collect())
             }
