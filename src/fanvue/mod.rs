@@ -6,6 +6,7 @@
 //! - [`path`]: [`ApiPath`], an API path that cannot leave `API_BASE_URL`;
 //! - [`client`]: [`FanvueClient::send`], the single function every call goes through;
 //! - [`models`]: response types, tolerant of fields and enum values Fanvue adds later;
+//! - [`range`]: [`range::DayRange`], the insights date range as the reference wants it;
 //! - [`pagination`]: the two list shapes (page/size/hasMore and cursor/nextCursor);
 //! - [`error`]: [`FanvueError`], upstream statuses as types.
 
@@ -17,6 +18,7 @@ pub mod error;
 pub mod models;
 pub mod pagination;
 pub mod path;
+pub mod range;
 
 pub use client::{ApiRequest, ApiResponse, FanvueClient};
 pub use endpoints::Endpoint;

@@ -282,9 +282,9 @@ pub struct TrackingLink {
     /// Acquisition counts.
     #[serde(default)]
     pub engagement: Option<Engagement>,
-    /// Earnings through the link.
+    /// Earnings through the link; `null` when it earned nothing yet.
     #[serde(default)]
-    pub earnings: Option<Amount>,
+    pub earnings: Option<LinkEarnings>,
 }
 
 /// Acquisition counts of a link.
@@ -299,15 +299,16 @@ pub struct Engagement {
     pub acquired_followers: u64,
 }
 
-/// Gross and net in cents.
+/// What a tracking link earned, in cents (`earnings` of the tracking-link pages).
 #[derive(Clone, Debug, Default, Deserialize)]
-pub struct Amount {
+#[serde(rename_all = "camelCase")]
+pub struct LinkEarnings {
     /// Gross.
     #[serde(default, deserialize_with = "null_as_default")]
-    pub gross: i64,
+    pub total_gross: i64,
     /// Net (after Fanvue's fee).
     #[serde(default, deserialize_with = "null_as_default")]
-    pub net: i64,
+    pub total_net: i64,
 }
 
 /// A user acquired through a tracking link.

@@ -16,6 +16,7 @@ use super::{Nav, Params, gate, money, render};
 use crate::error::AppError;
 use crate::fanvue::models::{Earning, TopSpender};
 use crate::fanvue::pagination::{CursorPage, Page};
+use crate::fanvue::range::DayRange;
 use crate::scopes::Scope;
 use crate::state::AppState;
 use crate::upstream;
@@ -86,6 +87,7 @@ fn parse_date(raw: Option<&str>) -> Option<Date> {
 }
 
 /// `GET /insights?start=YYYY-MM-DD&end=YYYY-MM-DD` (end inclusive; default the last 30 days).
+/// The days are sent to Fanvue as UTC date-times with an exclusive end ([`DayRange`]).
 pub async fn page(
     State(state): State<AppState>,
     session: Session,
@@ -108,8 +110,10 @@ pub async fn page(
         end = today;
         start = today - Duration::days(29);
     }
-    let (start_s, end_exclusive) = (start.to_string(), (end + Duration::days(1)).to_string());
-    let range = [("startDate", start_s.as_str()), ("endDate", end_exclusive.as_str())];
+    let days =
+        DayRange::new(start, end).ok_or_else(|| AppError::BadRequest("That date range cannot be shown.".into()))?;
+    let [(start_key, start_value), (end_key, end_value)] = days.query();
+    let range = [(start_key, start_value.as_str()), (end_key, end_value.as_str())];
 
     // Earnings, growth and top spenders at once.
     let show_top = tokens.scopes.contains(Scope::ReadFan);

@@ -101,7 +101,7 @@ async fn render_list(
                 clicks: l.clicks,
                 subscribers: engagement.acquired_subscribers,
                 followers: engagement.acquired_followers,
-                earnings: l.earnings.map_or_else(|| "—".to_owned(), |e| money(e.gross)),
+                earnings: l.earnings.map_or_else(|| "—".to_owned(), |e| money(e.total_gross)),
             }
         })
         .collect();

@@ -266,7 +266,7 @@ fn link_json(l: &Link) -> Value {
         "uuid": l.uuid, "name": l.name, "linkUrl": l.link_url, "externalSocialPlatform": l.platform,
         "createdAt": iso(l.created_at), "clicks": l.clicks,
         "engagement": {"acquiredSubscribers": subs, "acquiredFollowers": l.users.len() - subs, "totalSubscribers": subs, "totalFollowers": l.users.len()},
-        "earnings": l.earnings_gross.map(|g| json!({"gross": g, "net": g * 8 / 10})),
+        "earnings": l.earnings_gross.map(|g| json!({"totalGross": g, "totalNet": g * 8 / 10})),
     })
 }
 
