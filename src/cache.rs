@@ -47,6 +47,11 @@ impl<V: Clone> TtlCache<V> {
         entries.insert(key, (Instant::now(), value));
     }
 
+    /// Drops the entry under `key`.
+    pub fn remove(&self, key: &str) {
+        self.lock().remove(key);
+    }
+
     /// Drops every entry whose value fails `keep`.
     pub fn retain(&self, mut keep: impl FnMut(&V) -> bool) {
         self.lock().retain(|_, (_, v)| keep(v));

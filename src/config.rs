@@ -782,7 +782,7 @@ fn app_store_config(r: &mut Reader<'_>, embed: &EmbedConfig, sandbox_origin: Opt
         }
         (None, None) => None,
     };
-    let cache_ttl = Duration::from_secs(r.parsed("ENTITLEMENT_CACHE_SECS", 60, "a whole number of seconds"));
+    let cache_ttl = Duration::from_secs(r.parsed("ENTITLEMENT_CACHE_SECS", 15, "a whole number of seconds"));
     AppStoreConfig { app_uuid, plan_uuid, listing_url, cache_ttl }
 }
 

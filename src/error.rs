@@ -57,11 +57,11 @@ pub enum AppError {
     /// A webhook delivery was not accepted.
     #[error("webhook: {0}")]
     Webhook(#[from] crate::webhooks::ReceiveError),
-    /// The user has no active plan of this paid app.
+    /// The user has no active plan of this paid app (nor covers the creator asked for).
     #[error("no active subscription to this app")]
     NotSubscribed {
-        /// The App Store checkout deeplink.
-        checkout_url: Option<String>,
+        /// Whether a checkout link is configured (the page then offers it).
+        can_check_out: bool,
     },
     /// A feature needs configuration that is missing: the variable and how to set it.
     #[error("not configured: {0}")]
@@ -83,8 +83,19 @@ pub struct ErrorReport {
     pub message: String,
     /// Scopes to show (missing scopes).
     pub scopes: Vec<&'static str>,
-    /// A link that resolves the error (e.g. the App Store checkout): `(href, label)`.
-    pub action: Option<(String, &'static str)>,
+    /// What resolves the error (e.g. the App Store checkout, "check again").
+    pub actions: Vec<ErrorAction>,
+}
+
+/// A button on an error page. App-relative targets get the failed page as `return_to`.
+#[derive(Clone, Debug)]
+pub struct ErrorAction {
+    /// Where it goes.
+    pub href: &'static str,
+    /// Its text.
+    pub label: &'static str,
+    /// A form POST (state-changing) rather than a link.
+    pub post: bool,
 }
 
 impl AppError {
@@ -176,7 +187,7 @@ impl AppError {
             AppError::NotSubscribed { .. } => (
                 StatusCode::PAYMENT_REQUIRED,
                 "subscription_required",
-                "This part of the app needs an active plan. Subscribe in the Fanvue App Store, then come back.".into(),
+                "This part of the app needs an active plan of this app. Subscribe in the Fanvue App Store, then come back: the app checks again when you return.".into(),
             ),
             AppError::NotConfigured(how) => (StatusCode::SERVICE_UNAVAILABLE, "not_configured", (*how).to_owned()),
             AppError::Embedded(err) => err.classify(),
@@ -221,11 +232,26 @@ impl IntoResponse for AppError {
         {
             response.headers_mut().insert(header::RETRY_AFTER, value);
         }
-        let action = match self {
-            AppError::NotSubscribed { checkout_url: Some(url) } => Some((url, "Subscribe in the Fanvue App Store")),
-            _ => None,
+        let actions = match self {
+            AppError::NotSubscribed { can_check_out } => {
+                let mut actions = Vec::new();
+                if can_check_out {
+                    actions.push(ErrorAction {
+                        href: crate::entitlements::CHECKOUT_PATH,
+                        label: "Subscribe in the Fanvue App Store",
+                        post: false,
+                    });
+                }
+                actions.push(ErrorAction {
+                    href: crate::entitlements::RECHECK_PATH,
+                    label: "I've subscribed — check again",
+                    post: true,
+                });
+                actions
+            }
+            _ => Vec::new(),
         };
-        response.extensions_mut().insert(ErrorReport { code, message, scopes, action });
+        response.extensions_mut().insert(ErrorReport { code, message, scopes, actions });
         response
     }
 }
@@ -249,7 +275,7 @@ mod tests {
             AppError::Session("db".into()),
             AppError::Busy("try later"),
             AppError::NotFound,
-            AppError::NotSubscribed { checkout_url: None },
+            AppError::NotSubscribed { can_check_out: false },
             AppError::NotConfigured("set X"),
             AppError::Embedded(crate::embedded::EmbedError::ConsentRequired),
             AppError::Embedded(crate::embedded::EmbedError::InvalidSessionToken),

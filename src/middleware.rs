@@ -233,7 +233,7 @@ fn generic_report(status: StatusCode) -> ErrorReport {
         s if s.is_client_error() => ("bad_request", "The request was not understood."),
         _ => ("internal_error", "Something went wrong on our side."),
     };
-    ErrorReport { code, message: message.to_owned(), scopes: Vec::new(), action: None }
+    ErrorReport { code, message: message.to_owned(), scopes: Vec::new(), actions: Vec::new() }
 }
 
 #[cfg(test)]

@@ -70,3 +70,275 @@ fn every_scope_of_the_reference_is_a_scope_the_app_knows() {
         }
     }
 }
+
+// ---- response models ------------------------------------------------------------------------
+
+mod models {
+    use fanvue_app_starter::entitlements::Entitlement;
+    use fanvue_app_starter::fanvue::contract::{self, Operation, resolve};
+    use fanvue_app_starter::fanvue::models::*;
+    use fanvue_app_starter::fanvue::pagination::{CursorPage, Page};
+    use http::Method;
+    use serde::Serialize;
+    use serde::de::DeserializeOwned;
+    use serde_json::{Map, Value, json};
+
+    /// How the generator fills a schema.
+    #[derive(Clone, Copy, PartialEq, Eq, Debug)]
+    enum Fill {
+        /// Every property, lists with one item.
+        Full,
+        /// Only required properties, empty lists.
+        Minimal,
+        /// Only required properties, each `null` wherever its schema allows null; lists with
+        /// one item so nested nulls are tried too.
+        Nulls,
+    }
+
+    fn allows_null(schema: &Value) -> bool {
+        match schema.get("type") {
+            Some(Value::String(t)) => t == "null",
+            Some(Value::Array(types)) => types.iter().any(|t| t == "null"),
+            _ => schema.get("oneOf").and_then(Value::as_array).is_some_and(|v| v.iter().any(allows_null)),
+        }
+    }
+
+    fn main_type(schema: &Value) -> Option<&str> {
+        match schema.get("type")? {
+            Value::String(t) => Some(t.as_str()),
+            Value::Array(types) => types.iter().filter_map(Value::as_str).find(|t| *t != "null"),
+            _ => None,
+        }
+    }
+
+    /// Schema-valid instances of `schema` (one per `oneOf` branch).
+    fn instances(schema: &Value, components: &Map<String, Value>, fill: Fill, depth: usize) -> Vec<Value> {
+        let schema = resolve(schema, components);
+        if depth > 12 {
+            return vec![Value::Null];
+        }
+        if fill == Fill::Nulls && allows_null(schema) {
+            return vec![Value::Null];
+        }
+        if let Some(branches) = schema.get("oneOf").and_then(Value::as_array) {
+            return branches.iter().flat_map(|b| instances(b, components, fill, depth + 1)).collect();
+        }
+        if let Some(values) = schema.get("enum").and_then(Value::as_array) {
+            return values.iter().filter(|v| !v.is_null()).take(1).cloned().collect();
+        }
+        match main_type(schema) {
+            Some("object") | None if schema.get("properties").is_some() || main_type(schema) == Some("object") => {
+                let required: Vec<&str> = schema
+                    .get("required")
+                    .and_then(Value::as_array)
+                    .map(|r| r.iter().filter_map(Value::as_str).collect())
+                    .unwrap_or_default();
+                let mut variants = vec![Map::new()];
+                if let Some(properties) = schema.get("properties").and_then(Value::as_object) {
+                    for (name, property) in properties {
+                        if fill != Fill::Full && !required.contains(&name.as_str()) {
+                            continue;
+                        }
+                        let options = instances(property, components, fill, depth + 1);
+                        // Branches multiply: keep every branch of the first variant, the first
+                        // branch for the rest (enough to reach every branch once).
+                        let mut next = Vec::new();
+                        for (i, variant) in variants.iter().enumerate() {
+                            for (j, option) in options.iter().enumerate() {
+                                if i == 0 || j == 0 {
+                                    let mut v = variant.clone();
+                                    v.insert(name.clone(), option.clone());
+                                    next.push(v);
+                                }
+                            }
+                        }
+                        if !next.is_empty() {
+                            variants = next;
+                        }
+                    }
+                }
+                if fill == Fill::Full
+                    && let Some(extra) = schema.get("additionalProperties").filter(|e| e.is_object())
+                {
+                    let option =
+                        instances(extra, components, fill, depth + 1).into_iter().next().unwrap_or(Value::Null);
+                    for v in &mut variants {
+                        v.insert("extraKey".into(), option.clone());
+                    }
+                }
+                variants.into_iter().map(Value::Object).collect()
+            }
+            Some("array") => {
+                if fill == Fill::Minimal {
+                    return vec![json!([])];
+                }
+                let items = schema.get("items").cloned().unwrap_or(Value::Null);
+                instances(&items, components, fill, depth + 1).into_iter().map(|i| json!([i])).collect()
+            }
+            Some("string") => vec![match schema.get("format").and_then(Value::as_str) {
+                Some("uuid") => json!("3fa85f64-5717-4562-b3fc-2c963f66afa6"),
+                Some("date-time" | "date") => json!("2026-01-15T10:30:00.000Z"),
+                Some("email") => json!("creator@example.com"),
+                _ => json!("text"),
+            }],
+            // Counts and cents: Fanvue writes them as whole numbers (JavaScript never prints `3.0`).
+            Some("number" | "integer") => vec![json!(3)],
+            Some("boolean") => vec![json!(true)],
+            Some("null") => vec![Value::Null],
+            _ => vec![json!({})],
+        }
+    }
+
+    type Decode = fn(&Value) -> Result<Value, String>;
+
+    /// Decodes `value` as `T` and gives back what the model read (serialised again).
+    fn decode<T: DeserializeOwned + Serialize>(value: &Value) -> Result<Value, String> {
+        let model = serde_json::from_value::<T>(value.clone()).map_err(|e| e.to_string())?;
+        serde_json::to_value(&model).map_err(|e| e.to_string())
+    }
+
+    /// Every field path of `value`, array indices as `*`: `/data/*/earnings/totalGross`.
+    fn field_paths(value: &Value, at: &str, out: &mut std::collections::BTreeSet<String>) {
+        match value {
+            Value::Object(map) => {
+                for (key, inner) in map {
+                    let path = format!("{at}/{key}");
+                    out.insert(path.clone());
+                    field_paths(inner, &path, out);
+                }
+            }
+            Value::Array(items) => items.iter().for_each(|i| field_paths(i, &format!("{at}/*"), out)),
+            _ => {}
+        }
+    }
+
+    /// Every answer the app decodes, with the type it decodes it into. A new
+    /// `get_json::<T>(path)` in the app belongs here.
+    const MODELS: &[(Method, &str, Decode)] = &[
+        (Method::GET, "/users/me", decode::<User>),
+        (Method::GET, "/chats", decode::<Page<Chat>>),
+        (Method::GET, "/chats/{userUuid}/messages", decode::<Page<Message>>),
+        (Method::GET, "/creators/{creatorUserUuid}/chats/{userUuid}/messages", decode::<Page<Message>>),
+        (Method::GET, "/chats/lists/smart", decode::<Vec<SmartList>>),
+        (Method::GET, "/chats/lists/custom", decode::<Page<CustomList>>),
+        (Method::GET, "/followers", decode::<Page<UserSummary>>),
+        (Method::GET, "/subscribers", decode::<Page<UserSummary>>),
+        (Method::GET, "/insights/earnings", decode::<CursorPage<Earning>>),
+        (Method::GET, "/insights/subscribers", decode::<CursorPage<SubscriberDay>>),
+        (Method::GET, "/insights/top-spenders", decode::<Page<TopSpender>>),
+        (Method::GET, "/creators/{creatorUserUuid}/insights/earnings", decode::<CursorPage<Earning>>),
+        (Method::GET, "/creators/{creatorUserUuid}/insights/subscribers", decode::<CursorPage<SubscriberDay>>),
+        (Method::GET, "/creators/{creatorUserUuid}/insights/top-spenders", decode::<Page<TopSpender>>),
+        (Method::GET, "/media", decode::<Page<Media>>),
+        (Method::GET, "/media/{uuid}", decode::<UploadStatus>),
+        (Method::GET, "/media/{uuid}", decode::<Media>),
+        (Method::POST, "/media/uploads", decode::<UploadSession>),
+        (Method::PATCH, "/media/uploads/{uploadId}", decode::<UploadStatus>),
+        (Method::GET, "/vault/folders", decode::<Page<Folder>>),
+        (Method::GET, "/vault/folders/{folderName}/media", decode::<Page<FolderItem>>),
+        (Method::GET, "/posts", decode::<Page<Post>>),
+        (Method::GET, "/posts/{uuid}", decode::<Post>),
+        (Method::GET, "/tracking-links", decode::<CursorPage<TrackingLink>>),
+        (Method::POST, "/tracking-links", decode::<TrackingLink>),
+        (Method::GET, "/tracking-links/{uuid}/users", decode::<CursorPage<LinkUser>>),
+        (Method::GET, "/creators", decode::<Page<ManagedCreator>>),
+        (Method::GET, "/creators/{creatorUserUuid}/chats", decode::<Page<Chat>>),
+        (Method::GET, "/creators/{creatorUserUuid}/followers", decode::<Page<UserSummary>>),
+        (Method::GET, "/agencies/team-members", decode::<Vec<TeamMember>>),
+        (Method::GET, "/apps/{appUuid}/subscription/me", decode::<Entitlement>),
+    ];
+
+    fn operation(method: &Method, path: &str) -> &'static Operation {
+        contract::contract()
+            .unwrap()
+            .by_pattern(method, path)
+            .unwrap_or_else(|| panic!("{method} {path} is not in the contract"))
+    }
+
+    #[test]
+    fn every_response_model_reads_every_schema_valid_answer_including_nulls() {
+        let mut problems = Vec::new();
+        let mut checked = 0;
+        for (method, path, decode) in MODELS {
+            let op = operation(method, path);
+            let schema = op.response_schema.clone().unwrap_or_else(|| panic!("{method} {path} has no schema"));
+            // Every field any documented answer can have: a field the model reads must be one
+            // of them, or a misnamed field (`gross` for `totalGross`) would silently read as 0.
+            let mut documented = std::collections::BTreeSet::new();
+            let mut read = std::collections::BTreeSet::new();
+            for fill in [Fill::Full, Fill::Minimal, Fill::Nulls] {
+                for instance in instances(&schema, &op.components, fill, 0) {
+                    assert!(
+                        op.response_is_valid(&instance),
+                        "the generator made an invalid {fill:?} answer for {method} {path}: {instance}"
+                    );
+                    checked += 1;
+                    match decode(&instance) {
+                        Ok(model) if fill == Fill::Full => {
+                            field_paths(&instance, "", &mut documented);
+                            field_paths(&model, "", &mut read);
+                        }
+                        Ok(_) => {}
+                        Err(error) => problems.push(format!("{method} {path} ({fill:?}): {error}\n    {instance}")),
+                    }
+                }
+            }
+            let unknown: Vec<&String> = read.difference(&documented).collect();
+            if !unknown.is_empty() {
+                problems
+                    .push(format!("{method} {path}: the model reads fields the reference does not have: {unknown:?}"));
+            }
+        }
+        assert!(checked > 100, "only {checked} answers were generated");
+        assert!(problems.is_empty(), "{} problems:\n{}", problems.len(), problems.join("\n"));
+    }
+
+    #[test]
+    fn tracking_link_earnings_are_read_as_published() {
+        // `earnings` is `{totalGross, totalNet}` (cents) or null: a link that earned $12.34 must not
+        // show $0.00.
+        let op = operation(&Method::GET, "/tracking-links");
+        let answer = json!({"data": [{"uuid": "3fa85f64-5717-4562-b3fc-2c963f66afa6", "name": "Bio", "linkUrl": "fv-1",
+            "externalSocialPlatform": "instagram", "createdAt": "2026-01-15T10:30:00.000Z", "clicks": 4,
+            "earnings": {"totalGross": 1234, "totalNet": 987}}], "nextCursor": null});
+        assert!(op.response_is_valid(&answer));
+        let page: CursorPage<TrackingLink> = serde_json::from_value(answer).unwrap();
+        assert_eq!(page.data[0].earnings.as_ref().map(|e| e.total_gross), Some(1234));
+        let old = json!({"data": [{"uuid": "3fa85f64-5717-4562-b3fc-2c963f66afa6", "name": "Bio", "linkUrl": "fv-1",
+            "externalSocialPlatform": "instagram", "createdAt": "2026-01-15T10:30:00.000Z", "clicks": 4,
+            "earnings": {"gross": 1234, "net": 987}}], "nextCursor": null});
+        assert!(!op.response_is_valid(&old), "the old {{gross, net}} shape is not Fanvue's");
+    }
+}
+
+// ---- requests the client builds -------------------------------------------------------------
+
+mod requests {
+    use fanvue_app_starter::fanvue::contract;
+    use fanvue_app_starter::fanvue::range::DayRange;
+    use http::Method;
+    use time::macros::date;
+
+    #[test]
+    fn the_insights_range_is_valid_for_the_creator_and_the_agency_routes() {
+        let range = DayRange::new(date!(2026 - 10 - 28), date!(2026 - 11 - 26)).unwrap();
+        let query: Vec<(String, String)> =
+            range.query().into_iter().map(|(k, v)| (k.to_owned(), v)).chain([("size".into(), "50".into())]).collect();
+        for path in [
+            "/insights/earnings",
+            "/insights/subscribers",
+            "/insights/top-spenders",
+            "/creators/{creatorUserUuid}/insights/earnings",
+            "/creators/{creatorUserUuid}/insights/subscribers",
+            "/creators/{creatorUserUuid}/insights/top-spenders",
+        ] {
+            let op = contract::contract().unwrap().by_pattern(&Method::GET, path).unwrap();
+            let params = [("creatorUserUuid".to_owned(), "3fa85f64-5717-4562-b3fc-2c963f66afa6".to_owned())];
+            let found = op.check_request(&params, &query, None);
+            assert!(found.is_clean(), "{path}: {found:?}");
+            // What the app sent before: bare dates.
+            let bare = [("startDate".to_owned(), "2026-10-28".to_owned())];
+            assert!(!op.check_request(&params, &bare, None).invalid.is_empty(), "{path} accepts a bare date");
+        }
+    }
+}

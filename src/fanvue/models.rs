@@ -132,7 +132,7 @@ impl UserSummary {
 }
 
 /// `GET /chats` item.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Chat {
     /// The other person (a chat is named by their UUID).
@@ -155,7 +155,7 @@ pub struct Chat {
 }
 
 /// The last message of a chat.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct LastMessage {
     /// Text.
@@ -167,7 +167,7 @@ pub struct LastMessage {
 }
 
 /// A chat message.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Message {
     /// UUID.
@@ -202,7 +202,7 @@ impl Message {
 }
 
 /// Sender or recipient of a message.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 pub struct MessageParty {
     /// UUID.
     pub uuid: String,
@@ -212,7 +212,7 @@ pub struct MessageParty {
 }
 
 /// A post.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Post {
     /// UUID.
@@ -247,7 +247,7 @@ pub struct Post {
 }
 
 /// Tips of a post.
-#[derive(Clone, Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Tips {
     /// Number of tips.
@@ -259,7 +259,7 @@ pub struct Tips {
 }
 
 /// A tracking link.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct TrackingLink {
     /// UUID.
@@ -288,7 +288,7 @@ pub struct TrackingLink {
 }
 
 /// Acquisition counts of a link.
-#[derive(Clone, Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Engagement {
     /// Subscribers acquired.
@@ -300,7 +300,7 @@ pub struct Engagement {
 }
 
 /// What a tracking link earned, in cents (`earnings` of the tracking-link pages).
-#[derive(Clone, Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct LinkEarnings {
     /// Gross.
@@ -312,7 +312,7 @@ pub struct LinkEarnings {
 }
 
 /// A user acquired through a tracking link.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct LinkUser {
     /// The fan.
@@ -327,7 +327,7 @@ pub struct LinkUser {
 }
 
 /// One earnings transaction (`GET /insights/earnings`).
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Earning {
     /// When.
@@ -344,7 +344,7 @@ pub struct Earning {
 }
 
 /// A top spender (`GET /insights/top-spenders`).
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct TopSpender {
     /// Gross in cents.
@@ -359,7 +359,7 @@ pub struct TopSpender {
 
 /// A media item (`GET /media`). URLs come only through `variants`, signed and short-lived:
 /// keep the UUID, never the URL.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Media {
     /// UUID.
@@ -389,7 +389,7 @@ impl Media {
 }
 
 /// One rendition of a media item.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct MediaVariant {
     /// `main`, `thumbnail`, `blurred`, … (open set).
@@ -401,7 +401,7 @@ pub struct MediaVariant {
 }
 
 /// A vault folder.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Folder {
     /// Name (its identifier).
@@ -414,8 +414,26 @@ pub struct Folder {
     pub media_count: u64,
 }
 
+/// An item of a vault folder (`GET /vault/folders/{folderName}/media`): no status and no
+/// renditions, only what identifies it.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FolderItem {
+    /// UUID.
+    pub uuid: String,
+    /// Name.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Created at.
+    #[serde(default)]
+    pub created_at: Option<String>,
+    /// `image`, `video`, `audio`, `document` (open set).
+    #[serde(default)]
+    pub media_type: Option<String>,
+}
+
 /// An agency team member.
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct TeamMember {
     /// UUID.
@@ -435,7 +453,7 @@ pub struct TeamMember {
 }
 
 /// A creator the agency manages (`GET /creators`).
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 pub struct ManagedCreator {
     /// The creator.
     #[serde(flatten)]
@@ -461,4 +479,68 @@ pub struct WebhookSubscription {
     /// ISO 8601.
     #[serde(default)]
     pub created_at: Option<String>,
+}
+
+/// A custom fan list (`GET /chats/lists/custom`).
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CustomList {
+    /// UUID.
+    pub uuid: String,
+    /// Name.
+    pub name: String,
+    /// Members.
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub members_count: u64,
+}
+
+/// A smart fan list (`GET /chats/lists/smart`): Fanvue's own lists, by id.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+pub struct SmartList {
+    /// Its id, e.g. `subscribers` (an open set).
+    pub uuid: String,
+    /// Name.
+    pub name: String,
+    /// Members.
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub count: u64,
+}
+
+/// One day of subscriber growth (`GET /insights/subscribers`).
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SubscriberDay {
+    /// The day (ISO 8601).
+    pub date: String,
+    /// Subscribers at the end of the day.
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub total: i64,
+    /// New that day.
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub new_subscribers_count: u64,
+    /// Cancelled that day.
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub cancelled_subscribers_count: u64,
+}
+
+/// A started multipart upload (`POST /media/uploads`).
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UploadSession {
+    /// The media item being created.
+    pub media_uuid: String,
+    /// The upload's id.
+    pub upload_id: String,
+    /// Part size Fanvue asks for. Not in the reference (third-party clients see it in newer
+    /// answers); the app falls back to 8 MiB without it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub part_size: Option<usize>,
+}
+
+/// A media item's processing state (`PATCH /media/uploads/{uploadId}`, `GET /media/{uuid}`).
+#[derive(Clone, Debug, Deserialize, Serialize)]
+pub struct UploadStatus {
+    /// `created`, `processing`, `ready`, `error` (open set).
+    #[serde(default)]
+    pub status: Option<String>,
 }

@@ -2,10 +2,10 @@
 //! append-only collections (earnings, tracking links, chat media) are cursor-based
 //! (`cursor` → `nextCursor`). Both keep items under `data`.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// A page-based list.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Serialize)]
 pub struct Page<T> {
     /// Items.
     pub data: Vec<T>,
@@ -15,7 +15,7 @@ pub struct Page<T> {
 }
 
 /// `pagination` of a page-based list.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PageInfo {
     /// Page number (from 1).
@@ -30,7 +30,7 @@ pub struct PageInfo {
 }
 
 /// A cursor-based list.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CursorPage<T> {
     /// Items.

@@ -8,13 +8,12 @@ use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
-use serde::Deserialize;
 use serde_json::{Value, json};
 use tower_sessions::Session;
 
 use super::{Nav, Pager, Params, gate, https_only, is_uuid, money, render, short_time};
 use crate::error::AppError;
-use crate::fanvue::models::{Chat, Message};
+use crate::fanvue::models::{Chat, CustomList, Message, SmartList};
 use crate::fanvue::pagination::Page;
 use crate::scopes::Scope;
 use crate::state::AppState;
@@ -49,22 +48,6 @@ struct ChatRow {
     muted: bool,
     last: String,
     at: String,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct CustomList {
-    uuid: String,
-    name: String,
-    #[serde(default)]
-    members_count: u64,
-}
-
-#[derive(Deserialize)]
-struct SmartList {
-    uuid: String,
-    name: String,
-    count: u64,
 }
 
 /// `GET /chats?filter=…&search=…&page=N`.

@@ -8,13 +8,12 @@ use askama::Template;
 use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::Response;
-use serde::Deserialize;
 use time::{Date, Duration, OffsetDateTime};
 use tower_sessions::Session;
 
 use super::{Nav, Params, gate, money, render};
 use crate::error::AppError;
-use crate::fanvue::models::{Earning, TopSpender};
+use crate::fanvue::models::{Earning, SubscriberDay, TopSpender};
 use crate::fanvue::pagination::{CursorPage, Page};
 use crate::fanvue::range::DayRange;
 use crate::scopes::Scope;
@@ -67,18 +66,6 @@ struct GrowthRow {
     new: u64,
     cancelled: u64,
     total: i64,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct SubscriberDay {
-    date: String,
-    #[serde(default)]
-    total: i64,
-    #[serde(default)]
-    new_subscribers_count: u64,
-    #[serde(default)]
-    cancelled_subscribers_count: u64,
 }
 
 fn parse_date(raw: Option<&str>) -> Option<Date> {

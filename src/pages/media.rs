@@ -12,7 +12,7 @@ use tower_sessions::Session;
 
 use super::{Nav, Pager, Params, gate, https_only, is_uuid, render, short_time};
 use crate::error::AppError;
-use crate::fanvue::models::{Folder, Media};
+use crate::fanvue::models::{Folder, FolderItem, Media, UploadSession, UploadStatus};
 use crate::fanvue::pagination::Page;
 use crate::scopes::Scope;
 use crate::state::AppState;
@@ -50,6 +50,20 @@ fn tiles(items: Vec<Media>) -> Vec<MediaTile> {
         .into_iter()
         .map(|m| MediaTile {
             thumbnail: https_only(m.variant_url("thumbnail")),
+            name: m.name.unwrap_or_else(|| m.uuid.clone()),
+            kind: m.media_type.unwrap_or_default(),
+            created: m.created_at.as_deref().map(short_time).unwrap_or_default(),
+            uuid: m.uuid,
+        })
+        .collect()
+}
+
+/// A folder's items carry no renditions (Fanvue lists only what identifies them).
+fn folder_tiles(items: Vec<FolderItem>) -> Vec<MediaTile> {
+    items
+        .into_iter()
+        .map(|m| MediaTile {
+            thumbnail: None,
             name: m.name.unwrap_or_else(|| m.uuid.clone()),
             kind: m.media_type.unwrap_or_default(),
             created: m.created_at.as_deref().map(short_time).unwrap_or_default(),
@@ -223,7 +237,7 @@ async fn render_folder(
 ) -> Result<Response, AppError> {
     let tokens = gate(state, session, &[Scope::ReadMedia]).await?;
     let path = format!("/vault/folders/{}/media", segment(&name));
-    let list: Page<Media> =
+    let list: Page<FolderItem> =
         upstream::get_json(state, session, &path, &[("page", &page.to_string()), ("size", "24")]).await?;
     let href = format!("/media/folders/{}", segment(&name));
     let view = FolderPage {
@@ -231,7 +245,7 @@ async fn render_folder(
         pager: Pager::pages(&href, page, list.pagination.has_more, &[]),
         href,
         name,
-        items: tiles(list.data),
+        items: folder_tiles(list.data),
         can_write: tokens.scopes.contains(Scope::WriteMedia),
         errors,
         notice,
@@ -305,21 +319,6 @@ const MIN_PART_SIZE: usize = 5 * 1024 * 1024;
 const MAX_PART_SIZE: usize = 64 * 1024 * 1024;
 /// Times a part URL is asked for again after a 429 (a GET, safe to repeat).
 const PART_URL_TRIES: u32 = 3;
-
-#[derive(serde::Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct UploadSession {
-    media_uuid: String,
-    upload_id: String,
-    #[serde(default)]
-    part_size: Option<usize>,
-}
-
-#[derive(serde::Deserialize)]
-struct UploadStatus {
-    #[serde(default)]
-    status: Option<String>,
-}
 
 /// Why an upload failed, in words for the page.
 fn upload_error(message: impl Into<String>) -> AppError {

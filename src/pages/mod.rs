@@ -60,6 +60,8 @@ pub fn router() -> Router<AppState> {
         .route("/events/subscriptions", post(events::subscribe))
         .route("/events/subscriptions/{id}/delete", post(events::unsubscribe))
         .route("/premium", get(premium::page))
+        .route(crate::entitlements::CHECKOUT_PATH, get(premium::checkout))
+        .route(crate::entitlements::RECHECK_PATH, post(premium::recheck))
         .route("/agency", get(agency::page))
         .route("/agency/invites", post(agency::invite))
         .route("/agency/creators/{uuid}", get(agency::act_as))
@@ -148,6 +150,8 @@ pub struct ErrorPage<'a> {
     pub request_id: &'a str,
     /// Login (or reconnect) link that comes back to the page that failed.
     pub login_href: String,
+    /// The page that failed, when it may be returned to (a same-origin page path).
+    pub return_to: Option<String>,
 }
 
 impl<'a> ErrorPage<'a> {
@@ -157,7 +161,8 @@ impl<'a> ErrorPage<'a> {
         for scope in &report.scopes {
             query.append_pair("scope", scope);
         }
-        if path.starts_with('/') && !path.starts_with("/api/") {
+        let return_to = (path.starts_with('/') && !path.starts_with("/api/")).then(|| path.to_owned());
+        if let Some(path) = &return_to {
             query.append_pair("return_to", path);
         }
         ErrorPage {
@@ -167,6 +172,7 @@ impl<'a> ErrorPage<'a> {
             report,
             request_id,
             login_href: format!("/api/oauth/login?{}", query.finish()),
+            return_to,
         }
     }
 }

@@ -1,17 +1,28 @@
-//! An example paid feature: reachable only with an active plan of this app
-//! ([`crate::entitlements::Subscribed`]); without one, the user gets a page that sends them to
-//! the App Store checkout. `?creator=UUID` shows it for a creator an agency member manages,
-//! if the plan covers them.
+//! An example paid feature: reachable only with a plan of this app that covers something
+//! ([`crate::entitlements::Subscribed`]); without one, the user gets a 402 page with the App
+//! Store checkout and "I've subscribed — check again".
+//!
+//! An agency member's own plan is `none`; their access comes from the creators they manage
+//! whose plan is active. The page lists those creators, and `?creator=UUID` opens the tools
+//! for one of them, if that creator is covered.
+//!
+//! Fanvue sends no webhook for app subscriptions, so [`checkout`] marks the session before
+//! sending the user to Fanvue, and the entitlement is read again when they come back.
 
 use askama::Template;
+use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
-use axum::response::Response;
+use axum::response::{IntoResponse, Redirect, Response};
 use tower_sessions::Session;
 
 use super::{Nav, Params, gate, render, require_uuid};
-use crate::entitlements::{Entitlement, Subscribed};
+use crate::entitlements::{self, Entitlement, Subscribed};
 use crate::error::AppError;
+use crate::fanvue::models::ManagedCreator;
+use crate::fanvue::pagination::Page;
+use crate::oauth::ReturnTo;
+use crate::scopes::Scope;
 use crate::state::AppState;
 
 #[derive(Template)]
@@ -19,6 +30,8 @@ use crate::state::AppState;
 struct PremiumPage {
     nav: Nav,
     plan: Entitlement,
+    /// Creators the plan covers through the agency: (UUID, name).
+    covered: Vec<(String, String)>,
     acting_for: Option<String>,
 }
 
@@ -31,19 +44,67 @@ pub async fn page(
 ) -> Result<Response, AppError> {
     let tokens = gate(&state, &session, &[]).await?;
     let params = Params::parse(raw.unwrap_or_default().as_bytes());
+    let covered = covered_creators(&state, &session, &plan, tokens.scopes.contains(Scope::ReadCreator)).await;
     let acting_for = match params.get("creator") {
         Some(creator) => {
             require_uuid(creator, "creator")?;
             if !plan.covers(tokens.user.as_deref(), creator) {
-                return Err(AppError::NotSubscribed {
-                    checkout_url: state.config.app_store.checkout_url().map(String::from),
-                });
+                return Err(entitlements::not_subscribed(&state));
             }
-            let name = plan.managed_creators.iter().find(|c| c.uuid.eq_ignore_ascii_case(creator));
-            Some(name.and_then(|c| c.display_name.clone().or(c.handle.clone())).unwrap_or_else(|| creator.to_owned()))
+            let name = covered.iter().find(|(uuid, _)| uuid.eq_ignore_ascii_case(creator)).map(|(_, n)| n.clone());
+            Some(name.unwrap_or_else(|| creator.to_owned()))
         }
         None => None,
     };
-    let page = PremiumPage { nav: Nav::for_scopes(tokens.scopes, "/premium"), plan, acting_for };
+    let page = PremiumPage { nav: Nav::for_scopes(tokens.scopes, "/premium"), plan, covered, acting_for };
     Ok(render(StatusCode::OK, &page))
+}
+
+/// The managed creators the plan covers, named from `GET /creators` when the grant can read
+/// it (`read:creator`); otherwise by UUID. A failed name lookup costs only the names.
+async fn covered_creators(
+    state: &AppState,
+    session: &Session,
+    plan: &Entitlement,
+    can_read_creators: bool,
+) -> Vec<(String, String)> {
+    let covered: Vec<&str> = plan.covered_creators().map(|c| c.user_uuid.as_str()).collect();
+    if covered.is_empty() {
+        return Vec::new();
+    }
+    let names: Vec<ManagedCreator> = if can_read_creators {
+        crate::upstream::get_json::<Page<ManagedCreator>>(state, session, "/creators", &[("size", "50")])
+            .await
+            .map(|page| page.data)
+            .unwrap_or_default()
+    } else {
+        Vec::new()
+    };
+    covered
+        .into_iter()
+        .map(|uuid| {
+            let name = names.iter().find(|c| c.user.uuid.eq_ignore_ascii_case(uuid)).map(|c| c.user.name().to_owned());
+            (uuid.to_owned(), name.unwrap_or_else(|| uuid.to_owned()))
+        })
+        .collect()
+}
+
+/// `GET /premium/checkout?return_to=…`: marks the session (the entitlement is read again
+/// when the user comes back) and sends them to the App Store checkout.
+pub async fn checkout(State(state): State<AppState>, session: Session) -> Result<Response, AppError> {
+    gate(&state, &session, &[]).await?;
+    let url = state.config.app_store.checkout_url().ok_or(AppError::NotConfigured(
+        "The checkout needs FANVUE_APP_UUID (and FANVUE_APP_PLAN_UUID to preselect a plan) from Fanvue's Builder.",
+    ))?;
+    entitlements::start_checkout(&state, &session).await?;
+    Ok(Redirect::to(url.as_str()).into_response())
+}
+
+/// `POST /premium/recheck` (form: `return_to`): "I've subscribed — check again".
+pub async fn recheck(State(state): State<AppState>, session: Session, body: Bytes) -> Result<Response, AppError> {
+    gate(&state, &session, &[]).await?;
+    entitlements::forget_session(&state, &session);
+    let params = Params::parse(&body);
+    let back = ReturnTo::parse(params.get("return_to").or(Some("/premium")));
+    Ok(Redirect::to(back.as_str()).into_response())
 }

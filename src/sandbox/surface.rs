@@ -15,6 +15,10 @@ use super::SandboxState;
 use super::resources::Call;
 use super::users::{self, Account};
 
+/// The seeded agency's first creators hold an active plan of the app; the others none (so
+/// an agency member sees coverage per creator).
+const COVERED_CREATORS: usize = 2;
+
 /// How long the injected session token lives (Fanvue: about 60 s).
 pub const SESSION_TOKEN_TTL_SECS: i64 = 60;
 
@@ -124,8 +128,10 @@ pub async fn listing(
     super::render(&page)
 }
 
-/// `POST /app-store/{appUuid}/checkout`: starts the plan, and (as Fanvue does to the app's
-/// tenant) sends `app.subscription.activated` and `app.payment.succeeded` to the app.
+/// `POST /app-store/{appUuid}/checkout`: starts the monthly plan. As at Fanvue, an app
+/// subscription sends the app **no webhook** (the App Store webhooks are
+/// `app.payment.succeeded` and `app.payment.refunded`, for one-time purchases only): the app
+/// learns of it by asking `GET /apps/{appUuid}/subscription/me` when the user comes back.
 pub async fn checkout(
     State(sb): State<SandboxState>,
     Path(app_uuid): Path<String>,
@@ -133,9 +139,6 @@ pub async fn checkout(
 ) -> Response {
     let Some(account) = users::find(&form.user) else { return unknown_account() };
     sb.store.subscribe(account.uuid);
-    for event in ["app.subscription.activated", "app.payment.succeeded"] {
-        super::hooks::emit(&sb, event, Some(account.uuid)).await;
-    }
     Redirect::to(&format!("/app-store/{app_uuid}?subscribed={}", account.handle)).into_response()
 }
 
@@ -145,25 +148,35 @@ pub fn entitlement(sb: &SandboxState, call: &Call<'_>, user: &str) -> Response {
         return (StatusCode::NOT_FOUND, axum::Json(json!({"message": "App not found"}))).into_response();
     }
     let account = users::find(user).unwrap_or(users::default_account());
-    let active = sb.store.is_subscribed(account.uuid);
-    let period_end = super::seed::iso(time::OffsetDateTime::now_utc() + time::Duration::days(30));
+    // An agency member holds no plan of their own (`status: none`); each creator they manage
+    // has theirs, reported per creator.
+    let mut answer = plan_json(account.uuid, !account.agency && sb.store.is_subscribed(account.uuid));
     let managed: Vec<serde_json::Value> = if account.agency {
         let world = sb.world.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         world
             .creators
             .iter()
-            .map(|c| json!({"uuid": c.uuid, "handle": c.handle, "displayName": c.display_name}))
+            .enumerate()
+            .map(|(i, c)| plan_json(&c.uuid, i < COVERED_CREATORS || sb.store.is_subscribed(&c.uuid)))
             .collect()
     } else {
         Vec::new()
     };
-    axum::Json(json!({
+    answer["appUuid"] = json!(crate::config::SANDBOX_APP_UUID);
+    answer["managedCreators"] = json!(managed);
+    axum::Json(answer).into_response()
+}
+
+/// One plan as `subscription/me` reports it (the user's own, or a managed creator's row).
+fn plan_json(user: &str, active: bool) -> serde_json::Value {
+    let period_end = super::seed::iso(time::OffsetDateTime::now_utc() + time::Duration::days(30));
+    json!({
+        "userUuid": user,
         "hasActiveSubscription": active,
-        "status": if active { Some("active") } else { None },
-        "planUuid": if active { Some(crate::config::SANDBOX_PLAN_UUID) } else { None },
-        "currentPeriodEnd": if active { Some(period_end) } else { None },
+        "status": if active { "active" } else { "none" },
+        "planUuid": active.then_some(crate::config::SANDBOX_PLAN_UUID),
+        "planName": active.then_some("Pro Monthly"),
+        "currentPeriodEnd": active.then_some(period_end),
         "cancelAtPeriodEnd": false,
-        "managedCreators": managed,
-    }))
-    .into_response()
+    })
 }

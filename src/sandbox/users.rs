@@ -1,6 +1,7 @@
 //! The sandbox's accounts: whom the consent page and the creator surface let you be. Ava is
 //! the creator the seeded world belongs to; Bo and Mia exist to try paid-app entitlements:
-//! Bo has no plan, Mia is an agency member whose plan covers the creators she manages.
+//! Bo has no plan, Mia is an agency member: her own plan status is `none`, and two of the
+//! three creators she manages have an active plan, so the app lets her act for those two.
 
 use serde_json::{Value, json};
 
@@ -15,7 +16,7 @@ pub struct Account {
     pub display_name: &'static str,
     /// Whether it is a creator account.
     pub is_creator: bool,
-    /// Whether it is an agency member (its plan covers the agency's creators).
+    /// Whether it is an agency member (access comes from the managed creators' plans).
     pub agency: bool,
     /// Whether it starts with an active plan of the app.
     pub subscribed: bool,
@@ -45,7 +46,7 @@ pub const ACCOUNTS: [Account; 3] = [
         display_name: "Mia (Agency)",
         is_creator: false,
         agency: true,
-        subscribed: true,
+        subscribed: false,
     },
 ];
 

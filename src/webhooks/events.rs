@@ -171,7 +171,7 @@ pub struct FanEvent {
 pub struct Envelope {
     /// Stable across retries: the dedupe key.
     pub id: String,
-    /// e.g. `checkout_link.payment.succeeded`, `app.subscription.activated`.
+    /// e.g. `checkout_link.payment.succeeded`, `app.payment.succeeded`.
     #[serde(rename = "type")]
     pub kind: String,
     /// ISO 8601.
@@ -374,7 +374,7 @@ mod tests {
         let event = Event::parse(None, body.as_bytes()).ok();
         let key = event.as_ref().map(|e| e.dedupe_key(body.as_bytes())).unwrap_or_default();
         assert!(key.starts_with("message-received:"), "{key}");
-        let envelope = samples::sample("app.subscription.activated", "2026-05-20T10:00:00.000Z").unwrap_or_default();
+        let envelope = samples::sample("app.payment.refunded", "2026-05-20T10:00:00.000Z").unwrap_or_default();
         let body = envelope.body.to_string();
         let key = Event::parse(None, body.as_bytes()).ok().map(|e| e.dedupe_key(body.as_bytes())).unwrap_or_default();
         assert!(key.starts_with("envelope:evt_"), "{key}");

@@ -7,8 +7,9 @@
 //! `stored.dedupe_key` to recognise a repeat).
 //!
 //! What it does as shipped: logs each event without personal data, and when the App Store
-//! reports a subscription change, forgets the cached entitlement of the buyer so the next
-//! request sees it at once.
+//! reports a one-time payment or its refund (`app.payment.succeeded` / `app.payment.refunded`;
+//! app subscriptions send no webhook), forgets the buyer's cached entitlement so their next
+//! request asks Fanvue. Other `app.*` types are stored and logged, never refused.
 
 use async_trait::async_trait;
 

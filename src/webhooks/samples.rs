@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use super::events::Kind;
 
 /// The names `webhook send` accepts: the platform events' URL slugs, then envelope types.
-pub const NAMES: [&str; 10] = [
+pub const NAMES: [&str; 9] = [
     "message-received",
     "message-read",
     "new-follower",
@@ -16,8 +16,7 @@ pub const NAMES: [&str; 10] = [
     "tip-received",
     "checkout_link.payment.succeeded",
     "app.payment.succeeded",
-    "app.subscription.activated",
-    "app.subscription.cancel_at_period_end_changed",
+    "app.payment.refunded",
 ];
 
 /// The sandbox's creator and a fan of theirs (the same ids as the sandbox's seeded world).
@@ -103,23 +102,26 @@ pub fn sample(name: &str, now: &str) -> Option<Sample> {
                        "purchaser": {"uuid": FAN_UUID}, "creator": {"uuid": CREATOR_UUID}, "metadata": {}}),
             ),
         ),
+        // The App Store's two events, for one-time purchases (`purchase_reference` `appotp_…`);
+        // app subscriptions send none.
         "app.payment.succeeded" => (
             Kind::AppStore,
             envelope(
                 name,
                 now,
-                json!({"object": "payment", "status": "succeeded", "gross": 999, "currency": "USD",
+                json!({"object": "payment", "status": "succeeded", "gross": 999, "net": 799, "currency": "USD",
+                       "purchase_reference": format!("appotp_{}", crate::crypto::random_token(8)),
                        "item": {"uuid": crate::config::SANDBOX_PLAN_UUID}, "purchaser": {"uuid": CREATOR_UUID}}),
             ),
         ),
-        "app.subscription.activated" | "app.subscription.cancel_at_period_end_changed" => (
+        "app.payment.refunded" => (
             Kind::AppStore,
             envelope(
                 name,
                 now,
-                json!({"object": "subscription", "status": "active", "expires_at": null,
-                       "cancel_at_period_end": name.ends_with("changed"),
-                       "plan": {"uuid": crate::config::SANDBOX_PLAN_UUID}, "purchaser": {"uuid": CREATOR_UUID}}),
+                json!({"object": "refund", "status": "succeeded", "amount": 999, "currency": "USD",
+                       "purchase_reference": format!("appotp_{}", crate::crypto::random_token(8)),
+                       "item": {"uuid": crate::config::SANDBOX_PLAN_UUID}, "purchaser": {"uuid": CREATOR_UUID}}),
             ),
         ),
         _ => return None,

@@ -16,8 +16,7 @@ use super::{samples, signature};
 const USAGE: &str = "Usage: fanvue-app-starter webhook send <event> [--url URL]
 
 Events: message-received, message-read, new-follower, new-subscriber, purchase-received,
-        tip-received, checkout_link.payment.succeeded, app.payment.succeeded,
-        app.subscription.activated, app.subscription.cancel_at_period_end_changed";
+        tip-received, checkout_link.payment.succeeded, app.payment.succeeded, app.payment.refunded";
 
 /// Runs the `webhook` subcommand with its arguments (after `webhook`).
 pub async fn run(args: &[String]) -> ExitCode {

@@ -117,13 +117,21 @@ struct Parsed<'a> {
     signatures: Vec<&'a str>,
 }
 
-/// `t=…,v0=…[,v0=…]`; whitespace around parts is tolerated, unknown keys are ignored (a
-/// future `v1` scheme must not break today's receivers).
+/// `t=…,v0=…[,v0=…]`, and during a secret rotation `t=…,v0=<old>,<new>` (a bare value after
+/// a `v0` is one more `v0`: accepted when any matches). Whitespace around parts is tolerated,
+/// unknown keys are ignored (a future `v1` scheme must not break today's receivers).
 fn parse(header: &str) -> Result<Parsed<'_>, Rejection> {
     let mut timestamp = None;
     let mut signatures = Vec::new();
+    let mut after_v0 = false;
     for part in header.split(',') {
-        let (key, value) = part.trim().split_once('=').ok_or(Rejection::Malformed)?;
+        let part = part.trim();
+        let (key, value) = match part.split_once('=') {
+            Some(pair) => pair,
+            None if after_v0 => ("v0", part),
+            None => return Err(Rejection::Malformed),
+        };
+        after_v0 = key.trim() == "v0";
         match key.trim() {
             "t" if timestamp.is_none() => {
                 let value = value.trim();
@@ -250,6 +258,20 @@ mod tests {
         // Several v0 values (one per secret while the sender rotates) are all tried.
         let two = format!("t={T},v0={},v0={VECTOR_SIG}", "0".repeat(64));
         assert_eq!(check(&verifier(&["test_secret"]), &two, VECTOR_BODY, T), Ok(T));
+        // The rotation form `v0=<old>,<new>`: either value may match.
+        let listed = format!("t={T},v0={},{VECTOR_SIG}", "0".repeat(64));
+        assert_eq!(check(&verifier(&["test_secret"]), &listed, VECTOR_BODY, T), Ok(T));
+        let listed_first = format!("t={T},v0={VECTOR_SIG},{}", "1".repeat(64));
+        assert_eq!(check(&verifier(&["test_secret"]), &listed_first, VECTOR_BODY, T), Ok(T));
+        let none = format!("t={T},v0={},{}", "0".repeat(64), "1".repeat(64));
+        assert_eq!(check(&verifier(&["test_secret"]), &none, VECTOR_BODY, T), Err(Rejection::Mismatch));
+        // A bare value is a v0 only after a v0; elsewhere the header is malformed.
+        assert_eq!(
+            check(&verifier(&["test_secret"]), &format!("{VECTOR_SIG},t={T}"), VECTOR_BODY, T),
+            Err(Rejection::Malformed)
+        );
+        let bad = format!("t={T},v0={VECTOR_SIG},nothex");
+        assert_eq!(check(&verifier(&["test_secret"]), &bad, VECTOR_BODY, T), Err(Rejection::Malformed));
     }
 
     #[test]
