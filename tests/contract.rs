@@ -3,6 +3,8 @@
 //! `scripts/derive-contract`). Nothing here reaches outside the repository.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use fanvue_app_starter::fanvue::contract::{self, Authority};
 use fanvue_app_starter::fanvue::endpoints::{ENDPOINTS, Source};
 use fanvue_app_starter::scopes::Scope;
@@ -340,5 +342,96 @@ mod requests {
             let bare = [("startDate".to_owned(), "2026-10-28".to_owned())];
             assert!(!op.check_request(&params, &bare, None).invalid.is_empty(), "{path} accepts a bare date");
         }
+    }
+}
+
+// ---- every page, end to end -------------------------------------------------------------------
+
+mod walk {
+    use std::collections::{BTreeSet, VecDeque};
+
+    use reqwest::{Client, StatusCode};
+
+    use super::common::*;
+
+    /// Same-origin page links of `page` (no API routes, no assets, no live streams).
+    fn page_links(page: &str) -> Vec<String> {
+        page.split("href=\"")
+            .skip(1)
+            .filter_map(|rest| rest.split('"').next())
+            .map(|h| h.replace("&#38;", "&").replace("&amp;", "&"))
+            .filter(|h| h.starts_with('/') && !h.starts_with("//"))
+            .filter(|h| !["/api/", "/static/", "/events/stream", "/premium/checkout"].iter().any(|p| h.starts_with(p)))
+            .map(|h| h.split('#').next().unwrap_or_default().to_owned())
+            .collect()
+    }
+
+    async fn post(app: &TestApp, c: &Client, path: &str, form: &[(&str, &str)]) -> StatusCode {
+        c.post(app.url(path)).header("origin", app.origin()).form(form).send().await.unwrap().status()
+    }
+
+    /// Every page a signed-in creator can reach by following links, and every form once, with
+    /// every scope granted: the sandbox checks each call against the published reference and
+    /// records anything it does not document; nothing may be recorded.
+    #[tokio::test]
+    async fn a_creator_walking_every_page_makes_only_calls_the_reference_accepts() {
+        let app = TestApp::spawn(&[]).await;
+        let c = app.client();
+        login(&app, &c).await;
+
+        let mut seen = BTreeSet::new();
+        let mut queue = VecDeque::from(["/".to_owned(), "/chats?list=smart:subscribers".into(), "/premium".into()]);
+        while let Some(path) = queue.pop_front() {
+            // One visit per page shape: `/chats/A` and `/chats/B` are the same page.
+            let shape: String = path
+                .split(['/', '?', '&', '='])
+                .map(|s| if s.len() >= 32 || s.chars().all(|c| c.is_ascii_digit()) { "*" } else { s })
+                .collect::<Vec<_>>()
+                .join("/");
+            if !seen.insert(shape) || seen.len() > 120 {
+                continue;
+            }
+            let r = c.get(app.url(&path)).send().await.unwrap();
+            let status = r.status();
+            let page = r.text().await.unwrap();
+            assert!(status == StatusCode::OK || status == StatusCode::SEE_OTHER, "{path}: {status}\n{page}");
+            queue.extend(page_links(&page));
+        }
+        assert!(seen.len() > 25, "the walk reached only {} pages: {seen:?}", seen.len());
+
+        // Every form once.
+        const FAN: &str = "00000fa0-0000-4fa0-8000-000000000000";
+        const MEDIA: &str = "0003ed1a-0001-4d1a-8000-000000000001";
+        const POST: &str = "00009057-0000-4057-8000-000000000000";
+        const LINK: &str = "000071c4-0000-41c4-8000-000000000000";
+        const CREATOR: &str = "000c4ea7-0000-4ea7-8000-000000000000";
+        for (path, form) in [
+            (format!("/chats/{FAN}"), vec![("text", "Thanks!"), ("media", MEDIA), ("price", "9.99")]),
+            (format!("/chats/{FAN}/state"), vec![("muted", "true")]),
+            (format!("/chats/{FAN}/state"), vec![("read", "false")]),
+            ("/posts".into(), vec![("text", "New set"), ("audience", "subscribers"), ("media", MEDIA), ("price", "5")]),
+            (format!("/posts/{POST}/edit"), vec![("text", "Edited"), ("audience", "followers-and-subscribers")]),
+            ("/links".into(), vec![("name", "Bio link"), ("platform", "instagram")]),
+            (format!("/links/{LINK}/delete"), vec![]),
+            ("/media/folders".into(), vec![("name", "Walk")]),
+            ("/media/folders/Walk/attach".into(), vec![("media", MEDIA)]),
+            ("/media/folders/Walk/rename".into(), vec![("name", "Walked")]),
+            ("/media/folders/Walked/delete".into(), vec![]),
+            ("/agency/invites".into(), vec![("email", "new.member@agency.test")]),
+            (format!("/agency/creators/{CREATOR}/chats/{FAN}"), vec![("text", "Hi from the agency")]),
+            ("/premium/recheck".into(), vec![("return_to", "/premium")]),
+        ] {
+            let status = post(&app, &c, &path, &form).await;
+            assert_eq!(status, StatusCode::SEE_OTHER, "{path} {form:?}");
+        }
+        let part = reqwest::multipart::Part::bytes(vec![7u8; 300_000]).file_name("a.jpg").mime_str("image/jpeg").unwrap();
+        let form = reqwest::multipart::Form::new().text("name", "Walk upload").part("file", part);
+        let r = c.post(app.url("/media/upload")).header("origin", app.origin()).multipart(form).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::SEE_OTHER, "{}", r.text().await.unwrap_or_default());
+
+        let record: serde_json::Value =
+            app.cookieless().get(app.sandbox_url("/_sandbox/contract")).send().await.unwrap().json().await.unwrap();
+        assert_eq!(record["count"], 0, "calls the reference does not accept: {record:#}");
+        assert!(app.stat("apiCalls").await > 40, "the walk called Fanvue");
     }
 }
