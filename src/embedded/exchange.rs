@@ -13,6 +13,10 @@ use super::EmbedError;
 use crate::oauth::tokens::now_unix;
 use crate::oauth::{OAuthClient, OAuthError, TokenSet};
 
+/// Path of Fanvue's authorize half of the delegated authorize-on-behalf flow under
+/// `OAUTH_ISSUER_BASE_URL` (assumed: Fanvue's is not public); the sandbox serves it.
+pub const AUTHORIZE_ON_BEHALF_PATH: &str = "/oauth2/authorize-on-behalf";
+
 /// Turns an injected session token into tokens for the creator it names.
 #[async_trait]
 pub trait SessionTokenExchange: Send + Sync + std::fmt::Debug + 'static {
