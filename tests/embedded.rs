@@ -1,13 +1,15 @@
 //! The embedded surface over HTTP: framing headers, the session-token exchange through the
-//! sandbox's creator surface, the partitioned cookie and the bearer fallback, and the SDK's
-//! error codes. The sandbox's authorize half of the authorize-on-behalf flow is driven in
-//! process, as an app's server drives it. (The same flow in a real browser, inside the
-//! sandbox's iframe, is in `browser.rs`.)
+//! sandbox's creator surface (authorize-on-behalf by default, jwt-bearer when chosen), the
+//! partitioned cookie and the bearer fallback, refresh of an embedded session, and the SDK's
+//! error codes. The sandbox's authorize half is also driven in process, as the app's server
+//! drives it. (The same flow in a real browser, inside the sandbox's iframe, is in
+//! `browser.rs`.)
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 
 use std::collections::HashMap;
+use std::time::Duration;
 
 use common::*;
 use reqwest::StatusCode;
@@ -150,12 +152,13 @@ async fn expired_unapproved_and_malformed_tokens_get_the_sdks_errors() {
     let r = exchange(&app, &app.client(), &unapproved).await;
     assert_eq!(error_of(r).await, (StatusCode::FORBIDDEN, "consent_required".to_owned()));
 
-    let before = app.stat("tokenRequests").await;
+    let before = (app.stat("tokenRequests").await, app.stat("onBehalfRequests").await);
     let r = exchange(&app, &app.client(), "not-a-session-token").await;
     assert_eq!(error_of(r).await, (StatusCode::UNAUTHORIZED, "invalid_session_token".to_owned()));
     let r = exchange(&app, &app.client(), "").await;
     assert_eq!(error_of(r).await, (StatusCode::BAD_REQUEST, "no_session_token".to_owned()));
-    assert_eq!(app.stat("tokenRequests").await, before, "malformed tokens never reach the provider");
+    let after = (app.stat("tokenRequests").await, app.stat("onBehalfRequests").await);
+    assert_eq!(after, before, "malformed tokens never reach the provider");
 
     // A creator who revoked the app: the next token is refused with consent_required.
     let token = injected_token(&app, "ava.sandbox", true, "").await;
@@ -184,6 +187,83 @@ async fn an_unsubscribed_creator_sees_the_checkout_link_inside_fanvue() {
     let view = iframe.get(app.url("/embedded/view")).send().await.unwrap().text().await.unwrap();
     assert!(view.contains("data-active=\"false\"") && view.contains("id=\"checkout\""), "{view}");
     assert!(view.contains("target=\"_top\""), "checkout leaves the iframe");
+}
+
+/// The default exchange: the session token buys a code at the sandbox's authorize half, the
+/// code buys tokens with a refresh token, and the embedded session refreshes like a console
+/// session when its access token runs out.
+#[tokio::test]
+async fn the_default_exchange_is_authorize_on_behalf_and_its_session_refreshes() {
+    // Tokens live 33 s: 3.5 s after sign-in they are inside the 30 s refresh window. No
+    // caches, so that every view calls Fanvue with the session's token.
+    let app = TestApp::spawn(&[
+        ("SANDBOX_ACCESS_TOKEN_TTL_SECS", "33"),
+        ("PROFILE_CACHE_SECS", "0"),
+        ("ENTITLEMENT_CACHE_SECS", "0"),
+    ])
+    .await;
+    let token = injected_token(&app, "ava.sandbox", true, "").await;
+    let iframe = app.client();
+    let r = exchange(&app, &iframe, &token).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(app.stat("onBehalfRequests").await, 1, "the token went to Fanvue's authorize half");
+    assert_eq!(app.stat("codeExchanges").await, 1, "and the code was redeemed at the token endpoint");
+    assert_eq!(app.stat("tokenRequests").await, 1, "no jwt-bearer grant");
+    let view = iframe.get(app.url("/embedded/view")).send().await.unwrap().text().await.unwrap();
+    assert!(view.contains("Hello, Ava Sandbox"), "{view}");
+    assert_eq!(app.stat("refreshes").await, 0);
+
+    tokio::time::sleep(Duration::from_millis(3500)).await;
+    let r = iframe.get(app.url("/embedded/view")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(r.text().await.unwrap().contains("Hello, Ava Sandbox"));
+    assert_eq!(app.stat("refreshes").await, 1, "the embedded session had a refresh token and used it");
+    let view = iframe.get(app.url("/embedded/view")).send().await.unwrap().text().await.unwrap();
+    assert!(view.contains("Hello, Ava Sandbox"));
+    assert_eq!((app.stat("refreshes").await, app.stat("reuseDetected").await), (1, 0), "the rotation was kept");
+
+    // A replayed session token is refused by the authorize half; no code is issued for it.
+    let r = exchange(&app, &app.client(), &token).await;
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(r.json::<serde_json::Value>().await.unwrap()["error"], "invalid_session_token");
+    assert_eq!((app.stat("onBehalfRequests").await, app.stat("codeExchanges").await), (2, 1));
+    assert!(!app.logs().contains(&token), "the session token is never logged");
+}
+
+#[tokio::test]
+async fn jwt_bearer_remains_available_when_chosen() {
+    let app = TestApp::spawn(&[("EMBEDDED_EXCHANGE", "jwt-bearer")]).await;
+    let token = injected_token(&app, "ava.sandbox", true, "").await;
+    let iframe = app.client();
+    assert_eq!(exchange(&app, &iframe, &token).await.status(), StatusCode::OK);
+    let view = iframe.get(app.url("/embedded/view")).send().await.unwrap().text().await.unwrap();
+    assert!(view.contains("Hello, Ava Sandbox"), "{view}");
+    assert_eq!(app.stat("onBehalfRequests").await, 0, "the authorize half is not used");
+    assert_eq!((app.stat("tokenRequests").await, app.stat("codeExchanges").await), (1, 0), "one jwt-bearer grant");
+
+    let r = exchange(&app, &app.client(), &token).await;
+    assert_eq!(r.json::<serde_json::Value>().await.unwrap()["error"], "invalid_session_token", "single use");
+    let unapproved = injected_token(&app, "bo.unsubscribed", false, "").await;
+    let r = exchange(&app, &app.client(), &unapproved).await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert_eq!(r.json::<serde_json::Value>().await.unwrap()["error"], "consent_required");
+}
+
+#[test]
+fn an_unknown_embedded_exchange_is_a_configuration_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_fanvue-app-starter"))
+        .arg("--sandbox")
+        .current_dir(dir.path())
+        .env_clear()
+        .envs([("SESSION_SECRET", SECRET), ("EMBEDDED_EXCHANGE", "authorize_on_behalf")])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    for needle in ["EMBEDDED_EXCHANGE", "`authorize_on_behalf`", "`authorize-on-behalf`", "`jwt-bearer`"] {
+        assert!(stderr.contains(needle), "missing {needle} in:\n{stderr}");
+    }
 }
 
 /// The sandbox's authorize half and token endpoint, driven in process as the app's server
