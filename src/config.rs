@@ -76,6 +76,25 @@ pub struct EmbedConfig {
     pub platform_origins: Vec<String>,
     /// `EMBEDDED_SESSION_COOKIE_NAME`, default `{SESSION_COOKIE_NAME}_embedded`.
     pub cookie_name: String,
+    /// `EMBEDDED_EXCHANGE` (and `FANVUE_EMBED_AUTHORIZE_URL`): how the injected session token
+    /// becomes OAuth tokens.
+    pub exchange: EmbedExchange,
+}
+
+/// How an embedded app trades Fanvue's injected session token for tokens
+/// (see [`crate::embedded::exchange`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum EmbedExchange {
+    /// `authorize-on-behalf` (default): Fanvue's documented delegated flow. The session token
+    /// goes to Fanvue's authorize half at `authorize_url` (`FANVUE_EMBED_AUTHORIZE_URL`,
+    /// default `{OAUTH_ISSUER_BASE_URL}/oauth2/authorize-on-behalf`, an assumption: the path is
+    /// not public), which answers with a code the app redeems with its secret and PKCE verifier.
+    AuthorizeOnBehalf {
+        /// Where the authorize half is.
+        authorize_url: Url,
+    },
+    /// `jwt-bearer`: the session token as an RFC 7523 assertion at the token endpoint.
+    JwtBearer,
 }
 
 /// Paid apps (Fanvue App Store).
@@ -544,7 +563,7 @@ impl Config {
             r.parsed("FANVUE_BUDGET_PER_MINUTE", 190, "a whole number (Fanvue allows 200; 0 turns the budget off)");
         let issuer_origin = origin(&issuer);
         let webhooks = webhook_config(&mut r, &secret, sandbox.is_some(), &store);
-        let embed = embed_config(&mut r, &cookie_name, sandbox.as_ref().map(|_| issuer_origin.as_str()));
+        let embed = embed_config(&mut r, &cookie_name, &issuer, sandbox.as_ref().map(|_| issuer_origin.as_str()));
         let app_store = app_store_config(&mut r, &embed, sandbox.as_ref().map(|_| issuer_origin.as_str()));
         let metrics_token = r.get("METRICS_TOKEN");
         if metrics_token.as_ref().is_some_and(|t| t.chars().count() < 16) {
@@ -733,7 +752,7 @@ pub fn sandbox_webhook_secret(session_secret: &str) -> String {
     )
 }
 
-fn embed_config(r: &mut Reader<'_>, session_cookie: &str, sandbox_origin: Option<&str>) -> EmbedConfig {
+fn embed_config(r: &mut Reader<'_>, session_cookie: &str, issuer: &Url, sandbox_origin: Option<&str>) -> EmbedConfig {
     let raw = r.get("FANVUE_PLATFORM_URL").unwrap_or_else(|| "https://www.fanvue.com".to_owned());
     let mut platform_origins = Vec::new();
     for item in raw.split([',', ' ']).filter(|s| !s.is_empty()) {
@@ -758,7 +777,42 @@ fn embed_config(r: &mut Reader<'_>, session_cookie: &str, sandbox_origin: Option
             "must differ from SESSION_COOKIE_NAME and contain only letters, digits, `-`, `_` and `.`",
         );
     }
-    EmbedConfig { platform_origins, cookie_name }
+    let exchange = embed_exchange(r, issuer, sandbox_origin.is_some());
+    EmbedConfig { platform_origins, cookie_name, exchange }
+}
+
+/// `EMBEDDED_EXCHANGE` and, for the default, `FANVUE_EMBED_AUTHORIZE_URL` (the sandbox's own
+/// authorize half under `--sandbox`, as every other provider URL).
+fn embed_exchange(r: &mut Reader<'_>, issuer: &Url, sandbox: bool) -> EmbedExchange {
+    const URL_VAR: &str = "FANVUE_EMBED_AUTHORIZE_URL";
+    let default_url =
+        format!("{}{}", issuer.as_str().trim_end_matches('/'), crate::embedded::exchange::AUTHORIZE_ON_BEHALF_PATH);
+    let configured_url = if sandbox { None } else { r.get(URL_VAR) };
+    match r.get("EMBEDDED_EXCHANGE").as_deref() {
+        None | Some("authorize-on-behalf") => {
+            let authorize_url = match configured_url {
+                // Set: checked like the other upstream URLs. Derived: the issuer was checked.
+                Some(_) => r.upstream_url(URL_VAR, &default_url),
+                None => r.url(URL_VAR, &default_url),
+            };
+            EmbedExchange::AuthorizeOnBehalf { authorize_url }
+        }
+        Some("jwt-bearer") => {
+            if configured_url.is_some() {
+                r.problem(URL_VAR, "is set but EMBEDDED_EXCHANGE=jwt-bearer does not use it; unset one or the other");
+            }
+            EmbedExchange::JwtBearer
+        }
+        Some(other) => {
+            r.problem(
+                "EMBEDDED_EXCHANGE",
+                format!(
+                    "`{other}` is not `authorize-on-behalf` (the default, Fanvue's documented flow) or `jwt-bearer`"
+                ),
+            );
+            EmbedExchange::JwtBearer
+        }
+    }
 }
 
 fn app_store_config(r: &mut Reader<'_>, embed: &EmbedConfig, sandbox_origin: Option<&str>) -> AppStoreConfig {
@@ -878,6 +932,49 @@ mod tests {
                 "https://www.fanvue.com/app-store/0b1e4a8c-7d2f-4c39-a6e5-9f8d7c6b5a41?plan=6f3a2b1c-9e8d-4f7a-b5c4-3d2e1f0a9b8c&action=checkout"
             )
         );
+    }
+
+    #[test]
+    fn the_embedded_exchange_is_authorize_on_behalf_unless_jwt_bearer_is_chosen() {
+        let exchange = |mode, vars: &[(&str, &str)]| {
+            let mut all = GOOD.to_vec();
+            all.extend_from_slice(vars);
+            load(mode, &all).map(|c| c.embed.exchange)
+        };
+        let on_behalf = |url: &str| EmbedExchange::AuthorizeOnBehalf {
+            authorize_url: Url::parse(url).ok().unwrap_or_else(fallback_url),
+        };
+        assert_eq!(
+            exchange(Mode::Fanvue, &[]).ok(),
+            Some(on_behalf("https://auth.fanvue.com/oauth2/authorize-on-behalf")),
+            "derived from OAUTH_ISSUER_BASE_URL"
+        );
+        assert_eq!(
+            exchange(Mode::Fanvue, &[("FANVUE_EMBED_AUTHORIZE_URL", "https://api.fanvue.com/embedded/authorize/")])
+                .ok(),
+            Some(on_behalf("https://api.fanvue.com/embedded/authorize"))
+        );
+        assert_eq!(exchange(Mode::Fanvue, &[("EMBEDDED_EXCHANGE", "jwt-bearer")]).ok(), Some(EmbedExchange::JwtBearer));
+        // --sandbox: the sandbox's authorize half, whatever .env says for Fanvue.
+        assert_eq!(
+            exchange(Mode::Sandbox, &[("FANVUE_EMBED_AUTHORIZE_URL", "https://api.fanvue.com/x")]).ok(),
+            Some(on_behalf("https://127.0.0.1:3002/oauth2/authorize-on-behalf"))
+        );
+
+        let found =
+            exchange(Mode::Fanvue, &[("EMBEDDED_EXCHANGE", "jwt_bearer")]).err().map(|e| e.0).unwrap_or_default();
+        assert_eq!(found.iter().map(|p| p.var).collect::<Vec<_>>(), ["EMBEDDED_EXCHANGE"]);
+        assert!(found[0].message.contains("`jwt_bearer`") && found[0].message.contains("`authorize-on-behalf`"));
+        assert!(found[0].message.contains("`jwt-bearer`"));
+        for bad in [
+            vec![("FANVUE_EMBED_AUTHORIZE_URL", "http://api.fanvue.com/authorize")],
+            vec![("FANVUE_EMBED_AUTHORIZE_URL", "https://api.fanvue.com/authorize?x=1")],
+            vec![("FANVUE_EMBED_AUTHORIZE_URL", "https://api.fanvue.com/x"), ("EMBEDDED_EXCHANGE", "jwt-bearer")],
+        ] {
+            let found = exchange(Mode::Fanvue, &bad).err().map(|e| e.0).unwrap_or_default();
+            let vars: Vec<_> = found.iter().map(|p| p.var).collect();
+            assert_eq!(vars, ["FANVUE_EMBED_AUTHORIZE_URL"], "{bad:?}");
+        }
     }
 
     #[test]

@@ -64,7 +64,7 @@ impl AppState {
         let crate::session::Stores { sessions: session_store, vault, embedded_vault } =
             crate::session::open_store(&config.session).await?;
         let embedded_tokens = SessionTokens::new(oauth.clone(), embedded_vault, config.session.ttl);
-        let embed_exchange = Arc::new(crate::embedded::exchange::JwtBearer::new(oauth.clone()));
+        let embed_exchange = embed_exchange(&config, &oauth);
         let tokens = SessionTokens::new(oauth, vault, config.session.ttl);
         let upload_slots = Arc::new(tokio::sync::Semaphore::new(CONCURRENT_UPLOADS));
         let webhooks = crate::webhooks::Webhooks::open(config.webhooks.clone())
@@ -101,6 +101,18 @@ impl AppState {
     /// The OAuth client.
     pub fn oauth(&self) -> &OAuthClient {
         self.tokens.oauth()
+    }
+}
+
+/// The embedded sign-in `EMBEDDED_EXCHANGE` asks for.
+fn embed_exchange(config: &Config, oauth: &OAuthClient) -> Arc<dyn crate::embedded::exchange::SessionTokenExchange> {
+    use crate::config::EmbedExchange;
+    use crate::embedded::exchange::{AuthorizeOnBehalf, JwtBearer};
+    match &config.embed.exchange {
+        EmbedExchange::AuthorizeOnBehalf { authorize_url } => {
+            Arc::new(AuthorizeOnBehalf::new(oauth.clone(), authorize_url.clone()))
+        }
+        EmbedExchange::JwtBearer => Arc::new(JwtBearer::new(oauth.clone())),
     }
 }
 

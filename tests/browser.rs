@@ -274,7 +274,8 @@ async fn embedded_flow(prefs: serde_json::Value) -> Option<(String, bool)> {
     let url: String = c.execute("return location.href", vec![]).await.unwrap().as_str().unwrap().to_owned();
     assert_eq!(url, app.url("/embedded"));
     c.enter_parent_frame().await.unwrap();
-    assert_eq!(app.stat("tokenRequests").await, 1, "one jwt-bearer exchange");
+    assert_eq!(app.stat("onBehalfRequests").await, 1, "one code from Fanvue's authorize half");
+    assert_eq!(app.stat("tokenRequests").await, 1, "redeemed once");
     browser.client.close().await.unwrap();
     Some((carrier, unpartitioned))
 }

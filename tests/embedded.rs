@@ -1,10 +1,15 @@
 //! The embedded surface over HTTP: framing headers, the session-token exchange through the
-//! sandbox's creator surface, the partitioned cookie and the bearer fallback, and the SDK's
-//! error codes. (The same flow in a real browser, inside the sandbox's iframe, is in
+//! sandbox's creator surface (authorize-on-behalf by default, jwt-bearer when chosen), the
+//! partitioned cookie and the bearer fallback, refresh of an embedded session, and the SDK's
+//! error codes. The sandbox's authorize half is also driven in process, as the app's server
+//! drives it. (The same flow in a real browser, inside the sandbox's iframe, is in
 //! `browser.rs`.)
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
+
+use std::collections::HashMap;
+use std::time::Duration;
 
 use common::*;
 use reqwest::StatusCode;
@@ -147,12 +152,13 @@ async fn expired_unapproved_and_malformed_tokens_get_the_sdks_errors() {
     let r = exchange(&app, &app.client(), &unapproved).await;
     assert_eq!(error_of(r).await, (StatusCode::FORBIDDEN, "consent_required".to_owned()));
 
-    let before = app.stat("tokenRequests").await;
+    let before = (app.stat("tokenRequests").await, app.stat("onBehalfRequests").await);
     let r = exchange(&app, &app.client(), "not-a-session-token").await;
     assert_eq!(error_of(r).await, (StatusCode::UNAUTHORIZED, "invalid_session_token".to_owned()));
     let r = exchange(&app, &app.client(), "").await;
     assert_eq!(error_of(r).await, (StatusCode::BAD_REQUEST, "no_session_token".to_owned()));
-    assert_eq!(app.stat("tokenRequests").await, before, "malformed tokens never reach the provider");
+    let after = (app.stat("tokenRequests").await, app.stat("onBehalfRequests").await);
+    assert_eq!(after, before, "malformed tokens never reach the provider");
 
     // A creator who revoked the app: the next token is refused with consent_required.
     let token = injected_token(&app, "ava.sandbox", true, "").await;
@@ -181,4 +187,362 @@ async fn an_unsubscribed_creator_sees_the_checkout_link_inside_fanvue() {
     let view = iframe.get(app.url("/embedded/view")).send().await.unwrap().text().await.unwrap();
     assert!(view.contains("data-active=\"false\"") && view.contains("id=\"checkout\""), "{view}");
     assert!(view.contains("target=\"_top\""), "checkout leaves the iframe");
+}
+
+/// The default exchange: the session token buys a code at the sandbox's authorize half, the
+/// code buys tokens with a refresh token, and the embedded session refreshes like a console
+/// session when its access token runs out.
+#[tokio::test]
+async fn the_default_exchange_is_authorize_on_behalf_and_its_session_refreshes() {
+    // Tokens live 33 s: 3.5 s after sign-in they are inside the 30 s refresh window. No
+    // caches, so that every view calls Fanvue with the session's token.
+    let app = TestApp::spawn(&[
+        ("SANDBOX_ACCESS_TOKEN_TTL_SECS", "33"),
+        ("PROFILE_CACHE_SECS", "0"),
+        ("ENTITLEMENT_CACHE_SECS", "0"),
+    ])
+    .await;
+    let token = injected_token(&app, "ava.sandbox", true, "").await;
+    let iframe = app.client();
+    let r = exchange(&app, &iframe, &token).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(app.stat("onBehalfRequests").await, 1, "the token went to Fanvue's authorize half");
+    assert_eq!(app.stat("codeExchanges").await, 1, "and the code was redeemed at the token endpoint");
+    assert_eq!(app.stat("tokenRequests").await, 1, "no jwt-bearer grant");
+    let view = iframe.get(app.url("/embedded/view")).send().await.unwrap().text().await.unwrap();
+    assert!(view.contains("Hello, Ava Sandbox"), "{view}");
+    assert_eq!(app.stat("refreshes").await, 0);
+
+    tokio::time::sleep(Duration::from_millis(3500)).await;
+    let r = iframe.get(app.url("/embedded/view")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(r.text().await.unwrap().contains("Hello, Ava Sandbox"));
+    assert_eq!(app.stat("refreshes").await, 1, "the embedded session had a refresh token and used it");
+    let view = iframe.get(app.url("/embedded/view")).send().await.unwrap().text().await.unwrap();
+    assert!(view.contains("Hello, Ava Sandbox"));
+    assert_eq!((app.stat("refreshes").await, app.stat("reuseDetected").await), (1, 0), "the rotation was kept");
+
+    // A replayed session token is refused by the authorize half; no code is issued for it.
+    let r = exchange(&app, &app.client(), &token).await;
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(r.json::<serde_json::Value>().await.unwrap()["error"], "invalid_session_token");
+    assert_eq!((app.stat("onBehalfRequests").await, app.stat("codeExchanges").await), (2, 1));
+    assert!(!app.logs().contains(&token), "the session token is never logged");
+}
+
+#[tokio::test]
+async fn jwt_bearer_remains_available_when_chosen() {
+    let app = TestApp::spawn(&[("EMBEDDED_EXCHANGE", "jwt-bearer")]).await;
+    let token = injected_token(&app, "ava.sandbox", true, "").await;
+    let iframe = app.client();
+    assert_eq!(exchange(&app, &iframe, &token).await.status(), StatusCode::OK);
+    let view = iframe.get(app.url("/embedded/view")).send().await.unwrap().text().await.unwrap();
+    assert!(view.contains("Hello, Ava Sandbox"), "{view}");
+    assert_eq!(app.stat("onBehalfRequests").await, 0, "the authorize half is not used");
+    assert_eq!((app.stat("tokenRequests").await, app.stat("codeExchanges").await), (1, 0), "one jwt-bearer grant");
+
+    let r = exchange(&app, &app.client(), &token).await;
+    assert_eq!(r.json::<serde_json::Value>().await.unwrap()["error"], "invalid_session_token", "single use");
+    let unapproved = injected_token(&app, "bo.unsubscribed", false, "").await;
+    let r = exchange(&app, &app.client(), &unapproved).await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert_eq!(r.json::<serde_json::Value>().await.unwrap()["error"], "consent_required");
+}
+
+#[test]
+fn an_unknown_embedded_exchange_is_a_configuration_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_fanvue-app-starter"))
+        .arg("--sandbox")
+        .current_dir(dir.path())
+        .env_clear()
+        .envs([("SESSION_SECRET", SECRET), ("EMBEDDED_EXCHANGE", "authorize_on_behalf")])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    for needle in ["EMBEDDED_EXCHANGE", "`authorize_on_behalf`", "`authorize-on-behalf`", "`jwt-bearer`"] {
+        assert!(stderr.contains(needle), "missing {needle} in:\n{stderr}");
+    }
+}
+
+/// The sandbox's authorize half and token endpoint, driven in process as the app's server
+/// drives them.
+mod authorize_half {
+    use axum::body::Body;
+    use axum::http::{Request, header};
+    use base64::Engine;
+    use fanvue_app_starter::config::{Config, Mode};
+    use fanvue_app_starter::crypto;
+    use fanvue_app_starter::sandbox::{SandboxState, router};
+    use fanvue_app_starter::scopes::ScopeSet;
+    use http_body_util::BodyExt;
+    use serde_json::{Value, json};
+    use sha2::Digest;
+    use tower::ServiceExt;
+
+    use super::*;
+
+    const REDIRECT: &str = "https://localhost:3001/api/oauth/callback";
+    const SIGNING: &str = "sandbox-test-signing";
+    const AVA: &str = fanvue_app_starter::sandbox::api::USER_UUID;
+    const SCOPE: &str = "openid offline_access offline read:self";
+
+    struct Sandbox {
+        sb: SandboxState,
+        basic: String,
+    }
+
+    struct Reply {
+        status: StatusCode,
+        headers: axum::http::HeaderMap,
+        json: Value,
+    }
+
+    fn sandbox() -> Sandbox {
+        let vars = HashMap::from([("SANDBOX_PORT", "3002")]);
+        let config = Config::from_lookup(Mode::Sandbox, &|k| vars.get(k).map(|v| (*v).to_owned())).unwrap();
+        let secret = secrecy::ExposeSecret::expose_secret(&config.oauth.client_secret).to_owned();
+        let basic = base64::engine::general_purpose::STANDARD.encode(format!("{}:{secret}", config.oauth.client_id));
+        Sandbox { sb: SandboxState::from_config(&config, SIGNING, None), basic }
+    }
+
+    fn pkce() -> (String, String) {
+        let verifier = crypto::random_token(32);
+        (verifier.clone(), crypto::b64(&sha2::Sha256::digest(verifier.as_bytes())))
+    }
+
+    fn form(pairs: &[(&str, &str)]) -> String {
+        url::form_urlencoded::Serializer::new(String::new()).extend_pairs(pairs).finish()
+    }
+
+    /// A session token signed with the sandbox's key, with these claims (to forge the ones
+    /// the creator surface never mints).
+    fn signed_token(claims: &Value) -> String {
+        let key = crypto::Key::derive(SIGNING.as_bytes(), "sandbox-session-token-v1");
+        let header = crypto::b64(br#"{"alg":"HS256","typ":"JWT"}"#);
+        let payload = crypto::b64(claims.to_string().as_bytes());
+        let mac = crypto::b64(&key.mac(format!("{header}.{payload}").as_bytes()));
+        format!("{header}.{payload}.{mac}")
+    }
+
+    impl Sandbox {
+        fn account(&self, handle: &str) -> &'static str {
+            fanvue_app_starter::sandbox::users::find(handle).unwrap().uuid
+        }
+
+        /// What the creator surface injects for `handle` (after approving the app if `approve`).
+        fn session_token(&self, handle: &str, approve: bool) -> String {
+            let user = self.account(handle);
+            if approve {
+                self.sb.store.consent(user, self.sb.app.scopes);
+            }
+            self.sb.store.mint_session_token(&self.sb.issuer, user, 60)
+        }
+
+        async fn post(&self, path: &str, body: String, auth: Option<String>) -> Reply {
+            let mut request = Request::post(path).header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
+            if let Some(auth) = auth {
+                request = request.header(header::AUTHORIZATION, auth);
+            }
+            let response = router(self.sb.clone()).oneshot(request.body(Body::from(body)).unwrap()).await.unwrap();
+            let (status, headers) = (response.status(), response.headers().clone());
+            let bytes = response.into_body().collect().await.unwrap().to_bytes();
+            Reply { status, headers, json: serde_json::from_slice(&bytes).unwrap_or(Value::Null) }
+        }
+
+        /// The app's request to the authorize half, with `changes` applied (an empty value
+        /// removes the parameter).
+        async fn authorize(&self, token: &str, challenge: &str, changes: &[(&str, &str)]) -> Reply {
+            let mut params: Vec<(&str, &str)> = vec![
+                ("client_id", "fanvue-app-starter-sandbox"),
+                ("session_token", token),
+                ("response_type", "code"),
+                ("redirect_uri", REDIRECT),
+                ("scope", SCOPE),
+                ("state", "state-0123456789"),
+                ("nonce", "nonce-0123456789"),
+                ("code_challenge", challenge),
+                ("code_challenge_method", "S256"),
+            ];
+            for (key, value) in changes {
+                params.retain(|(k, _)| k != key);
+                if !value.is_empty() {
+                    params.push((key, value));
+                }
+            }
+            self.post("/oauth2/authorize-on-behalf", form(&params), None).await
+        }
+
+        async fn token(&self, pairs: &[(&str, &str)]) -> Reply {
+            self.post("/oauth2/token", form(pairs), Some(format!("Basic {}", self.basic))).await
+        }
+
+        async fn redeem(&self, code: &str, verifier: &str, redirect_uri: &str) -> Reply {
+            self.token(&[
+                ("grant_type", "authorization_code"),
+                ("code", code),
+                ("code_verifier", verifier),
+                ("redirect_uri", redirect_uri),
+            ])
+            .await
+        }
+
+        /// A fresh code for Ava and the verifier that redeems it.
+        async fn code(&self) -> (String, String) {
+            let (verifier, challenge) = pkce();
+            let reply = self.authorize(&self.session_token("ava.sandbox", true), &challenge, &[]).await;
+            assert_eq!(reply.status, StatusCode::OK, "{}", reply.json);
+            (reply.json["code"].as_str().unwrap().to_owned(), verifier)
+        }
+
+        async fn me(&self, access_token: &str) -> StatusCode {
+            let request = Request::get("/api/users/me")
+                .header(header::AUTHORIZATION, format!("Bearer {access_token}"))
+                .header("x-fanvue-api-version", "2025-06-26")
+                .body(Body::empty())
+                .unwrap();
+            router(self.sb.clone()).oneshot(request).await.unwrap().status()
+        }
+    }
+
+    #[tokio::test]
+    async fn a_code_is_bound_to_the_creator_pkce_and_the_redirect_uri_and_redeemed_once() {
+        let sb = sandbox();
+        let (verifier, challenge) = pkce();
+        let reply = sb.authorize(&sb.session_token("ava.sandbox", true), &challenge, &[]).await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.json);
+        assert_eq!(reply.json["state"], "state-0123456789", "the state comes back");
+        assert_eq!(reply.headers[header::CACHE_CONTROL], "no-store");
+        let code = reply.json["code"].as_str().unwrap();
+
+        let tokens = sb.redeem(code, &verifier, REDIRECT).await;
+        assert_eq!(tokens.status, StatusCode::OK, "{}", tokens.json);
+        let (at, rt) = (tokens.json["access_token"].as_str().unwrap(), tokens.json["refresh_token"].as_str().unwrap());
+        let id_token = tokens.json["id_token"].as_str().unwrap();
+        let claims: Value =
+            serde_json::from_slice(&crypto::unb64(id_token.split('.').nth(1).unwrap()).unwrap()).unwrap();
+        assert_eq!((claims["sub"].as_str(), claims["nonce"].as_str()), (Some(AVA), Some("nonce-0123456789")));
+        assert_eq!(sb.me(at).await, StatusCode::OK);
+        // Offline access: the refresh token rotates like any other.
+        let refreshed = sb.token(&[("grant_type", "refresh_token"), ("refresh_token", rt)]).await;
+        assert_eq!(refreshed.status, StatusCode::OK, "{}", refreshed.json);
+        let at = refreshed.json["access_token"].as_str().unwrap().to_owned();
+        assert_eq!(sb.me(&at).await, StatusCode::OK);
+
+        // One-time: a replay fails and revokes what the code issued.
+        let replay = sb.redeem(code, &verifier, REDIRECT).await;
+        assert_eq!(replay.json["error"], "invalid_grant");
+        assert_eq!(sb.me(&at).await, StatusCode::UNAUTHORIZED, "a replayed code revokes its grant");
+
+        // Only with the verifier whose challenge it carries (a wrong one burns the code).
+        let (code, verifier) = sb.code().await;
+        let (wrong, _) = pkce();
+        assert_eq!(sb.redeem(&code, &wrong, REDIRECT).await.json["error"], "invalid_grant");
+        assert_eq!(sb.redeem(&code, &verifier, REDIRECT).await.json["error"], "invalid_grant");
+        // Only with the redirect URI it was issued for, exactly.
+        let (code, verifier) = sb.code().await;
+        let other = format!("{REDIRECT}/");
+        assert_eq!(sb.redeem(&code, &verifier, &other).await.json["error"], "invalid_grant");
+        // Only by the client, with its secret.
+        let (code, verifier) = sb.code().await;
+        let body = form(&[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("code_verifier", &verifier),
+            ("redirect_uri", REDIRECT),
+        ]);
+        let anonymous = sb.post("/oauth2/token", body, None).await;
+        assert_eq!(
+            (anonymous.status, anonymous.json["error"].as_str()),
+            (StatusCode::UNAUTHORIZED, Some("invalid_client"))
+        );
+    }
+
+    #[tokio::test]
+    async fn the_session_token_must_be_fresh_unused_genuine_for_this_app_and_approved() {
+        let sb = sandbox();
+        let (_, challenge) = pkce();
+        let error_of = |reply: Reply| (reply.status, reply.json["error"].as_str().unwrap_or_default().to_owned());
+        let refused = |error: &str| (StatusCode::BAD_REQUEST, error.to_owned());
+
+        let token = sb.session_token("ava.sandbox", true);
+        assert_eq!(sb.authorize(&token, &challenge, &[]).await.status, StatusCode::OK);
+        assert_eq!(
+            error_of(sb.authorize(&token, &challenge, &[]).await),
+            refused("invalid_session_token"),
+            "single use"
+        );
+
+        let expired = sb.sb.store.mint_session_token(&sb.sb.issuer, sb.account("ava.sandbox"), -5);
+        assert_eq!(error_of(sb.authorize(&expired, &challenge, &[]).await), refused("invalid_session_token"));
+        let mut forged = sb.session_token("ava.sandbox", true);
+        forged.pop();
+        forged.push('A');
+        assert_eq!(error_of(sb.authorize(&forged, &challenge, &[]).await), refused("invalid_session_token"));
+        let claims = |aud: Value, client_id: &str, sub: &str| {
+            let now = fanvue_app_starter::oauth::tokens::now_unix();
+            json!({"sub": sub, "aud": aud, "client_id": client_id, "exp": now + 60, "jti": crypto::random_token(12)})
+        };
+        let for_the_token_endpoint_only =
+            signed_token(&claims(json!(format!("{}/oauth2/token", sb.sb.issuer)), "fanvue-app-starter-sandbox", AVA));
+        let audience = json!([format!("{}/oauth2/authorize-on-behalf", sb.sb.issuer)]);
+        let for_another_app = signed_token(&claims(audience.clone(), "another-app", AVA));
+        let for_nobody =
+            signed_token(&claims(audience, "fanvue-app-starter-sandbox", "00000000-0000-4000-8000-000000000000"));
+        for token in [&for_the_token_endpoint_only, &for_another_app] {
+            assert_eq!(error_of(sb.authorize(token, &challenge, &[]).await), refused("invalid_session_token"));
+        }
+        assert_eq!(error_of(sb.authorize(&for_nobody, &challenge, &[]).await), refused("login_required"));
+
+        // The creator has not approved the app, or not every scope asked for.
+        let unapproved = sb.session_token("bo.unsubscribed", false);
+        let consent_required = (StatusCode::FORBIDDEN, "consent_required".to_owned());
+        assert_eq!(error_of(sb.authorize(&unapproved, &challenge, &[]).await), consent_required);
+        sb.sb.store.consent(sb.account("bo.unsubscribed"), ScopeSet::parse_granted("read:self"));
+        let token = sb.session_token("bo.unsubscribed", false);
+        let wider = sb.authorize(&token, &challenge, &[("scope", "openid offline read:self read:chat")]).await;
+        assert_eq!(error_of(wider), consent_required);
+    }
+
+    #[tokio::test]
+    async fn the_request_is_checked_before_the_token_is_spent() {
+        let sb = sandbox();
+        let (_, challenge) = pkce();
+        let token = sb.session_token("ava.sandbox", true);
+        let error_of = |reply: Reply| reply.json["error"].as_str().unwrap_or_default().to_owned();
+        for (changes, error) in [
+            (vec![("client_id", "someone-else")], "invalid_client"),
+            (vec![("redirect_uri", "https://localhost:3001/api/oauth/callback/")], "invalid_request"),
+            (vec![("code_challenge_method", "plain")], "invalid_request"),
+            (vec![("code_challenge", "")], "invalid_request"),
+            (vec![("state", "short")], "invalid_state"),
+            (vec![("response_type", "token")], "unsupported_response_type"),
+            (vec![("scope", "openid read:wallet")], "invalid_scope"),
+            (vec![("session_token", "")], "invalid_request"),
+            (vec![("client_secret", "anything")], "invalid_request"),
+        ] {
+            assert_eq!(error_of(sb.authorize(&token, &challenge, &changes).await), error, "{changes:?}");
+        }
+        // The client secret is never for Fanvue's half, even in Basic.
+        let body = form(&[("client_id", "fanvue-app-starter-sandbox"), ("session_token", &token)]);
+        let with_basic = sb.post("/oauth2/authorize-on-behalf", body, Some(format!("Basic {}", sb.basic))).await;
+        assert_eq!(error_of(with_basic), "invalid_request");
+        // None of those spent the token.
+        assert_eq!(sb.authorize(&token, &challenge, &[]).await.status, StatusCode::OK);
+        assert_eq!(sb.sb.store.stats().on_behalf_requests, 11);
+    }
+
+    #[tokio::test]
+    async fn discovery_advertises_the_authorize_half() {
+        let sb = sandbox();
+        let request = Request::get("/.well-known/openid-configuration").body(Body::empty()).unwrap();
+        let response = router(sb.sb.clone()).oneshot(request).await.unwrap();
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        let discovery: Value = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(
+            discovery["fanvue_authorize_on_behalf_endpoint"],
+            "https://127.0.0.1:3002/oauth2/authorize-on-behalf"
+        );
+    }
 }

@@ -11,6 +11,19 @@
 //!                                 `Authorization: Bearer <session id>`
 //! ```
 //!
+//! The trade, by default (`EMBEDDED_EXCHANGE=authorize-on-behalf`, see [`exchange`]):
+//!
+//! ```text
+//! app server ── POST FANVUE_EMBED_AUTHORIZE_URL  session token + PKCE challenge, state, nonce,
+//!                                                 scopes, OAUTH_REDIRECT_URI (never visited)
+//!            ◀─ {code, state}                     Fanvue checked the token and the consent
+//! app server ── POST {issuer}/oauth2/token        client_secret_basic + code + code_verifier
+//!            ◀─ access, refresh and id tokens     + redirect_uri, as the off-platform callback
+//! ```
+//!
+//! The tokens go to the embedded sessions' own vault (`AppState::embedded_tokens`), where
+//! they are refreshed like a console session's.
+//!
 //! Only these routes may be framed, and only by `FANVUE_PLATFORM_URL`
 //! (`Content-Security-Policy: frame-ancestors …`, no `X-Frame-Options`); every other route
 //! still refuses framing. The iframe needs `allow-scripts allow-same-origin` (the page calls

@@ -122,6 +122,18 @@ pub enum OAuthError {
     /// A configured URL cannot be used.
     #[error("invalid OAuth configuration: {0}")]
     Config(String),
+    /// Fanvue's authorize half (embedded apps' authorize-on-behalf) issued no code: an OAuth
+    /// error such as `consent_required`, or an answer that is not one (wrong URL?).
+    #[error("the authorize-on-behalf endpoint (FANVUE_EMBED_AUTHORIZE_URL) answered `{code}`: {description}")]
+    AuthorizeRefused {
+        /// The OAuth error code, or the HTTP status when the answer was not an OAuth error.
+        code: String,
+        /// The provider's description.
+        description: String,
+    },
+    /// The authorization response carries another `state` than the request sent.
+    #[error("the authorization response's state does not match the request")]
+    StateMismatch,
 }
 
 impl OAuthError {
@@ -303,6 +315,84 @@ impl OAuthClient {
             scopes,
             user,
         })
+    }
+
+    /// The authorize half of Fanvue's delegated authorize-on-behalf flow (embedded apps):
+    /// presents the injected `session_token` at `endpoint` with a fresh PKCE challenge (S256),
+    /// `state` (256 bits) and `nonce`, and gets back an authorization code bound to them, to
+    /// the registered redirect URI and to the creator the token names. Redeem it with
+    /// [`OAuthClient::exchange`] and the returned [`PendingLogin`], as the off-platform
+    /// callback does.
+    ///
+    /// The wire is an assumption (Fanvue's appendix is not public), documented in
+    /// [`crate::embedded::exchange`]: a back-channel form `POST` answered with JSON
+    /// `{code, state}` or an OAuth error. No client secret is sent: Fanvue "never sees your
+    /// client secret, PKCE verifier, or the resulting tokens"; the code is worthless without
+    /// both, which only the token endpoint sees.
+    pub async fn authorize_on_behalf(
+        &self,
+        endpoint: &Url,
+        session_token: &str,
+        now: i64,
+    ) -> Result<(String, PendingLogin), OAuthError> {
+        #[derive(Deserialize)]
+        struct Answer {
+            code: Option<String>,
+            state: Option<String>,
+            error: Option<String>,
+            error_description: Option<String>,
+        }
+        let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+        let state = CsrfToken::new_random_len(32);
+        let nonce = CsrfToken::new_random_len(16);
+        let scope: Vec<&str> = Scope::SYSTEM.iter().copied().chain(self.scopes.iter().map(Scope::as_str)).collect();
+        let redirect_uri = self.client.redirect_uri().map(|r| r.as_str().to_owned()).unwrap_or_default();
+        let response = self
+            .http
+            .0
+            .post(endpoint.clone())
+            .header(reqwest::header::ACCEPT, "application/json")
+            .form(&[
+                ("client_id", self.client_id.as_str()),
+                ("session_token", session_token),
+                ("response_type", "code"),
+                ("redirect_uri", &redirect_uri),
+                ("scope", &scope.join(" ")),
+                ("state", state.secret()),
+                ("nonce", nonce.secret()),
+                ("code_challenge", challenge.as_str()),
+                ("code_challenge_method", challenge.method().as_str()),
+            ])
+            .send()
+            .await
+            .map_err(|e| OAuthError::Transport(e.without_url().to_string()))?;
+        let status = response.status();
+        let body = response.bytes().await.map_err(|e| OAuthError::Transport(e.without_url().to_string()))?;
+        let answer = serde_json::from_slice::<Answer>(&body).ok();
+        let answer = match answer {
+            Some(answer) if status.is_success() => answer,
+            Some(Answer { error: Some(code), error_description, .. }) => {
+                return Err(OAuthError::AuthorizeRefused { code, description: error_description.unwrap_or_default() });
+            }
+            _ => {
+                return Err(OAuthError::AuthorizeRefused {
+                    code: status.to_string(),
+                    description: "not an OAuth answer; check FANVUE_EMBED_AUTHORIZE_URL".into(),
+                });
+            }
+        };
+        let code = answer.code.filter(|c| !c.is_empty() && c.len() <= 2048);
+        let Some(code) = code else {
+            return Err(OAuthError::BadResponse("no code in the authorize-on-behalf answer".into()));
+        };
+        // Over a back channel the answer cannot come from elsewhere; the check still catches
+        // a proxy or stand-in that mixes answers up, and is what the flow promises.
+        let answered = answer.state.unwrap_or_default();
+        if !crypto::constant_time_eq(state.secret().as_bytes(), answered.as_bytes()) {
+            return Err(OAuthError::StateMismatch);
+        }
+        let pending = PendingLogin { state, verifier, nonce, return_to: ReturnTo::home(), started_at: now };
+        Ok((code, pending))
     }
 
     /// Revokes a refresh token (RFC 7009) and with it the grant. Done by hand because the

@@ -14,7 +14,7 @@
 //! that revokes the whole grant, revocation, `X-Fanvue-API-Version`, scope checks on every API
 //! call (the same endpoint table the app uses), and the 200 requests / 60 s budget.
 //!
-//! - [`provider`]: authorize, consent, token, revoke;
+//! - [`provider`]: authorize, consent, token, revoke, and embedded apps' authorize-on-behalf;
 //! - [`api`]: the REST API and its seeded data;
 //! - [`store`]: codes, grants, tokens and counters (`GET /_sandbox/stats`).
 //!
@@ -133,6 +133,7 @@ pub fn router(state: SandboxState) -> Router {
         .route("/oauth2/consent", post(provider::consent))
         .route("/oauth2/token", post(provider::token))
         .route("/oauth2/revoke", post(provider::revoke))
+        .route(crate::embedded::exchange::AUTHORIZE_ON_BEHALF_PATH, post(provider::authorize_on_behalf))
         .route("/.well-known/openid-configuration", get(discovery))
         .route("/api/{*rest}", any(api::dispatch))
         .route("/app-store/{app}", get(surface::listing))
@@ -155,6 +156,9 @@ async fn discovery(axum::extract::State(sb): axum::extract::State<SandboxState>)
         "authorization_endpoint": format!("{issuer}/oauth2/auth"),
         "token_endpoint": format!("{issuer}/oauth2/token"),
         "revocation_endpoint": format!("{issuer}/oauth2/revoke"),
+        // Not standard metadata: where embedded apps trade a session token for a code (assumed
+        // path; Fanvue's is not public).
+        "fanvue_authorize_on_behalf_endpoint": format!("{issuer}{}", crate::embedded::exchange::AUTHORIZE_ON_BEHALF_PATH),
         "response_types_supported": ["code"],
         "response_modes_supported": ["query", "form_post"],
         "grant_types_supported": ["authorization_code", "refresh_token", "urn:ietf:params:oauth:grant-type:jwt-bearer"],

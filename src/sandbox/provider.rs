@@ -3,6 +3,10 @@
 //! `POST /oauth2/token` (authorization_code with PKCE S256, refresh_token with rotation and
 //! reuse detection; `client_secret_basic` only) and `POST /oauth2/revoke` (RFC 7009).
 //!
+//! For embedded apps, `POST /oauth2/authorize-on-behalf` plays Fanvue's authorize half of the
+//! delegated flow (session token in, one-time code out; the wire is this starter's assumption,
+//! see [`crate::embedded::exchange`]), and the token endpoint also takes the jwt-bearer grant.
+//!
 //! As at Hydra, an unknown client or a redirect URI that does not match exactly gets an error
 //! page and no redirect; every other authorize error is sent back to the app.
 
@@ -91,25 +95,10 @@ pub async fn authorize(State(sb): State<SandboxState>, RawQuery(query): RawQuery
     if get("nonce").is_some_and(|n| n.len() < 8) {
         return reject("invalid_request", "The nonce is too short and therefore considered too weak.");
     }
-    let mut scopes = ScopeSet::empty();
-    let (mut offline, mut openid) = (false, false);
-    for name in get("scope").unwrap_or("").split(' ').filter(|s| !s.is_empty()) {
-        match name {
-            "openid" => openid = true,
-            "offline" | "offline_access" => offline = true,
-            other => match other.parse::<Scope>() {
-                Ok(scope) => scopes.insert(scope),
-                Err(_) => {
-                    return reject(
-                        "invalid_scope",
-                        &format!(
-                            "The requested scope is invalid, unknown, or malformed. The OAuth 2.0 Client is not allowed to request scope '{other}'."
-                        ),
-                    );
-                }
-            },
-        }
-    }
+    let (scopes, offline, openid) = match parse_scope(get("scope").unwrap_or("")) {
+        Ok(parsed) => parsed,
+        Err(description) => return reject("invalid_scope", &description),
+    };
     let request = ConsentRequest {
         redirect_uri: redirect_uri.to_owned(),
         scopes,
@@ -133,6 +122,109 @@ pub async fn authorize(State(sb): State<SandboxState>, RawQuery(query): RawQuery
     match page.render() {
         Ok(html) => Html(html).into_response(),
         Err(_) => error_page(StatusCode::INTERNAL_SERVER_ERROR, "Error", "The consent page could not be rendered."),
+    }
+}
+
+/// An authorize request's `scope`: the app scopes, whether offline access (`offline` or
+/// `offline_access`) and whether `openid` were asked for. `Err` is Hydra's description of the
+/// first unknown scope.
+fn parse_scope(raw: &str) -> Result<(ScopeSet, bool, bool), String> {
+    let mut scopes = ScopeSet::empty();
+    let (mut offline, mut openid) = (false, false);
+    for name in raw.split(' ').filter(|s| !s.is_empty()) {
+        match name {
+            "openid" => openid = true,
+            "offline" | "offline_access" => offline = true,
+            other => match other.parse::<Scope>() {
+                Ok(scope) => scopes.insert(scope),
+                Err(_) => {
+                    return Err(format!(
+                        "The requested scope is invalid, unknown, or malformed. The OAuth 2.0 Client is not allowed to request scope '{other}'."
+                    ));
+                }
+            },
+        }
+    }
+    Ok((scopes, offline, openid))
+}
+
+/// `POST /oauth2/authorize-on-behalf`: Fanvue's authorize half for embedded apps. A back
+/// channel (no browser, so every answer is JSON, never a redirect): the app presents the
+/// session token the creator surface injected, with its PKCE challenge, `state`, `nonce`,
+/// scopes and registered redirect URI, and gets `{code, state}`. The code is redeemed at
+/// `/oauth2/token` like any other (one-time, PKCE, exact redirect URI; a replay revokes).
+/// No client authentication: Fanvue never sees the app's secret in this flow, so one sent
+/// here is refused as the leak it is.
+pub async fn authorize_on_behalf(State(sb): State<SandboxState>, headers: HeaderMap, body: Bytes) -> Response {
+    sb.store.count(|s| s.on_behalf_requests += 1);
+    if !sb.latency.is_zero() {
+        tokio::time::sleep(sb.latency).await;
+    }
+    let form: std::collections::HashMap<String, String> = url::form_urlencoded::parse(&body).into_owned().collect();
+    let get = |k: &str| form.get(k).map(String::as_str).filter(|v| !v.is_empty());
+    let bad = |error: &str, description: &str| oauth_error(StatusCode::BAD_REQUEST, error, description);
+    if headers.contains_key(header::AUTHORIZATION) || form.contains_key("client_secret") {
+        return bad(
+            "invalid_request",
+            "Client credentials must not be sent to the authorize half; the client secret is for the token endpoint only.",
+        );
+    }
+    let client = sb.store.client();
+    if get("client_id") != Some(client.id.as_str()) {
+        return bad("invalid_client", "The OAuth 2.0 Client does not exist.");
+    }
+    let Some(redirect_uri) = get("redirect_uri").filter(|r| client.redirect_uris.iter().any(|u| u == r)) else {
+        return bad(
+            "invalid_request",
+            "The 'redirect_uri' parameter does not match any of the OAuth 2.0 Client's pre-registered redirect URLs.",
+        );
+    };
+    if get("response_type") != Some("code") {
+        return bad("unsupported_response_type", "The authorization server does not support this response_type.");
+    }
+    let state = get("state").unwrap_or("");
+    if state.len() < 8 {
+        return bad(
+            "invalid_state",
+            "The state is missing or does not have enough characters and is therefore considered too weak.",
+        );
+    }
+    if get("code_challenge_method") != Some("S256") || get("code_challenge").is_none_or(|c| c.len() != 43) {
+        return bad("invalid_request", "PKCE is required: send code_challenge with code_challenge_method=S256.");
+    }
+    if get("nonce").is_some_and(|n| n.len() < 8) {
+        return bad("invalid_request", "The nonce is too short and therefore considered too weak.");
+    }
+    let (scopes, offline, openid) = match parse_scope(get("scope").unwrap_or("")) {
+        Ok(parsed) => parsed,
+        Err(description) => return bad("invalid_scope", &description),
+    };
+    let Some(session_token) = get("session_token") else {
+        return bad("invalid_request", "The session_token parameter is missing.");
+    };
+    let request = ConsentRequest {
+        redirect_uri: redirect_uri.to_owned(),
+        scopes,
+        offline,
+        openid,
+        state: state.to_owned(),
+        nonce: get("nonce").map(str::to_owned),
+        code_challenge: get("code_challenge").unwrap_or_default().to_owned(),
+        form_post: false,
+        created_at: now_unix(),
+        // Set from the session token's subject.
+        user: String::new(),
+    };
+    match sb.store.authorize_on_behalf(&sb.issuer, session_token, request) {
+        Ok(code) => {
+            let mut response = axum::Json(serde_json::json!({ "code": code, "state": state })).into_response();
+            response.headers_mut().insert(header::CACHE_CONTROL, header::HeaderValue::from_static("no-store"));
+            response
+        }
+        Err((error, description)) => {
+            let status = if error == "consent_required" { StatusCode::FORBIDDEN } else { StatusCode::BAD_REQUEST };
+            oauth_error(status, error, &description)
+        }
     }
 }
 

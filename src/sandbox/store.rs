@@ -93,6 +93,8 @@ pub struct Grant {
 pub struct Stats {
     /// `GET /oauth2/auth` answered with a consent page.
     pub authorize_requests: u64,
+    /// Requests to the authorize-on-behalf endpoint (embedded apps), any outcome.
+    pub on_behalf_requests: u64,
     /// Requests to `/oauth2/token`, any outcome.
     pub token_requests: u64,
     /// Codes exchanged successfully.
@@ -289,14 +291,21 @@ impl SandboxStore {
 
     /// Mints the short-lived session token Fanvue injects into an embedded app's iframe: a
     /// compact JWS (HS256 here; Fanvue signs with ES256, and the app never reads it), 60 s,
-    /// single-use. `lifetime` may be negative to mint an already-expired one.
+    /// single-use, minted for this app (`client_id`). Its audience names both places that
+    /// accept it, the authorize-on-behalf endpoint and (for the jwt-bearer alternative) the
+    /// token endpoint: the surface does not know which exchange the app uses. `lifetime` may
+    /// be negative to mint an already-expired one.
     pub fn mint_session_token(&self, issuer: &str, user: &str, lifetime: i64) -> String {
         let header = crypto::b64(br#"{"alg":"HS256","typ":"JWT"}"#);
         let now = now_unix();
         let claims = serde_json::json!({
             "iss": format!("{issuer}/app-integration"),
             "sub": user,
-            "aud": format!("{issuer}/oauth2/token"),
+            "aud": [
+                format!("{issuer}{}", crate::embedded::exchange::AUTHORIZE_ON_BEHALF_PATH),
+                format!("{issuer}/oauth2/token"),
+            ],
+            "client_id": self.inner.client.id,
             "scope": "openid",
             "iat": now,
             "exp": now + lifetime,
@@ -307,36 +316,92 @@ impl SandboxStore {
         format!("{header}.{payload}.{mac}")
     }
 
+    /// Checks a session token (signature, expiry, `audience`) and spends it: a second
+    /// presentation fails, wherever the first one went. Returns its claims; `Err` says why
+    /// it is refused.
+    fn spend_session_token(
+        &self,
+        data: &mut Data,
+        token: &str,
+        audience: &str,
+    ) -> Result<serde_json::Value, &'static str> {
+        let mut parts = token.split('.');
+        let (Some(header), Some(payload), Some(mac), None) = (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return Err("it is not a compact JWS");
+        };
+        let expected = crypto::b64(&self.inner.session_token_key.mac(format!("{header}.{payload}").as_bytes()));
+        if !crypto::constant_time_eq(expected.as_bytes(), mac.as_bytes()) {
+            return Err("the signature does not verify against a trusted issuer's key");
+        }
+        let claims: serde_json::Value =
+            crypto::unb64(payload).and_then(|p| serde_json::from_slice(&p).ok()).unwrap_or_default();
+        let now = now_unix();
+        if claims.get("exp").and_then(serde_json::Value::as_i64).is_none_or(|exp| exp <= now) {
+            return Err("it has expired");
+        }
+        let aud = claims.get("aud");
+        let audiences: Vec<&str> = match aud {
+            Some(serde_json::Value::Array(list)) => list.iter().filter_map(serde_json::Value::as_str).collect(),
+            Some(serde_json::Value::String(one)) => vec![one.as_str()],
+            _ => Vec::new(),
+        };
+        if !audiences.contains(&audience) {
+            return Err("its audience is not this endpoint");
+        }
+        let jti = claims.get("jti").and_then(serde_json::Value::as_str).unwrap_or_default().to_owned();
+        data.used_session_tokens.retain(|_, exp| *exp > now);
+        if jti.is_empty() || data.used_session_tokens.insert(jti, now + 120).is_some() {
+            return Err("it has been used already");
+        }
+        Ok(claims)
+    }
+
+    /// The authorize half of Fanvue's delegated authorize-on-behalf flow: spends the session
+    /// token (signature, expiry, audience, minted for this client, single use), checks that
+    /// the creator it names approved the app for the scopes asked, and issues a one-time code
+    /// bound to `request` (PKCE challenge, redirect URI, scopes, nonce) and the creator. The
+    /// token endpoint redeems it like any code.
+    pub fn authorize_on_behalf(
+        &self,
+        issuer: &str,
+        session_token: &str,
+        mut request: ConsentRequest,
+    ) -> Result<String, GrantError> {
+        let audience = format!("{issuer}{}", crate::embedded::exchange::AUTHORIZE_ON_BEHALF_PATH);
+        let invalid = |why: &str| ("invalid_session_token", format!("The session token is not valid: {why}."));
+        let mut data = self.data();
+        let claims = self.spend_session_token(&mut data, session_token, &audience).map_err(invalid)?;
+        let text = |k: &str| claims.get(k).and_then(serde_json::Value::as_str).unwrap_or_default().to_owned();
+        if text("client_id") != self.inner.client.id {
+            return Err(invalid("it was minted for another app"));
+        }
+        let user = text("sub");
+        if super::users::find(&user).is_none() {
+            return Err(("login_required", "The Fanvue session behind the token has ended.".into()));
+        }
+        let Some(approved) = data.consented.get(&user).copied() else {
+            return Err(("consent_required", "The creator has not approved this app.".into()));
+        };
+        if !approved.missing(request.scopes).is_empty() {
+            return Err(("consent_required", "The app asks for scopes the creator has not approved.".into()));
+        }
+        request.user = user;
+        let code = format!("sbx_ac_{}", crypto::random_token(32));
+        let grant_id = crypto::random_token(16);
+        data.codes.insert(code.clone(), IssuedCode { request, grant_id, used: false });
+        Ok(code)
+    }
+
     /// The jwt-bearer grant (RFC 7523) with a session token: checks signature, audience,
     /// expiry and single use, then the creator's consent; issues an online token (no
     /// refresh token) for the scopes asked, which must all be approved.
     pub fn jwt_bearer(&self, issuer: &str, assertion: &str, scope: Option<&str>) -> Result<Issued, GrantError> {
         let invalid = |why: &str| ("invalid_grant", format!("The JWT assertion is not valid: {why}."));
-        let mut parts = assertion.split('.');
-        let (Some(header), Some(payload), Some(mac), None) = (parts.next(), parts.next(), parts.next(), parts.next())
-        else {
-            return Err(invalid("it is not a compact JWS"));
-        };
-        let expected = crypto::b64(&self.inner.session_token_key.mac(format!("{header}.{payload}").as_bytes()));
-        if !crypto::constant_time_eq(expected.as_bytes(), mac.as_bytes()) {
-            return Err(invalid("the signature does not verify against a trusted issuer's key"));
-        }
-        let claims: serde_json::Value =
-            crypto::unb64(payload).and_then(|p| serde_json::from_slice(&p).ok()).unwrap_or_default();
-        let text = |k: &str| claims.get(k).and_then(serde_json::Value::as_str).unwrap_or_default().to_owned();
-        let now = now_unix();
-        if claims.get("exp").and_then(serde_json::Value::as_i64).is_none_or(|exp| exp <= now) {
-            return Err(invalid("it has expired"));
-        }
-        if text("aud") != format!("{issuer}/oauth2/token") {
-            return Err(invalid("the audience is not this token endpoint"));
-        }
-        let (user, jti) = (text("sub"), text("jti"));
         let mut data = self.data();
-        data.used_session_tokens.retain(|_, exp| *exp > now);
-        if data.used_session_tokens.insert(jti, now + 120).is_some() {
-            return Err(invalid("it has been used already"));
-        }
+        let claims =
+            self.spend_session_token(&mut data, assertion, &format!("{issuer}/oauth2/token")).map_err(invalid)?;
+        let user = claims.get("sub").and_then(serde_json::Value::as_str).unwrap_or_default().to_owned();
         let Some(approved) = data.consented.get(&user).copied() else {
             return Err(("consent_required", "The creator has not approved this app.".into()));
         };
