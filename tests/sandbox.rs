@@ -310,3 +310,85 @@ async fn form_post_answers_with_an_auto_submitting_form() {
     let again = sb.form("/oauth2/consent", &format!("challenge={consent}&decision=allow"), None).await;
     assert_eq!(again.status, StatusCode::BAD_REQUEST, "a consent is answered once");
 }
+
+impl Sandbox {
+    async fn call(&self, method: &str, path: &str, token: &str, body: Option<Value>) -> Reply {
+        let request = Request::builder()
+            .method(method)
+            .uri(path)
+            .header(header::AUTHORIZATION, format!("Bearer {token}"))
+            .header("x-fanvue-api-version", "2025-06-26")
+            .header(header::CONTENT_TYPE, "application/json");
+        self.send(request.body(body.map_or_else(Body::empty, |b| Body::from(b.to_string()))).unwrap()).await
+    }
+}
+
+/// Every id the seed gives out, in every world.
+fn seeded_ids(world: &fanvue_app_starter::sandbox::seed::World) -> Vec<String> {
+    let mut ids: Vec<String> = world.fans.iter().map(|f| f.uuid.clone()).collect();
+    ids.extend(world.chats.iter().flat_map(|c| c.messages.iter().map(|m| m.uuid.clone())));
+    ids.extend(world.posts.iter().map(|p| p.uuid.clone()));
+    ids.extend(world.links.iter().map(|l| l.uuid.clone()));
+    ids.extend(world.media.iter().map(|m| m.uuid.clone()));
+    ids.extend(world.templates.iter().map(|t| t.uuid.clone()));
+    ids.extend(world.lists.iter().map(|l| l.uuid.clone()));
+    ids.extend(world.team.iter().map(|t| t.uuid.clone()));
+    for creator in &world.creators {
+        ids.push(creator.uuid.clone());
+        ids.extend(seeded_ids(&creator.world));
+    }
+    ids
+}
+
+#[tokio::test]
+async fn ids_made_through_the_api_never_equal_seeded_ones() {
+    let sb = sandbox("3600");
+    let scope = "openid read:media write:media write:post read:tracking_links write:tracking_links";
+    let at = sb.grant(scope).await["access_token"].as_str().unwrap().to_owned();
+
+    let started = sb
+        .call(
+            "POST",
+            "/api/media/uploads",
+            &at,
+            Some(serde_json::json!({"name": "New", "filename": "new.jpg", "mediaType": "image"})),
+        )
+        .await
+        .json();
+    let upload = started["uploadId"].as_str().unwrap();
+    let url = sb.call("GET", &format!("/api/media/uploads/{upload}/parts/1/url"), &at, None).await.body;
+    let url = url::Url::parse(&url).unwrap();
+    let put = sb
+        .send(Request::put(format!("{}?{}", url.path(), url.query().unwrap())).body(Body::from("bytes")).unwrap())
+        .await;
+    let etag = put.headers[header::ETAG].to_str().unwrap();
+    let parts = serde_json::json!({"parts": [{"PartNumber": 1, "ETag": etag}]});
+    assert_eq!(
+        sb.call("PATCH", &format!("/api/media/uploads/{upload}"), &at, Some(parts)).await.status,
+        StatusCode::OK
+    );
+    let media = started["mediaUuid"].as_str().unwrap();
+    let listed = sb.call("GET", "/api/media", &at, None).await.json();
+    assert_eq!(listed["data"][0]["uuid"], media, "the upload is in the library");
+
+    let post =
+        sb.call("POST", "/api/posts", &at, Some(serde_json::json!({"audience": "subscribers", "text": "New"}))).await;
+    assert_eq!(post.status, StatusCode::CREATED);
+    let link = serde_json::json!({"name": "New", "externalSocialPlatform": "other"});
+    let link = sb.call("POST", "/api/tracking-links", &at, Some(link)).await;
+    assert_eq!(link.status, StatusCode::CREATED);
+
+    let seeded = seeded_ids(&fanvue_app_starter::sandbox::seed::World::seed(time::OffsetDateTime::now_utc(), "x"));
+    assert!(seeded.len() > 1000, "every world's ids: {}", seeded.len());
+    for created in [
+        media.to_owned(),
+        post.json()["uuid"].as_str().unwrap().to_owned(),
+        link.json()["uuid"].as_str().unwrap().to_owned(),
+    ] {
+        assert!(!seeded.contains(&created), "{created} is a seeded id");
+    }
+    let mut unique = seeded.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), seeded.len(), "seeded ids are unique across worlds");
+}
