@@ -65,14 +65,16 @@ pub struct Fan {
     pub expired: bool,
     /// Whether the creator can message them (some fans turn messages off).
     pub contactable: bool,
-    /// Last seen (online if within the last five minutes).
+    /// Online now, as `/chats/statuses` and the `online` filter tell.
+    pub online: bool,
+    /// When an offline fan was last seen.
     pub last_seen: OffsetDateTime,
 }
 
 impl Fan {
-    /// Online now, as `/chats/statuses` and the `online` filter tell.
-    pub fn is_online(&self, now: OffsetDateTime) -> bool {
-        now - self.last_seen < Duration::minutes(5)
+    /// When the fan was last seen, as of `now` (an online fan is being seen now).
+    pub fn last_seen_at(&self, now: OffsetDateTime) -> OffsetDateTime {
+        if self.online { now } else { self.last_seen }
     }
 }
 
@@ -351,7 +353,8 @@ impl World {
                     free_trial: subscriber && i % 10 == 4,
                     expired,
                     contactable: i + 2 < owner.fans,
-                    last_seen: now - Duration::minutes(if i % 5 == 0 { 1 } else { 37 * i64::from(i) }),
+                    online: i % 5 == 0,
+                    last_seen: now - Duration::minutes(37 * i64::from(i) + 10),
                 }
             })
             .collect();

@@ -39,7 +39,7 @@ fn passes(w: &World, c: &Chat, filter: &str, now: OffsetDateTime) -> bool {
     };
     match filter {
         "unread" => has_unread(c) || !c.is_read,
-        "online" => fan.is_online(now),
+        "online" => fan.online,
         "not_muted" => !c.is_muted,
         "subscribers" => fan.subscriber,
         "followers" => !fan.subscriber,
@@ -79,7 +79,7 @@ pub fn list(w: &World, call: &Call<'_>) -> Reply {
         .collect();
     chats.sort_by_key(|c| std::cmp::Reverse(last_activity(c)));
     match call.q("sortBy") {
-        Some("online_now") => chats.sort_by_key(|c| !w.fans[c.fan].is_online(now)),
+        Some("online_now") => chats.sort_by_key(|c| !w.fans[c.fan].online),
         Some("most_unanswered_chats") => chats
             .sort_by_key(|c| std::cmp::Reverse(c.messages.iter().filter(|m| !m.from_creator && !m.is_read).count())),
         _ => {}
@@ -135,7 +135,7 @@ pub fn statuses(w: &World, call: &Call<'_>) -> Reply {
     let found: serde_json::Map<String, Value> = wanted
         .iter()
         .filter_map(|uuid| w.fans.iter().find(|f| &f.uuid == uuid))
-        .map(|f| (f.uuid.clone(), json!({"isOnline": f.is_online(now), "lastSeenAt": iso(f.last_seen)})))
+        .map(|f| (f.uuid.clone(), json!({"isOnline": f.online, "lastSeenAt": iso(f.last_seen_at(now))})))
         .collect();
     Ok(Json(Value::Object(found)).into_response())
 }

@@ -26,7 +26,8 @@ pub fn create(w: &mut World, call: &Call<'_>) -> Reply {
     let platform = body.get("externalSocialPlatform").and_then(Value::as_str).unwrap_or("other");
     let uuid = w.new_uuid(0x71c4);
     let link = Link {
-        link_url: format!("fv-{}", 300_000 + (w.next_id & 0xff_ffff)),
+        // Unique across worlds, as the id is (its world is in the counter's bits 24–30).
+        link_url: format!("fv-{}", 300_000 + (w.next_id & !crate::sandbox::seed::CREATED)),
         uuid,
         name: name.to_owned(),
         platform: platform.to_owned(),
