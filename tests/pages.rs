@@ -564,9 +564,11 @@ async fn an_agency_member_replies_as_a_managed_creator() {
     assert!(action.starts_with(&format!("/agency/creators/{creator}/chats/")), "{action}");
     let r = post(&app, &browser, &action, &[("text", "Hi, the team here")]).await;
     assert_eq!(location(&r), format!("/agency/creators/{creator}?sent=1"));
+    // The chat is the managed creator's (a world of their own in the sandbox), not the agency's.
     let fan = action.rsplit('/').next().unwrap();
-    let (_, convo) = get(&app, &browser, &format!("/chats/{fan}")).await;
-    assert!(convo.contains("Hi, the team here"), "the sandbox recorded the creator's message");
+    let convo = format!("/api/fanvue/creators/{creator}/chats/{fan}/messages?size=1");
+    let convo = browser.get(app.url(&convo)).send().await.unwrap().text().await.unwrap();
+    assert!(convo.contains("Hi, the team here"), "the sandbox recorded the creator's message: {convo}");
     let r = post(&app, &browser, &action, &[("text", "")]).await;
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
 }

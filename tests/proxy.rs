@@ -38,9 +38,10 @@ async fn a_granted_call_passes_fanvues_answer_and_rate_limit_headers_back() {
     let r = browser.get(app.url("/api/fanvue/chats?size=500")).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
     assert!(r.text().await.unwrap().contains("size must be an integer between 1 and 50"), "Fanvue's validation answer");
-    let r = browser.get(app.url("/api/fanvue/chats/templates")).send().await.unwrap();
-    assert_eq!(r.status(), StatusCode::NOT_IMPLEMENTED);
-    assert!(r.text().await.unwrap().contains("sandbox does not serve GET /chats/templates"));
+    let r = browser.get(app.url("/api/fanvue/chats/templates?folderName=ppv")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let templates: Value = r.json().await.unwrap();
+    assert!(templates["data"].as_array().unwrap().iter().all(|t| t["folderName"] == "PPV"), "{templates}");
 }
 
 #[tokio::test]
@@ -151,7 +152,8 @@ async fn unsafe_methods_are_csrf_checked_and_bodies_validated() {
         .send()
         .await
         .unwrap();
-    assert_eq!(r.status(), StatusCode::NOT_IMPLEMENTED, "same-origin JSON reaches Fanvue");
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST, "same-origin JSON reaches Fanvue");
+    assert_eq!(r.json::<Value>().await.unwrap()["message"], "This user cannot be messaged", "not a fan");
     assert_eq!(app.stat("apiCalls").await, 1);
 
     let big = vec![b'a'; 2 * 1024 * 1024];

@@ -310,3 +310,202 @@ async fn form_post_answers_with_an_auto_submitting_form() {
     let again = sb.form("/oauth2/consent", &format!("challenge={consent}&decision=allow"), None).await;
     assert_eq!(again.status, StatusCode::BAD_REQUEST, "a consent is answered once");
 }
+
+impl Sandbox {
+    async fn call(&self, method: &str, path: &str, token: &str, body: Option<Value>) -> Reply {
+        let request = Request::builder()
+            .method(method)
+            .uri(path)
+            .header(header::AUTHORIZATION, format!("Bearer {token}"))
+            .header("x-fanvue-api-version", "2025-06-26")
+            .header(header::CONTENT_TYPE, "application/json");
+        self.send(request.body(body.map_or_else(Body::empty, |b| Body::from(b.to_string()))).unwrap()).await
+    }
+}
+
+/// Every id the seed gives out, in every world.
+fn seeded_ids(world: &fanvue_app_starter::sandbox::seed::World) -> Vec<String> {
+    let mut ids: Vec<String> = world.fans.iter().map(|f| f.uuid.clone()).collect();
+    ids.extend(world.chats.iter().flat_map(|c| c.messages.iter().map(|m| m.uuid.clone())));
+    ids.extend(world.posts.iter().map(|p| p.uuid.clone()));
+    ids.extend(world.links.iter().map(|l| l.uuid.clone()));
+    ids.extend(world.media.iter().map(|m| m.uuid.clone()));
+    ids.extend(world.templates.iter().map(|t| t.uuid.clone()));
+    ids.extend(world.lists.iter().map(|l| l.uuid.clone()));
+    ids.extend(world.team.iter().map(|t| t.uuid.clone()));
+    for creator in &world.creators {
+        ids.push(creator.uuid.clone());
+        ids.extend(seeded_ids(&creator.world));
+    }
+    ids
+}
+
+#[tokio::test]
+async fn ids_made_through_the_api_never_equal_seeded_ones() {
+    let sb = sandbox("3600");
+    let scope = "openid read:media write:media write:post read:tracking_links write:tracking_links";
+    let at = sb.grant(scope).await["access_token"].as_str().unwrap().to_owned();
+
+    let started = sb
+        .call(
+            "POST",
+            "/api/media/uploads",
+            &at,
+            Some(serde_json::json!({"name": "New", "filename": "new.jpg", "mediaType": "image"})),
+        )
+        .await
+        .json();
+    let upload = started["uploadId"].as_str().unwrap();
+    let url = sb.call("GET", &format!("/api/media/uploads/{upload}/parts/1/url"), &at, None).await.body;
+    let url = url::Url::parse(&url).unwrap();
+    let put = sb
+        .send(Request::put(format!("{}?{}", url.path(), url.query().unwrap())).body(Body::from("bytes")).unwrap())
+        .await;
+    let etag = put.headers[header::ETAG].to_str().unwrap();
+    let parts = serde_json::json!({"parts": [{"PartNumber": 1, "ETag": etag}]});
+    assert_eq!(
+        sb.call("PATCH", &format!("/api/media/uploads/{upload}"), &at, Some(parts)).await.status,
+        StatusCode::OK
+    );
+    let media = started["mediaUuid"].as_str().unwrap();
+    let listed = sb.call("GET", "/api/media", &at, None).await.json();
+    assert_eq!(listed["data"][0]["uuid"], media, "the upload is in the library");
+
+    let post =
+        sb.call("POST", "/api/posts", &at, Some(serde_json::json!({"audience": "subscribers", "text": "New"}))).await;
+    assert_eq!(post.status, StatusCode::CREATED);
+    let link = serde_json::json!({"name": "New", "externalSocialPlatform": "other"});
+    let link = sb.call("POST", "/api/tracking-links", &at, Some(link)).await;
+    assert_eq!(link.status, StatusCode::CREATED);
+
+    let seeded = seeded_ids(&fanvue_app_starter::sandbox::seed::World::seed(time::OffsetDateTime::now_utc(), "x"));
+    assert!(seeded.len() > 1000, "every world's ids: {}", seeded.len());
+    for created in [
+        media.to_owned(),
+        post.json()["uuid"].as_str().unwrap().to_owned(),
+        link.json()["uuid"].as_str().unwrap().to_owned(),
+    ] {
+        assert!(!seeded.contains(&created), "{created} is a seeded id");
+    }
+    let mut unique = seeded.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), seeded.len(), "seeded ids are unique across worlds");
+}
+
+fn fan(i: u32) -> String {
+    fanvue_app_starter::sandbox::seed::uuid(0xfa0, i)
+}
+
+#[tokio::test]
+async fn lists_chats_and_messages_follow_fanvues_rules() {
+    let sb = sandbox("3600");
+    let scope = "openid read:chat write:chat read:fan read:insights read:creator";
+    let at = sb.grant(scope).await["access_token"].as_str().unwrap().to_owned();
+    let json = |v: Value| Some(v);
+
+    // Custom lists: unique names (409), rename, members added or skipped, removal.
+    let list = sb.call("POST", "/api/chats/lists/custom", &at, json(serde_json::json!({"name": "Gym"}))).await;
+    assert_eq!(list.status, StatusCode::CREATED);
+    let uuid = list.json()["uuid"].as_str().unwrap().to_owned();
+    let again = sb.call("POST", "/api/chats/lists/custom", &at, json(serde_json::json!({"name": "gym"}))).await;
+    assert_eq!(again.status, StatusCode::CONFLICT);
+    let path = format!("/api/chats/lists/custom/{uuid}");
+    let taken = sb.call("PATCH", &path, &at, json(serde_json::json!({"name": "VIP"}))).await;
+    assert_eq!(taken.status, StatusCode::CONFLICT, "a seeded list's name");
+    let renamed = sb.call("PATCH", &path, &at, json(serde_json::json!({"name": "Gym buddies"}))).await;
+    assert_eq!(renamed.status, StatusCode::NO_CONTENT);
+    let stranger = "7b1e0c7e-0000-4000-8000-000000000001";
+    let members = serde_json::json!({"userUuids": [fan(1), fan(1), stranger]});
+    let added = sb.call("POST", &format!("{path}/members"), &at, json(members)).await;
+    assert_eq!(added.json(), serde_json::json!({"added": 1, "skipped": 2}));
+    assert_eq!(sb.call("GET", &path, &at, None).await.json()["data"][0]["uuid"], fan(1));
+    let member = format!("{path}/members/{}", fan(1));
+    assert_eq!(sb.call("DELETE", &member, &at, None).await.status, StatusCode::NO_CONTENT);
+    assert_eq!(sb.call("DELETE", &member, &at, None).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(sb.call("DELETE", &path, &at, None).await.status, StatusCode::NO_CONTENT);
+    assert_eq!(sb.call("GET", &path, &at, None).await.status, StatusCode::NOT_FOUND);
+
+    // Starting chats: not twice, not with someone who cannot be messaged.
+    let start = |uuid: String| json(serde_json::json!({"userUuid": uuid}));
+    let existing = sb.call("POST", "/api/chats", &at, start(fan(0))).await;
+    assert_eq!(
+        (existing.status, existing.json()["message"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("A chat with this user already exists"))
+    );
+    let closed = sb.call("POST", "/api/chats", &at, start(fan(46))).await;
+    assert_eq!(closed.json()["message"], "This user cannot be messaged");
+    assert_eq!(sb.call("POST", "/api/chats", &at, start(fan(1))).await.status, StatusCode::CREATED);
+    let chats = sb.call("GET", "/api/chats?size=50", &at, None).await.json();
+    let new = chats["data"].as_array().unwrap().iter().find(|c| c["user"]["uuid"] == fan(1)).unwrap();
+    assert!(new["lastMessage"].is_null() && new["lastMessageAt"].is_null());
+
+    // Unsending: only one's own, never a purchased one.
+    let mut purchased = None;
+    let mut theirs = None;
+    for chat in chats["data"].as_array().unwrap() {
+        let fan = chat["user"]["uuid"].as_str().unwrap();
+        let messages = sb.call("GET", &format!("/api/chats/{fan}/messages?size=50"), &at, None).await.json();
+        for m in messages["data"].as_array().unwrap() {
+            let path = format!("/api/chats/{fan}/messages/{}", m["uuid"].as_str().unwrap());
+            if !m["purchasedAt"].is_null() {
+                purchased.get_or_insert(path);
+            } else if m["sender"]["uuid"] == fan {
+                theirs.get_or_insert(path);
+            }
+        }
+    }
+    let purchased = sb.call("DELETE", &purchased.expect("a seeded purchase"), &at, None).await;
+    assert_eq!(purchased.json()["message"], "A purchased message cannot be deleted");
+    assert_eq!(sb.call("DELETE", &theirs.unwrap(), &at, None).await.status, StatusCode::FORBIDDEN);
+    let sent = sb
+        .call("POST", &format!("/api/chats/{}/message", fan(3)), &at, json(serde_json::json!({"text": "oops"})))
+        .await;
+    let own = format!("/api/chats/{}/messages/{}", fan(3), sent.json()["messageUuid"].as_str().unwrap());
+    assert_eq!(sb.call("DELETE", &own, &at, None).await.status, StatusCode::NO_CONTENT);
+
+    // One fan's insights agree with the earnings behind the top spenders.
+    let top = sb.call("GET", "/api/insights/top-spenders?size=1", &at, None).await.json();
+    let spender = top["data"][0]["user"]["uuid"].as_str().unwrap();
+    let insight = sb.call("GET", &format!("/api/insights/fans/{spender}"), &at, None).await.json();
+    assert_eq!(insight["spending"]["total"]["gross"], top["data"][0]["gross"]);
+    assert_eq!(top["data"][0]["user"]["isTopSpender"], true);
+}
+
+#[tokio::test]
+async fn a_managed_creator_is_one_consistent_world_of_their_own() {
+    let sb = sandbox("3600");
+    let scope = "openid read:chat write:chat read:fan read:insights read:creator";
+    let at = sb.grant(scope).await["access_token"].as_str().unwrap().to_owned();
+    let creator =
+        sb.call("GET", "/api/creators", &at, None).await.json()["data"][1]["uuid"].as_str().unwrap().to_owned();
+    let base = format!("/api/creators/{creator}");
+    let chats = sb.call("GET", &format!("{base}/chats?size=50"), &at, None).await.json();
+    let mut fans: Vec<Value> = Vec::new();
+    for audience in ["followers", "subscribers"] {
+        let page = sb.call("GET", &format!("{base}/{audience}?size=50"), &at, None).await.json();
+        fans.extend(page["data"].as_array().unwrap().iter().map(|f| f["uuid"].clone()));
+    }
+    let chatting: Vec<&Value> = chats["data"].as_array().unwrap().iter().map(|c| &c["user"]["uuid"]).collect();
+    assert!(
+        !chatting.is_empty() && chatting.iter().all(|u| fans.contains(u)),
+        "the creator's chats are with their fans"
+    );
+    let spenders = sb.call("GET", &format!("{base}/insights/top-spenders?size=50"), &at, None).await.json();
+    assert!(spenders["data"].as_array().unwrap().iter().all(|s| fans.contains(&s["user"]["uuid"])));
+
+    let fan = chatting[0].as_str().unwrap();
+    let text = serde_json::json!({"text": "From the team"});
+    let sent = sb.call("POST", &format!("{base}/chats/{fan}/message"), &at, Some(text)).await;
+    assert_eq!(sent.status, StatusCode::CREATED);
+    let messages = sb.call("GET", &format!("{base}/chats/{fan}/messages?size=1"), &at, None).await.json();
+    assert_eq!(messages["data"][0]["text"], "From the team");
+    assert_eq!(messages["data"][0]["sender"]["uuid"], creator, "sent as the creator");
+    assert_eq!(
+        sb.call("GET", &format!("/api/chats/{fan}/messages"), &at, None).await.status,
+        StatusCode::NOT_FOUND,
+        "not the agency's own fan"
+    );
+    let unknown = "/api/creators/000c4ea7-0000-4ea7-8000-0000000000ff/followers";
+    assert_eq!(sb.call("GET", unknown, &at, None).await.status, StatusCode::NOT_FOUND);
+}

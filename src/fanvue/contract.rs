@@ -23,6 +23,10 @@
 //!   list of earning sources", the earnings page).
 //! - A response documented as an object without any property (the upload part URL) describes
 //!   nothing; Fanvue answers it with the URL as plain text, and its body is not checked.
+//! - `oneOf` is read as `anyOf`: Fern writes TypeScript unions as `oneOf`, and its branches
+//!   overlap (a media item is `{uuid, status}` or the same with every other field, so a ready
+//!   item matches both branches and `oneOf` would refuse every one of them).
+//! - Path parameters are text read by their schema, as query values are (`partNumber`).
 
 use std::collections::BTreeMap;
 use std::sync::LazyLock;
@@ -225,11 +229,27 @@ fn compile(schema: &Value, components: &Map<String, Value>) -> Result<Validator,
         other => return Err(format!("a schema must be an object, found {other}")),
     };
     root.insert("components".into(), serde_json::json!({ "schemas": components }));
+    let mut root = Value::Object(root);
+    unions_as_any_of(&mut root);
     jsonschema::options()
         .should_validate_formats(true)
         .with_format("date", date_or_date_time)
-        .build(&Value::Object(root))
+        .build(&root)
         .map_err(|e| e.to_string())
+}
+
+/// Fern's `oneOf` unions, read as `anyOf` (see the module's reading notes).
+fn unions_as_any_of(node: &mut Value) {
+    match node {
+        Value::Object(map) => {
+            if let Some(branches) = map.remove("oneOf") {
+                map.insert("anyOf".into(), branches);
+            }
+            map.values_mut().for_each(unions_as_any_of);
+        }
+        Value::Array(items) => items.iter_mut().for_each(unions_as_any_of),
+        _ => {}
+    }
 }
 
 /// An object schema with no property and nothing required documents nothing.
@@ -326,9 +346,11 @@ impl Operation {
                 found.invalid_path.push(format!("{} is missing from the path", param.name));
                 continue;
             };
-            let value = Value::String(value.clone());
-            if !param.check.is_valid(&value) {
-                found.invalid_path.push(format!("{} {} is not a valid {}", param.name, value, describe(&param.schema)));
+            // A segment is text, read by its schema as a query value is (`partNumber` is a number).
+            let read = query_value(&param.schema, &self.components, &[value.as_str()]);
+            if !read.is_ok_and(|v| param.check.is_valid(&v)) {
+                let text = Value::String(value.clone());
+                found.invalid_path.push(format!("{} {text} is not a valid {}", param.name, describe(&param.schema)));
             }
         }
         let mut by_name: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
@@ -552,5 +574,18 @@ mod tests {
         assert!(link.check_response(200, b"{}").iter().any(|p| p.contains("documents 201")));
         let part = op(Method::GET, "/media/uploads/u/parts/1/url");
         assert!(part.check_response(200, b"https://storage.example/part").is_empty(), "documents nothing");
+    }
+
+    #[test]
+    fn overlapping_union_branches_match_and_path_numbers_are_read_as_numbers() {
+        let media = op(Method::GET, "/media/00000000-0000-4000-8000-000000000000");
+        let ready =
+            br#"{"uuid":"00000000-0000-4000-8000-000000000000","status":"ready","createdAt":"2026-01-05T10:00:00.000Z",
+            "caption":null,"name":"x","mediaType":"image","recommendedPrice":null}"#;
+        assert!(media.check_response(200, ready).is_empty(), "{:?}", media.check_response(200, ready));
+        let part = op(Method::GET, "/media/uploads/u/parts/1/url");
+        let params = |n: &str| [("uploadId".to_owned(), "u".to_owned()), ("partNumber".to_owned(), n.to_owned())];
+        assert!(part.check_request(&params("1"), &[], None).is_clean());
+        assert_eq!(part.check_request(&params("one"), &[], None).invalid_path.len(), 1);
     }
 }

@@ -131,7 +131,8 @@ async fn render_library(
     let library_query = [("page", page_number.as_str()), ("size", "12"), ("variants", "thumbnail")];
     let (library, folders) = tokio::try_join!(
         upstream::get_json::<Page<Media>>(state, session, "/media", &library_query),
-        upstream::get_json::<Page<Folder>>(state, session, "/vault/folders", &[("size", "50")]),
+        // The reference documents no paging parameters for folders: Fanvue answers its default page.
+        upstream::get_json::<Page<Folder>>(state, session, "/vault/folders", &[]),
     )?;
     let notice = match notice {
         Notice::None => None,

@@ -1,7 +1,16 @@
 //! The sandbox's REST API under `/api`, checked exactly as Fanvue checks: the
 //! `X-Fanvue-API-Version` header (400 missing or unknown, 410 sunset), the bearer token (401),
-//! the endpoint's scopes from the shared endpoint table (403), and the per-user budget of 200
-//! requests per 60 s (429 with `Retry-After`); every answer carries `X-RateLimit-*`.
+//! the endpoint's scopes from the shared endpoint table (403), the per-user budget of 200
+//! requests per 60 s (429 with `Retry-After`), then the request against Fanvue's published
+//! reference ([`crate::fanvue::contract`]): a path parameter of the wrong format is a 400
+//! `{"message"}`, a value the reference refuses a 400 `{"errors": [...]}`. Every answer
+//! carries `X-RateLimit-*`.
+//!
+//! What the reference does not document is not refused (Fanvue ignores unknown parameters)
+//! but recorded as a contract violation, and so is every 2xx answer of the sandbox's own that
+//! departs from the documented status or schema: `GET /_sandbox/contract` lists them, so a
+//! test can fail on a client sending what Fanvue does not document, or on the sandbox drifting
+//! from Fanvue.
 
 use axum::Json;
 use axum::extract::{Request, State};
@@ -10,7 +19,9 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use super::SandboxState;
+use super::store::{Side, Violation};
 use crate::fanvue::ApiPath;
+use crate::fanvue::contract::{self, Operation};
 use crate::fanvue::endpoints::{self, Lookup};
 
 /// The seeded creator's UUID.
@@ -90,6 +101,12 @@ pub async fn dispatch(State(sb): State<SandboxState>, request: Request) -> Respo
         url::form_urlencoded::parse(request.uri().query().unwrap_or("").as_bytes()).into_owned().collect();
     let params = path_params(endpoint.pattern, &path);
     let body = axum::body::to_bytes(request.into_body(), 1024 * 1024).await.unwrap_or_default();
+    let operation = contract::contract().ok().and_then(|c| c.find(&method, &path));
+    if let Some((op, named)) = &operation
+        && let Some(refusal) = check_request(&sb, op, named, &query, &body)
+    {
+        return with_rate_headers(refusal, &sb, remaining, reset);
+    }
     let call = super::resources::Call { method: &method, pattern: endpoint.pattern, params, query, body: &body };
     let served = match (&method, endpoint.pattern) {
         (&Method::GET | &Method::HEAD, "/users/me") => {
@@ -107,8 +124,50 @@ pub async fn dispatch(State(sb): State<SandboxState>, request: Request) -> Respo
             json!({"message": format!("The sandbox does not serve {method} {} yet; it is part of the Fanvue API and works against Fanvue.", endpoint.pattern)}),
         )
     });
+    if let Some((op, _)) = &operation
+        && response.status().is_success()
+    {
+        response = check_response(&sb, op, response).await;
+    }
+    with_rate_headers(response, &sb, remaining, reset)
+}
+
+fn with_rate_headers(mut response: Response, sb: &SandboxState, remaining: u32, reset: i64) -> Response {
     rate_headers(&mut response, remaining, sb.store.rate_limit(), reset);
     response
+}
+
+fn violation(op: &Operation, kind: Side, message: String) -> Violation {
+    Violation { method: op.method.to_string(), path: op.path.clone(), kind, message }
+}
+
+/// Fanvue's refusal of what its reference refuses, if any; records what it does not document.
+fn check_request(
+    sb: &SandboxState,
+    op: &Operation,
+    named: &[(String, String)],
+    query: &[(String, String)],
+    body: &[u8],
+) -> Option<Response> {
+    let found = op.check_request(named, query, Some(body));
+    for undocumented in found.undocumented {
+        sb.store.record_violation(violation(op, Side::Request, undocumented));
+    }
+    if !found.invalid_path.is_empty() {
+        return Some(api_error(StatusCode::BAD_REQUEST, json!({"message": found.invalid_path.join("; ")})));
+    }
+    (!found.invalid.is_empty()).then(|| api_error(StatusCode::BAD_REQUEST, json!({"errors": found.invalid})))
+}
+
+/// Records where a 2xx answer departs from the documented status and schema; the answer goes
+/// out unchanged.
+async fn check_response(sb: &SandboxState, op: &Operation, response: Response) -> Response {
+    let (parts, body) = response.into_parts();
+    let bytes = axum::body::to_bytes(body, usize::MAX).await.unwrap_or_default();
+    for problem in op.check_response(parts.status.as_u16(), &bytes) {
+        sb.store.record_violation(violation(op, Side::Response, problem));
+    }
+    Response::from_parts(parts, axum::body::Body::from(bytes))
 }
 
 /// The values of the pattern's `{…}` segments, in order.

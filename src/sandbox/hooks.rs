@@ -116,6 +116,7 @@ fn add_fan_message(sb: &SandboxState, body: &mut Value) {
         price: None,
         kind: "SINGLE_RECIPIENT",
         is_read: false,
+        purchased_at: None,
     });
     body["sender"] =
         json!({"uuid": fan.uuid, "handle": fan.handle, "displayName": fan.display_name, "avatarUrl": fan.avatar_url});

@@ -15,10 +15,12 @@
 //! call (the same endpoint table the app uses), and the 200 requests / 60 s budget.
 //!
 //! - [`provider`]: authorize, consent, token, revoke, and embedded apps' authorize-on-behalf;
-//! - [`api`]: the REST API and its seeded data;
+//! - [`api`]: the REST API, checked against Fanvue's published reference;
+//! - [`resources`]: its endpoints, over the seeded data of [`seed`];
 //! - [`store`]: codes, grants, tokens and counters (`GET /_sandbox/stats`).
 //!
-//! Two extras exist for tests and demos: `GET /_sandbox/stats` (counters) and
+//! Extras exist for tests and demos: `GET /_sandbox/stats` (counters), `GET /_sandbox/contract`
+//! (requests and answers that departed from Fanvue's published reference, see [`api`]) and
 //! `POST /_sandbox/revoke-consent` (what a creator does in Fanvue's settings).
 
 pub mod api;
@@ -142,6 +144,7 @@ pub fn router(state: SandboxState) -> Router {
         .route("/app-store/{app}/creator-surface/consent", post(surface::surface_consent))
         .route("/_sandbox/events", get(hooks::page).post(hooks::send))
         .route("/_sandbox/stats", get(stats))
+        .route("/_sandbox/contract", get(contract_violations))
         .route("/_sandbox/revoke-consent", post(revoke_consent))
         .route("/_sandbox/{file}", get(asset))
         .route("/_sandbox/media/{uuid}/{variant}", get(media_image))
@@ -170,6 +173,12 @@ async fn discovery(axum::extract::State(sb): axum::extract::State<SandboxState>)
 
 async fn stats(axum::extract::State(sb): axum::extract::State<SandboxState>) -> impl IntoResponse {
     axum::Json(sb.store.stats())
+}
+
+/// `GET /_sandbox/contract`: where clients and the sandbox departed from Fanvue's reference.
+async fn contract_violations(axum::extract::State(sb): axum::extract::State<SandboxState>) -> impl IntoResponse {
+    let (count, violations) = sb.store.violations();
+    axum::Json(serde_json::json!({ "count": count, "violations": violations }))
 }
 
 /// Emulates the creator revoking the app in Fanvue's settings: every grant dies.
@@ -215,7 +224,7 @@ async fn store_part(
     let digest = hasher.finalize();
     let etag = format!("\"{}\"", crate::crypto::hex(&digest[..16]));
     let mut world = sb.world.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-    match world.uploads.get_mut(&upload) {
+    match world.upload_mut(&upload) {
         Some(u) if !u.completed => {
             u.parts.insert(part, (etag.clone(), size));
             ([(header::ETAG, etag)], "").into_response()

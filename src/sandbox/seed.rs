@@ -1,10 +1,14 @@
-//! The sandbox's seeded world: a creator with fans, chats, posts, tracking links, a year of
-//! earnings, media and an agency. Deterministic (a fixed pseudo-random sequence), dated
-//! relative to start-up so date filters and charts look current.
+//! The sandbox's seeded world: a creator with fans, chats, posts, templates, lists, tracking
+//! links, a year of earnings, media and an agency whose managed creators each have a smaller
+//! world of their own. Deterministic (a fixed pseudo-random sequence), dated relative to
+//! start-up so date filters and charts look current.
+//!
+//! Ids are UUID-shaped and stable: `uuid(namespace, index)`. The index carries the world it
+//! belongs to in its bits 24–30 (0: the signed-in creator, 1…: the managed creators), and ids
+//! made through the API set bit 31 ([`CREATED`]), so a created id never equals a seeded one.
 
 #![allow(missing_docs, reason = "record fields mirror the names of Fanvue's JSON; each record type is documented")]
 
-use serde::Serialize;
 use time::{Duration, OffsetDateTime, format_description::well_known::Rfc3339};
 
 /// Deterministic pseudo-random numbers (xorshift), so every run seeds the same world.
@@ -25,6 +29,9 @@ impl Rng {
     }
 }
 
+/// The index bit of ids created through the API (seeded ids never set it).
+pub const CREATED: u32 = 0x8000_0000;
+
 /// A UUID-shaped id from a namespace number and an index (stable across runs).
 pub fn uuid(namespace: u32, index: u32) -> String {
     format!("{namespace:08x}-{:04x}-4{:03x}-8000-{index:012x}", index & 0xffff, namespace & 0xfff)
@@ -35,19 +42,40 @@ pub fn iso(at: OffsetDateTime) -> String {
     at.replace_nanosecond(0).ok().and_then(|t| t.format(&Rfc3339).ok()).unwrap_or_default().replace('Z', ".000Z")
 }
 
-/// A fan of the seeded creator.
-#[derive(Clone, Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
+/// A fan of the world's creator.
+#[derive(Clone, Debug)]
 pub struct Fan {
     pub uuid: String,
     pub handle: String,
     pub display_name: String,
     pub nickname: Option<String>,
+    /// Among the creator's biggest spenders (the top of their earnings).
     pub is_top_spender: bool,
     pub avatar_url: Option<String>,
-    pub registered_at: String,
-    #[serde(skip)]
+    pub registered_at: OffsetDateTime,
+    /// Subscribed now (otherwise following).
     pub subscriber: bool,
+    /// When the current (or, for an expired one, the last) subscription started.
+    pub subscribed_at: Option<OffsetDateTime>,
+    /// A subscriber whose subscription renews.
+    pub auto_renew: bool,
+    /// A subscriber on a free trial.
+    pub free_trial: bool,
+    /// A follower whose subscription ran out.
+    pub expired: bool,
+    /// Whether the creator can message them (some fans turn messages off).
+    pub contactable: bool,
+    /// Online now, as `/chats/statuses` and the `online` filter tell.
+    pub online: bool,
+    /// When an offline fan was last seen.
+    pub last_seen: OffsetDateTime,
+}
+
+impl Fan {
+    /// When the fan was last seen, as of `now` (an online fan is being seen now).
+    pub fn last_seen_at(&self, now: OffsetDateTime) -> OffsetDateTime {
+        if self.online { now } else { self.last_seen }
+    }
 }
 
 /// One chat message.
@@ -61,6 +89,8 @@ pub struct Message {
     pub price: Option<u64>,
     pub kind: &'static str,
     pub is_read: bool,
+    /// When the fan bought a paid message.
+    pub purchased_at: Option<OffsetDateTime>,
 }
 
 /// A chat with one fan (Fanvue names a chat by the counterpart's UUID).
@@ -75,7 +105,8 @@ pub struct Chat {
     pub created_at: OffsetDateTime,
 }
 
-/// A post.
+/// A post. Its likes, comments and tips are derived from the counters ([`Post::tip`] …), so
+/// the lists and the counters always agree.
 #[derive(Clone, Debug)]
 pub struct Post {
     pub uuid: String,
@@ -89,6 +120,13 @@ pub struct Post {
     pub comments: u64,
     pub tips: u64,
     pub tips_gross: u64,
+}
+
+impl Post {
+    /// The gross of the `k`-th tip on this post (cents).
+    pub fn tip(&self, k: u64) -> u64 {
+        500 + (u64::from(self.uuid.as_bytes().last().copied().unwrap_or(0)) + k) % 4 * 250
+    }
 }
 
 /// A tracking link and the fans it brought.
@@ -147,13 +185,34 @@ pub struct Folder {
     pub media: Vec<String>,
 }
 
-/// A creator the agency manages.
+/// A saved message template.
+#[derive(Clone, Debug)]
+pub struct Template {
+    pub uuid: String,
+    pub text: Option<String>,
+    pub price: Option<u64>,
+    pub media_uuids: Vec<String>,
+    pub folder_name: Option<String>,
+}
+
+/// A custom list of fans.
+#[derive(Clone, Debug)]
+pub struct CustomList {
+    pub uuid: String,
+    pub name: String,
+    pub created_at: OffsetDateTime,
+    /// Fan indexes, in the order they were added.
+    pub members: Vec<usize>,
+}
+
+/// A creator the agency manages, with the world the agency acts on for them.
 #[derive(Clone, Debug)]
 pub struct Creator {
     pub uuid: String,
     pub handle: String,
     pub display_name: String,
     pub role: &'static str,
+    pub world: Box<World>,
 }
 
 /// An agency team member.
@@ -165,9 +224,14 @@ pub struct TeamMember {
     pub is_admin: bool,
 }
 
-/// Everything the sandbox API serves and changes.
+/// Everything the sandbox API serves and changes for one creator.
 #[derive(Clone, Debug)]
 pub struct World {
+    /// The creator this world belongs to.
+    pub owner_uuid: String,
+    pub owner_handle: String,
+    /// When it was seeded: derived dates (likes, comments) are spread up to here.
+    pub seeded_at: OffsetDateTime,
     pub fans: Vec<Fan>,
     pub chats: Vec<Chat>,
     pub posts: Vec<Post>,
@@ -175,6 +239,8 @@ pub struct World {
     pub earnings: Vec<Earning>,
     pub media: Vec<Media>,
     pub folders: Vec<Folder>,
+    pub templates: Vec<Template>,
+    pub lists: Vec<CustomList>,
     pub creators: Vec<Creator>,
     pub team: Vec<TeamMember>,
     pub invites: Vec<String>,
@@ -200,59 +266,101 @@ const LINES: [&str; 10] = [
     "I'll be there for the next drop",
 ];
 const SOURCES: [&str; 5] = ["subscription", "tip", "message", "post", "renewal"];
+/// A seeded template: text, folder, price, and which library items (by index) it sends.
+type TemplateSeed = (&'static str, Option<&'static str>, Option<u64>, &'static [usize]);
+
+const TEMPLATES: [TemplateSeed; 6] = [
+    ("Welcome to my page! 💕 So happy to have you here.", Some("Welcome"), None, &[]),
+    ("Thanks for subscribing! Here's a little gift 🎁", Some("Welcome"), None, &[0]),
+    ("The full beach set, just for you 🌊", Some("PPV"), Some(1500), &[0, 4]),
+    ("Behind the scenes of today's shoot", Some("PPV"), Some(900), &[1]),
+    ("Good morning! ☀️ What are you up to today?", None, None, &[]),
+    ("Haven't heard from you in a while, everything ok?", Some("Re-engage"), None, &[]),
+];
+const LISTS: [(&str, i64); 3] = [("VIP", 40), ("Birthday this month", 20), ("Lisbon meetup", 5)];
+/// How many of the biggest spenders are marked `isTopSpender`.
+const TOP_SPENDERS: usize = 5;
+
+/// Who a world belongs to, and how big it is.
+struct Owner<'a> {
+    tenant: u32,
+    uuid: &'a str,
+    handle: &'a str,
+    fans: u32,
+}
 
 impl World {
-    /// The seeded world, dated relative to `now`.
+    /// The signed-in creator's world, dated relative to `now`, with the agency's creators.
     pub fn seed(now: OffsetDateTime, asset_base: &str) -> World {
-        let mut rng = Rng(0x5eed_f4a7_0b5e_0001);
-        let fans: Vec<Fan> = (0..48u32)
-            .map(|i| {
-                // Unique names: each block of 16 first names gets its own family name.
-                let (first, last) = (FIRST[i as usize % 16], LAST[(i as usize / 16 * 3) % 8]);
-                Fan {
-                    uuid: uuid(0xfa0, i),
-                    handle: format!("{}.{}{}", first.to_lowercase(), last.to_lowercase(), i),
-                    display_name: format!("{first} {last}"),
-                    nickname: (i % 7 == 0).then(|| format!("{first} VIP")),
-                    is_top_spender: i % 9 == 0,
-                    avatar_url: Some(format!("{asset_base}/_sandbox/avatar.svg")),
-                    registered_at: iso(now - Duration::days(30 + i64::from(i) * 7)),
-                    subscriber: i % 3 != 2,
+        let owner = Owner { tenant: 0, uuid: super::api::USER_UUID, handle: super::api::USER_HANDLE, fans: 48 };
+        let mut world = World::seed_for(&owner, now, asset_base);
+        world.creators = [("Nova Lane", "nova.lane"), ("Kit Summers", "kit.summers"), ("Ash Moreno", "ash.moreno")]
+            .iter()
+            .zip(1u32..)
+            .map(|((name, handle), tenant)| {
+                let uuid = uuid(0xc4ea7, tenant - 1);
+                let owner = Owner { tenant, uuid: &uuid, handle, fans: 16 + tenant * 8 };
+                let world = Box::new(World::seed_for(&owner, now, asset_base));
+                Creator {
+                    uuid: uuid.clone(),
+                    handle: (*handle).into(),
+                    display_name: (*name).into(),
+                    role: if tenant == 1 { "ADMIN" } else { "CHATTER" },
+                    world,
                 }
             })
             .collect();
-        let chats = (0..14usize)
-            .map(|c| {
-                let count = 4 + rng.below(24) as usize;
-                let start = now - Duration::days(c as i64 * 3 + 1) - Duration::hours(count as i64);
-                let messages = (0..count)
-                    .map(|m| {
-                        let from_creator = m % 2 == 1;
-                        let paid = from_creator && rng.chance(12);
-                        Message {
-                            uuid: uuid(0xc4a7_0000 + c as u32, m as u32),
-                            text: Some(LINES[rng.below(10) as usize].to_owned()),
-                            sent_at: start + Duration::minutes(m as i64 * 47),
-                            from_creator,
-                            media_uuids: Vec::new(),
-                            price: paid.then(|| 500 + rng.below(20) * 100),
-                            kind: if paid {
-                                "SINGLE_RECIPIENT"
-                            } else if m == 0 {
-                                "AUTOMATED_NEW_SUBSCRIBER"
-                            } else {
-                                "SINGLE_RECIPIENT"
-                            },
-                            is_read: !(c % 4 == 0 && m + 2 >= count && !from_creator),
-                        }
-                    })
-                    .collect::<Vec<_>>();
-                Chat { fan: c * 3, is_read: c % 4 != 0, is_muted: c == 5, nickname: None, messages, created_at: start }
+        world.team = [
+            ("Sam Patel", "sam@agency.test", true),
+            ("Jo Kim", "jo@agency.test", false),
+            ("Alex Ruiz", "alex@agency.test", false),
+        ]
+        .iter()
+        .zip(0u32..)
+        .map(|((name, email, admin), i)| TeamMember {
+            uuid: uuid(0x7ea, i),
+            email: (*email).into(),
+            display_name: (*name).into(),
+            is_admin: *admin,
+        })
+        .collect();
+        world
+    }
+
+    fn seed_for(owner: &Owner<'_>, now: OffsetDateTime, asset_base: &str) -> World {
+        let base = owner.tenant << 24;
+        let id = |namespace: u32, i: u32| uuid(namespace, base | i);
+        let mut rng = Rng(0x5eed_f4a7_0b5e_0001 ^ (u64::from(owner.tenant) << 40));
+        let fan_count = owner.fans as usize;
+        let mut fans: Vec<Fan> = (0..owner.fans)
+            .map(|i| {
+                // Unique names: each block of 16 first names gets its own family name.
+                let n = i as usize + owner.tenant as usize * 5;
+                let (first, last) = (FIRST[n % 16], LAST[(i as usize / 16 * 3 + owner.tenant as usize) % 8]);
+                let subscriber = i % 3 != 2;
+                let expired = !subscriber && i % 2 == 0;
+                Fan {
+                    uuid: id(0xfa0, i),
+                    handle: format!("{}.{}{}", first.to_lowercase(), last.to_lowercase(), i),
+                    display_name: format!("{first} {last}"),
+                    nickname: (i % 7 == 0).then(|| format!("{first} VIP")),
+                    is_top_spender: false,
+                    avatar_url: Some(format!("{asset_base}/_sandbox/avatar.svg")),
+                    registered_at: now - Duration::days(30 + i64::from(i) * 7),
+                    subscriber,
+                    subscribed_at: (subscriber || expired).then(|| now - Duration::days(3 + i64::from(i * 11 % 200))),
+                    auto_renew: subscriber && i % 4 != 1,
+                    free_trial: subscriber && i % 10 == 4,
+                    expired,
+                    contactable: i + 2 < owner.fans,
+                    online: i % 5 == 0,
+                    last_seen: now - Duration::minutes(37 * i64::from(i) + 10),
+                }
             })
             .collect();
         let media: Vec<Media> = (0..30u32)
             .map(|i| Media {
-                uuid: uuid(0x3ed1a, i),
+                uuid: id(0x3ed1a, i),
                 name: format!("{} {:02}", ["Beach set", "Studio", "Backstage", "Travel diary"][i as usize % 4], i + 1),
                 media_type: if i % 5 == 4 { "video" } else { "image" },
                 created_at: now - Duration::days(i64::from(i) * 5 + 2),
@@ -261,22 +369,60 @@ impl World {
                 size: 0,
             })
             .collect();
+        let chat_count = (fan_count / 3).min(14);
+        let chats = (0..chat_count)
+            .map(|c| {
+                let count = 4 + rng.below(24) as usize;
+                let start = now - Duration::days(c as i64 * 3 + 1) - Duration::hours(count as i64);
+                let messages = (0..count)
+                    .map(|m| {
+                        let from_creator = m % 2 == 1;
+                        let paid = from_creator && rng.chance(12);
+                        let sent_at = start + Duration::minutes(m as i64 * 47);
+                        // A paid message carries media (as Fanvue requires); some free ones do too.
+                        let media_uuids = if paid || (from_creator && m % 6 == 3) {
+                            vec![media[(c * 7 + m) % media.len()].uuid.clone()]
+                        } else {
+                            Vec::new()
+                        };
+                        Message {
+                            uuid: id(0xc4a7_0000 + c as u32, m as u32),
+                            text: Some(LINES[rng.below(10) as usize].to_owned()),
+                            sent_at,
+                            from_creator,
+                            media_uuids,
+                            price: paid.then(|| 500 + rng.below(20) * 100),
+                            kind: if m == 0 { "AUTOMATED_NEW_SUBSCRIBER" } else { "SINGLE_RECIPIENT" },
+                            is_read: !(c % 4 == 0 && m + 2 >= count && !from_creator),
+                            purchased_at: (paid && m % 4 == 1).then(|| sent_at + Duration::minutes(20)),
+                        }
+                    })
+                    .collect::<Vec<_>>();
+                Chat { fan: c * 3, is_read: c % 4 != 0, is_muted: c == 5, nickname: None, messages, created_at: start }
+            })
+            .collect();
         let posts = (0..26u32)
             .map(|i| {
                 let has_media = i % 3 != 2;
-                Post {
-                    uuid: uuid(0x9057, i),
+                let likes = 3 + rng.below(400) % (owner.fans.saturating_sub(3).max(1) as u64);
+                let comments = rng.below(60);
+                let tips = rng.below(12);
+                let _ = rng.below(12); // kept so the rest of the sequence seeds as before
+                let mut post = Post {
+                    uuid: id(0x9057, i),
                     created_at: now - Duration::days(i64::from(i) * 4 + 1),
                     text: Some(format!("{} #{}", LINES[i as usize % 10], i + 1)),
                     price: (has_media && i % 5 == 0).then_some(900),
                     audience: if i % 2 == 0 { "subscribers" } else { "followers-and-subscribers" }.to_owned(),
                     media_uuids: if has_media { vec![media[i as usize % 30].uuid.clone()] } else { Vec::new() },
                     publish_at: None,
-                    likes: 20 + rng.below(400),
-                    comments: rng.below(60),
-                    tips: rng.below(12),
-                    tips_gross: rng.below(12) * 500,
-                }
+                    likes,
+                    comments,
+                    tips,
+                    tips_gross: 0,
+                };
+                post.tips_gross = (0..tips).map(|k| post.tip(k)).sum();
+                post
             })
             .collect();
         let links = [
@@ -291,12 +437,12 @@ impl World {
         .enumerate()
         .map(|(i, (name, platform))| {
             let users = (0..(3 + i * 2))
-                .map(|u| ((i * 5 + u * 3) % fans.len(), now - Duration::days((i * 9 + u * 2) as i64), u % 2 == 0))
+                .map(|u| ((i * 5 + u * 3) % fan_count, now - Duration::days((i * 9 + u * 2) as i64), u % 2 == 0))
                 .collect();
             Link {
-                uuid: uuid(0x71c4, i as u32),
+                uuid: id(0x71c4, i as u32),
                 name: (*name).to_owned(),
-                link_url: format!("fv-{}", 210_000 + i * 731),
+                link_url: format!("fv-{}", 210_000 + owner.tenant as usize * 10_000 + i * 731),
                 platform: (*platform).to_owned(),
                 created_at: now - Duration::days(200 - i as i64 * 25),
                 clicks: 150 + rng.below(4000),
@@ -312,11 +458,20 @@ impl World {
                     at: now - Duration::days(day) - Duration::minutes(rng.below(1440) as i64),
                     gross: [999, 500, 1_500, 900, 999][rng.below(5) as usize] + rng.below(4) * 250,
                     source: SOURCES[rng.below(5) as usize],
-                    fan: rng.below(48) as usize,
+                    fan: rng.below(owner.fans.into()) as usize,
                 });
             }
         }
         earnings.sort_by_key(|e| std::cmp::Reverse(e.at));
+        let mut totals = vec![0u64; fan_count];
+        for e in &earnings {
+            totals[e.fan] += e.gross;
+        }
+        let mut ranked: Vec<usize> = (0..fan_count).collect();
+        ranked.sort_by_key(|i| std::cmp::Reverse(totals[*i]));
+        for i in ranked.into_iter().take(TOP_SPENDERS) {
+            fans[i].is_top_spender = true;
+        }
         let folders = vec![
             Folder {
                 name: "Beach 2026".into(),
@@ -330,31 +485,37 @@ impl World {
             },
             Folder { name: "Drafts".into(), created_at: now - Duration::days(3), media: Vec::new() },
         ];
-        let creators = [("Nova Lane", "nova.lane"), ("Kit Summers", "kit.summers"), ("Ash Moreno", "ash.moreno")]
+        let templates = TEMPLATES
             .iter()
-            .enumerate()
-            .map(|(i, (name, handle))| Creator {
-                uuid: uuid(0xc4ea7, i as u32),
-                handle: (*handle).into(),
-                display_name: (*name).into(),
-                role: if i == 0 { "ADMIN" } else { "CHATTER" },
+            .zip(0u32..)
+            .map(|((text, folder, price, items), i)| Template {
+                uuid: id(0x7e41, i),
+                text: Some((*text).to_owned()),
+                price: *price,
+                media_uuids: items.iter().map(|m| media[*m].uuid.clone()).collect(),
+                folder_name: folder.map(str::to_owned),
             })
             .collect();
-        let team = [
-            ("Sam Patel", "sam@agency.test", true),
-            ("Jo Kim", "jo@agency.test", false),
-            ("Alex Ruiz", "alex@agency.test", false),
-        ]
-        .iter()
-        .enumerate()
-        .map(|(i, (name, email, admin))| TeamMember {
-            uuid: uuid(0x7ea, i as u32),
-            email: (*email).into(),
-            display_name: (*name).into(),
-            is_admin: *admin,
-        })
-        .collect();
+        let lists = LISTS
+            .iter()
+            .zip(0u32..)
+            .map(|((name, age), i)| CustomList {
+                uuid: id(0x1157, i),
+                name: (*name).to_owned(),
+                created_at: now - Duration::days(*age),
+                members: (0..fan_count)
+                    .filter(|f| match i {
+                        0 => f % 7 == 0 || fans[*f].is_top_spender,
+                        1 => f % 13 == 3,
+                        _ => f % 11 == 2,
+                    })
+                    .collect(),
+            })
+            .collect();
         World {
+            owner_uuid: owner.uuid.to_owned(),
+            owner_handle: owner.handle.to_owned(),
+            seeded_at: now,
             fans,
             chats,
             posts,
@@ -362,15 +523,18 @@ impl World {
             earnings,
             media,
             folders,
-            creators,
-            team,
+            templates,
+            lists,
+            creators: Vec::new(),
+            team: Vec::new(),
             invites: Vec::new(),
             uploads: std::collections::HashMap::new(),
-            next_id: 1,
+            next_id: CREATED | base,
         }
     }
 
-    /// A new UUID for something created through the API.
+    /// A new UUID for something created through the API: never one the seed gave out, nor
+    /// one another world creates.
     pub fn new_uuid(&mut self, namespace: u32) -> String {
         self.next_id += 1;
         uuid(namespace, self.next_id)
@@ -379,5 +543,46 @@ impl World {
     /// The fan with this UUID.
     pub fn fan_index(&self, uuid: &str) -> Option<usize> {
         self.fans.iter().position(|f| f.uuid == uuid)
+    }
+
+    /// The world of the managed creator with this UUID.
+    pub fn creator_world(&mut self, uuid: &str) -> Option<&mut World> {
+        self.creators.iter_mut().find(|c| c.uuid == uuid).map(|c| &mut *c.world)
+    }
+
+    /// An upload in progress here or in a managed creator's world (presigned part URLs do not
+    /// say whose it is).
+    pub fn upload_mut(&mut self, id: &str) -> Option<&mut Upload> {
+        if self.uploads.contains_key(id) {
+            return self.uploads.get_mut(id);
+        }
+        self.creators.iter_mut().find_map(|c| c.world.upload_mut(id))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn managed_creators_have_worlds_of_their_own_with_distinct_ids() {
+        let world = World::seed(OffsetDateTime::now_utc(), "https://sandbox.test");
+        let nova = &world.creators[0].world;
+        assert_eq!(nova.owner_uuid, world.creators[0].uuid);
+        assert!(nova.fans.iter().all(|f| world.fan_index(&f.uuid).is_none()));
+        assert!(nova.posts.iter().all(|p| world.posts.iter().all(|q| q.uuid != p.uuid)));
+        assert_eq!(world.fans[0].uuid, "00000fa0-0000-4fa0-8000-000000000000", "the first world keeps its ids");
+    }
+
+    #[test]
+    fn counters_agree_with_what_they_count() {
+        let world = World::seed(OffsetDateTime::now_utc(), "https://sandbox.test");
+        for post in &world.posts {
+            assert!(post.likes as usize <= world.fans.len(), "a fan likes a post once");
+            assert_eq!(post.tips_gross, (0..post.tips).map(|k| post.tip(k)).sum::<u64>());
+        }
+        let paid = world.chats.iter().flat_map(|c| &c.messages).filter(|m| m.price.is_some());
+        assert!(paid.clone().count() > 0 && paid.clone().all(|m| !m.media_uuids.is_empty()));
+        assert_eq!(world.fans.iter().filter(|f| f.is_top_spender).count(), TOP_SPENDERS);
     }
 }

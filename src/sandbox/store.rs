@@ -107,6 +107,36 @@ pub struct Stats {
     pub revocations: u64,
     /// API requests, any outcome.
     pub api_calls: u64,
+    /// Departures from Fanvue's published reference seen so far (`GET /_sandbox/contract`);
+    /// written `contract_violations`, the name the contract issue and its tests use.
+    #[serde(rename = "contract_violations")]
+    pub contract_violations: u64,
+}
+
+/// How many contract violations the store keeps (the count goes on).
+pub const VIOLATIONS_KEPT: usize = 500;
+
+/// Which side of a call departed from the reference.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Side {
+    /// What a client sent (an undocumented query parameter or body).
+    Request,
+    /// What the sandbox answered (a status or body the reference does not document).
+    Response,
+}
+
+/// One departure from Fanvue's published reference.
+#[derive(Clone, Debug, Serialize)]
+pub struct Violation {
+    /// HTTP method.
+    pub method: String,
+    /// The endpoint's pattern as the reference writes it.
+    pub path: String,
+    /// Request or response.
+    pub kind: Side,
+    /// What is wrong.
+    pub message: String,
 }
 
 /// Claims inside a sandbox access token.
@@ -174,6 +204,8 @@ struct Data {
     /// user → (window start, count)
     rate: HashMap<String, (i64, u32)>,
     stats: Stats,
+    /// The latest contract violations, newest last.
+    violations: std::collections::VecDeque<Violation>,
 }
 
 /// Shared sandbox state.
@@ -247,6 +279,29 @@ impl SandboxStore {
     /// Updates the counters.
     pub fn count(&self, f: impl FnOnce(&mut Stats)) {
         f(&mut self.data().stats);
+    }
+
+    /// Records a departure from the reference (and logs it: a client or the sandbox is wrong).
+    pub fn record_violation(&self, violation: Violation) {
+        tracing::warn!(
+            method = %violation.method,
+            path = %violation.path,
+            kind = ?violation.kind,
+            message = %violation.message,
+            "sandbox: contract violation"
+        );
+        let mut data = self.data();
+        data.stats.contract_violations += 1;
+        if data.violations.len() == VIOLATIONS_KEPT {
+            data.violations.pop_front();
+        }
+        data.violations.push_back(violation);
+    }
+
+    /// The number of violations seen and the latest ones, oldest first.
+    pub fn violations(&self) -> (u64, Vec<Violation>) {
+        let data = self.data();
+        (data.stats.contract_violations, data.violations.iter().cloned().collect())
     }
 
     /// Parks a consent request; returns its challenge id.
