@@ -363,7 +363,7 @@ async fn invalid_folder_input_is_explained() {
     assert!(r.text().await.unwrap().contains("is not in your media library"));
 }
 
-const AGENCY_SCOPES: &str = "read:self read:agency write:agency read:creator read:chat read:fan";
+const AGENCY_SCOPES: &str = "read:self read:agency write:agency read:creator read:chat read:fan read:insights";
 
 #[tokio::test]
 async fn the_agency_page_lists_creators_and_team_and_acts_as_a_creator() {
@@ -375,6 +375,9 @@ async fn the_agency_page_lists_creators_and_team_and_acts_as_a_creator() {
     let (status, acting) = get(&app, &browser, &format!("/agency/creators/{creator}")).await;
     assert_eq!(status, StatusCode::OK);
     assert!(acting.contains(r#"id="creator-chats""#) && acting.contains(r#"id="creator-followers""#));
+    // Their last 30 days through /creators/{c}/insights/earnings, dates sent as date-times.
+    let earnings = acting.split(r#"id="creator-earnings""#).nth(1).expect("the creator's earnings");
+    assert!(earnings.contains("<strong>$") && !earnings.contains("<strong>$0.00"), "{earnings}");
     let (status, _) = get(&app, &browser, "/agency/creators/00000000-0000-4000-8000-000000000000").await;
     assert_eq!(status, StatusCode::NOT_FOUND, "Fanvue's 404 for a creator the agency does not manage");
 }

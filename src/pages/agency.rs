@@ -10,10 +10,11 @@ use axum::response::{IntoResponse, Redirect, Response};
 use serde_json::json;
 use tower_sessions::Session;
 
-use super::{Nav, Params, gate, render, short_time};
+use super::{Nav, Params, gate, money, render, short_time};
 use crate::error::AppError;
-use crate::fanvue::models::{Chat, ManagedCreator, TeamMember, UserSummary};
-use crate::fanvue::pagination::Page;
+use crate::fanvue::models::{Chat, Earning, ManagedCreator, TeamMember, UserSummary};
+use crate::fanvue::pagination::{CursorPage, Page};
+use crate::fanvue::range::DayRange;
 use crate::scopes::Scope;
 use crate::state::AppState;
 use crate::upstream;
@@ -116,10 +117,12 @@ struct ActAsPage {
     /// (fan uuid, name, unread, last message time)
     chats: Option<Vec<(String, String, u64, String)>>,
     followers: Option<Vec<(String, String)>>,
+    /// Gross earnings of the last 30 days, and whether more than one page of them exists.
+    earnings: Option<(String, bool)>,
 }
 
-/// `GET /agency/creators/{uuid}`: the creator's chats and followers, through
-/// `/creators/{uuid}/…` (each part shown only when its scope was granted).
+/// `GET /agency/creators/{uuid}`: the creator's chats, followers and last 30 days of
+/// earnings, through `/creators/{uuid}/…` (each part shown only when its scope was granted).
 pub async fn act_as(
     State(state): State<AppState>,
     session: Session,
@@ -158,7 +161,21 @@ pub async fn act_as(
             upstream::get_json(&state, &session, &format!("/creators/{uuid}/followers"), &[("size", "20")]).await?;
         Ok(Some(list.data.into_iter().map(|u| (u.name().to_owned(), u.handle)).collect()))
     };
-    let (chats, followers): (Option<Vec<_>>, Option<Vec<_>>) = tokio::try_join!(chats, followers)?;
+    let earnings = async {
+        if !tokens.scopes.contains(Scope::ReadInsights) {
+            return Ok(None);
+        }
+        let today = time::OffsetDateTime::now_utc().date();
+        let days = DayRange::new(today - time::Duration::days(29), today)
+            .ok_or_else(|| AppError::Internal("the last 30 days form no range".into()))?;
+        let [start, end] = days.query();
+        let query = [("size", "50"), (start.0, start.1.as_str()), (end.0, end.1.as_str())];
+        let page: CursorPage<Earning> =
+            upstream::get_json(&state, &session, &format!("/creators/{uuid}/insights/earnings"), &query).await?;
+        Ok(Some((money(page.data.iter().map(|e| e.gross).sum::<i64>()), page.next_cursor.is_some())))
+    };
+    let (chats, followers, earnings): (Option<Vec<_>>, Option<Vec<_>>, Option<(String, bool)>) =
+        tokio::try_join!(chats, followers, earnings)?;
     let can_write = tokens.scopes.contains(Scope::WriteChat);
     let view = ActAsPage {
         nav: Nav::for_scopes(tokens.scopes, "/agency"),
@@ -167,6 +184,7 @@ pub async fn act_as(
         notice,
         chats,
         followers,
+        earnings,
     };
     Ok(render(StatusCode::OK, &view))
 }
