@@ -28,7 +28,10 @@ pub mod crypto;
 pub mod embedded;
 pub mod entitlements;
 pub mod error;
-pub mod fanvue;
+// Fanvue's contract and client live in their own crate (`crates/fanvue`); re-exported so
+// `crate::fanvue::…` and `crate::scopes::…` name them.
+pub use ::fanvue;
+pub use ::fanvue::scopes;
 pub mod limits;
 pub mod metrics;
 pub mod middleware;
@@ -38,7 +41,6 @@ pub mod proxy;
 pub mod redis;
 #[cfg(feature = "sandbox")]
 pub mod sandbox;
-pub mod scopes;
 pub mod session;
 pub mod state;
 pub mod tls;

@@ -60,7 +60,8 @@ impl AppState {
         let http = http_client(&config)?;
         let oauth =
             OAuthClient::new(&config.oauth, http.clone()).map_err(|e| crate::StartError::Other(e.to_string()))?;
-        let fanvue = FanvueClient::new(&config.api, http).map_err(|e| crate::StartError::Other(e.to_string()))?;
+        let fanvue = FanvueClient::new(config.api.base_url.clone(), &config.api.version, http)
+            .map_err(|e| crate::StartError::Other(e.to_string()))?;
         let crate::session::Stores { sessions: session_store, vault, embedded_vault } =
             crate::session::open_store(&config.session).await?;
         let embedded_tokens = SessionTokens::new(oauth.clone(), embedded_vault, config.session.ttl);

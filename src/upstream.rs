@@ -54,11 +54,11 @@ pub async fn call_as(
     }
     let idempotent = matches!(request.method, Method::GET | Method::HEAD);
     let retry = idempotent.then(|| clone_request(&request));
-    let response = state.fanvue.send(request, &tokens.access_token).await?;
+    let response = counted(endpoint.pattern, state.fanvue.send(request, &tokens.access_token).await)?;
     let response = match (response.status.as_u16(), retry) {
         (401, Some(again)) => {
             let renewed = sessions.fresh(session, Some(&tokens.access_token)).await?;
-            state.fanvue.send(again, &renewed.access_token).await?
+            counted(endpoint.pattern, state.fanvue.send(again, &renewed.access_token).await)?
         }
         (_, _) => response,
     };
@@ -66,6 +66,13 @@ pub async fn call_as(
         return Err(FanvueError::Unauthorized.into());
     }
     Ok(response)
+}
+
+/// Counts an upstream answer in `fanvue_upstream_requests_total{endpoint, status}` (status 0:
+/// no answer).
+fn counted(pattern: &str, result: Result<ApiResponse, FanvueError>) -> Result<ApiResponse, FanvueError> {
+    crate::metrics::metrics().upstream(pattern, result.as_ref().map_or(0, |r| r.status.as_u16()));
+    result
 }
 
 /// Reads that pages may reuse per session for `PROFILE_CACHE_SECS`: idempotent, rarely

@@ -1,5 +1,5 @@
 //! Contract tests: the client, the pages and the sandbox against Fanvue's published API
-//! reference (`contract/fanvue-api.json`, derived from the public pages by
+//! reference (`crates/fanvue/contract/fanvue-api.json`, derived from the public pages by
 //! `scripts/derive-contract`). Nothing here reaches outside the repository.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 

@@ -1,10 +1,11 @@
 //! [`FanvueClient`]: every Fanvue API call goes through [`FanvueClient::send`].
 //!
-//! `send` joins the checked path onto `API_BASE_URL`, adds `Authorization: Bearer` and
-//! `X-Fanvue-API-Version`, relies on the shared HTTP client's timeouts and no-redirect
-//! policy (a redirect would carry the bearer token to wherever it points), caps the response
-//! size, logs `Deprecation`/`Sunset` warnings, and keeps the rate-limit headers. Pages
-//! (typed, through [`crate::upstream::get_json`]) and the JSON proxy are thin layers on top.
+//! `send` joins the checked path onto the API's base URL, adds `Authorization: Bearer` and
+//! `X-Fanvue-API-Version`, relies on the HTTP client's timeouts and redirect policy (give it a
+//! client that does not follow redirects: a redirect would carry the bearer token to wherever
+//! it points), caps the response size, logs `Deprecation`/`Sunset` warnings, and keeps the
+//! rate-limit headers. Typed reads ([`ApiResponse::json`]) and a JSON proxy are thin layers on
+//! top.
 
 use bytes::Bytes;
 use http::header::{ACCEPT, CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue, RETRY_AFTER};
@@ -13,10 +14,9 @@ use oauth2::AccessToken;
 use serde::de::DeserializeOwned;
 use url::Url;
 
-use super::endpoints::{self, Lookup};
-use super::{ApiPath, FanvueError};
-use crate::config::ApiConfig;
+use crate::endpoints::{self, Lookup};
 use crate::scopes::ScopeSet;
+use crate::{ApiPath, FanvueError};
 
 /// Largest upstream response body accepted (Fanvue's JSON pages are far smaller).
 const MAX_RESPONSE_BYTES: usize = 8 * 1024 * 1024;
@@ -97,23 +97,24 @@ pub struct FanvueClient {
 }
 
 impl FanvueClient {
-    /// A client for `config.base_url`, sending `config.version`.
-    pub fn new(config: &ApiConfig, http: reqwest::Client) -> Result<Self, FanvueError> {
-        let version = HeaderValue::from_str(&config.version).map_err(|e| FanvueError::Decode(e.to_string()))?;
-        Ok(Self { http, base: config.base_url.clone(), version })
+    /// A client for the API at `base` (e.g. `https://api.fanvue.com`), sending `version` as
+    /// `X-Fanvue-API-Version` (e.g. [`crate::API_VERSION`]) over `http`.
+    pub fn new(base: Url, version: &str, http: reqwest::Client) -> Result<Self, FanvueError> {
+        let version = HeaderValue::from_str(version).map_err(|e| FanvueError::Decode(e.to_string()))?;
+        Ok(Self { http, base, version })
     }
 
     /// Sends one request. Returns Fanvue's answer whatever its status; only transport
     /// failures are errors here (use [`ApiResponse::error_for_status`] for the rest).
     pub async fn send(&self, request: ApiRequest, token: &AccessToken) -> Result<ApiResponse, FanvueError> {
-        let (required, pattern) = match endpoints::lookup(&request.method, &request.path) {
-            Lookup::Found(endpoint) => (endpoint.required(), endpoint.pattern),
-            _ => (ScopeSet::empty(), "unknown"),
+        let required = match endpoints::lookup(&request.method, &request.path) {
+            Lookup::Found(endpoint) => endpoint.required(),
+            _ => ScopeSet::empty(),
         };
         let mut url = request
             .path
             .join_onto(&self.base)
-            .ok_or_else(|| FanvueError::Decode("API_BASE_URL cannot take a path".into()))?;
+            .ok_or_else(|| FanvueError::Decode("the API base URL cannot take a path".into()))?;
         url.set_query(request.query.as_deref().filter(|q| !q.is_empty()));
         let mut builder = self
             .http
@@ -124,14 +125,7 @@ impl FanvueClient {
         if let Some(body) = request.json_body {
             builder = builder.header(CONTENT_TYPE, "application/json").body(body);
         }
-        let mut response = match builder.send().await {
-            Ok(response) => response,
-            Err(err) => {
-                crate::metrics::metrics().upstream(pattern, 0);
-                return Err(transport_error(err));
-            }
-        };
-        crate::metrics::metrics().upstream(pattern, response.status().as_u16());
+        let mut response = builder.send().await.map_err(transport_error)?;
         let status = response.status();
         let headers = kept_headers(response.headers());
         warn_if_deprecated(&headers, &request.path);

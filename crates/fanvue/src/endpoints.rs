@@ -5,7 +5,7 @@
 //! enforces the same table.
 //!
 //! Each row says where it comes from ([`Source`]). Rows of Fanvue's API reference
-//! (`contract/fanvue-api.json`) must equal the published method, path and scopes, and
+//! (`crates/fanvue/contract/fanvue-api.json`) must equal the published method, path and scopes, and
 //! `tests/contract.rs` checks every one of them; patterns use the reference's parameter
 //! names. Rows Fanvue documents elsewhere name the page; rows no page documents say why they
 //! are believed to exist. Per-creator routes (`/creators/{creatorUserUuid}/…`) need
@@ -13,14 +13,14 @@
 
 use http::Method;
 
-use super::ApiPath;
+use crate::ApiPath;
 use crate::scopes::{Scope, ScopeSet};
 use Scope::*;
 
 /// Where a row of the table comes from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Source {
-    /// Fanvue's API reference (`contract/fanvue-api.json`): checked against it by the tests.
+    /// Fanvue's API reference (`crates/fanvue/contract/fanvue-api.json`): checked against it by the tests.
     Reference,
     /// A Fanvue page outside the API reference (a guide, a newer or older reference page).
     Documented(&'static str),

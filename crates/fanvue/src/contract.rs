@@ -1,10 +1,10 @@
 //! Fanvue's published API reference as data, and the checks built on it.
 //!
-//! `contract/fanvue-api.json` is the project's copy of Fanvue's API reference: one entry per
+//! `crates/fanvue/contract/fanvue-api.json` is the project's copy of Fanvue's API reference: one entry per
 //! endpoint with its method, path, scopes, query and path parameters, JSON request body,
 //! success status and response schema, each with the URL of the page it comes from. It is
 //! derived from the public pages by `scripts/derive-contract` and never edited by hand;
-//! endpoints Fanvue documents only in its guides come from `contract/supplement.json` and are
+//! endpoints Fanvue documents only in its guides come from `crates/fanvue/contract/supplement.json` and are
 //! marked [`Authority::Guide`].
 //!
 //! Two kinds of check use it:
@@ -36,17 +36,17 @@ use jsonschema::Validator;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use super::ApiPath;
+use crate::ApiPath;
 
 /// The reference, as committed.
-const DOCUMENT: &str = include_str!("../../contract/fanvue-api.json");
+const DOCUMENT: &str = include_str!("../contract/fanvue-api.json");
 
 /// Where an entry comes from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Authority {
     /// Fanvue's API reference pages (one OpenAPI block per endpoint).
     ApiReference,
-    /// Fanvue's guides or its App Store OpenAPI excerpt (`contract/supplement.json`).
+    /// Fanvue's guides or its App Store OpenAPI excerpt (`crates/fanvue/contract/supplement.json`).
     Guide,
 }
 
