@@ -19,6 +19,12 @@ use crate::scopes::ScopeSet;
 /// Minimum length of `SESSION_SECRET`, in characters.
 pub const MIN_SECRET_LEN: usize = 32;
 
+/// The session cookie's default name. `__Host-` makes the browser accept the cookie only from
+/// this exact host, over https, with `Path=/` and no `Domain`: a sibling subdomain (or a page
+/// on plain http) cannot plant a session cookie of that name, which would otherwise log the
+/// victim into the attacker's account (login fixation).
+pub const DEFAULT_SESSION_COOKIE_NAME: &str = "__Host-fanvue_oauth";
+
 /// Client id the in-process sandbox registers for the app.
 pub const SANDBOX_CLIENT_ID: &str = "fanvue-app-starter-sandbox";
 /// The app's UUID in the sandbox's App Store.
@@ -74,7 +80,8 @@ pub struct EmbedConfig {
     /// `FANVUE_PLATFORM_URL`: origins allowed to frame `/embedded` (`frame-ancestors`),
     /// default `https://www.fanvue.com`; space- or comma-separated.
     pub platform_origins: Vec<String>,
-    /// `EMBEDDED_SESSION_COOKIE_NAME`, default `{SESSION_COOKIE_NAME}_embedded`.
+    /// `EMBEDDED_SESSION_COOKIE_NAME`, default `{SESSION_COOKIE_NAME}_embedded`
+    /// (`__Host-fanvue_oauth_embedded`).
     pub cookie_name: String,
     /// `EMBEDDED_EXCHANGE` (and `FANVUE_EMBED_AUTHORIZE_URL`): how the injected session token
     /// becomes OAuth tokens.
@@ -177,7 +184,7 @@ pub struct SessionConfig {
     /// `SESSION_SECRET_PREVIOUS`: the secret being rotated out; records sealed with it are
     /// re-sealed with `SESSION_SECRET` as they are used.
     pub previous_secret: Option<SecretString>,
-    /// `SESSION_COOKIE_NAME`.
+    /// `SESSION_COOKIE_NAME`, default [`DEFAULT_SESSION_COOKIE_NAME`].
     pub cookie_name: String,
     /// `SESSION_STORE`.
     pub store: StoreKind,
@@ -514,7 +521,9 @@ impl Config {
                 );
             }
         }
-        let cookie_name = r.get("SESSION_COOKIE_NAME").unwrap_or_else(|| "fanvue_oauth".to_owned());
+        // A custom name is allowed (the Next.js starter's `fanvue_oauth` still works), at the
+        // price of the `__Host-` guarantees; the README says why.
+        let cookie_name = r.get("SESSION_COOKIE_NAME").unwrap_or_else(|| DEFAULT_SESSION_COOKIE_NAME.to_owned());
         if !cookie_name.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b)) {
             r.problem(
                 "SESSION_COOKIE_NAME",
@@ -882,8 +891,28 @@ mod tests {
         assert_eq!(c.map(|c| c.oauth.redirect_uri.as_str()), Some("https://my-fanvue-app.dev:3001/api/oauth/callback"));
         assert_eq!(c.map(|c| c.oauth.issuer.as_str()), Some("https://auth.fanvue.com/"));
         assert_eq!(c.map(|c| c.api.version.as_str()), Some("2025-06-26"));
-        assert_eq!(c.map(|c| c.session.cookie_name.as_str()), Some("fanvue_oauth"));
+        assert_eq!(c.map(|c| c.session.cookie_name.as_str()), Some("__Host-fanvue_oauth"));
         assert_eq!(c.map(|c| c.server.port), Some(3001));
+    }
+
+    #[test]
+    fn cookie_names_are_host_prefixed_unless_chosen_and_stay_so_behind_a_proxy() {
+        // Behind a TLS-terminating proxy the browser still talks https to BASE_URL, so the
+        // `__Host-` names (which need `Secure`) keep working.
+        let mut vars = GOOD.to_vec();
+        vars.push(("TLS_TERMINATED_BY_PROXY", "true"));
+        let config = load(Mode::Fanvue, &vars).ok();
+        let c = config.as_ref();
+        assert_eq!(c.map(|c| c.server.tls.clone()), Some(TlsSetting::TerminatedByProxy));
+        assert_eq!(c.map(|c| c.base_url.scheme()), Some("https"));
+        assert_eq!(c.map(|c| c.session.cookie_name.as_str()), Some("__Host-fanvue_oauth"));
+        assert_eq!(c.map(|c| c.embed.cookie_name.as_str()), Some("__Host-fanvue_oauth_embedded"));
+        // The Next.js starter's name, set explicitly, is kept (and the embedded one follows it).
+        let mut vars = GOOD.to_vec();
+        vars.push(("SESSION_COOKIE_NAME", "fanvue_oauth"));
+        let config = load(Mode::Fanvue, &vars).ok();
+        assert_eq!(config.as_ref().map(|c| c.session.cookie_name.as_str()), Some("fanvue_oauth"));
+        assert_eq!(config.as_ref().map(|c| c.embed.cookie_name.as_str()), Some("fanvue_oauth_embedded"));
     }
 
     #[test]
@@ -891,7 +920,7 @@ mod tests {
         let config = load(Mode::Fanvue, &GOOD).ok();
         let c = config.as_ref();
         assert_eq!(c.map(|c| c.embed.platform_origins.clone()), Some(vec!["https://www.fanvue.com".to_owned()]));
-        assert_eq!(c.map(|c| c.embed.cookie_name.as_str()), Some("fanvue_oauth_embedded"));
+        assert_eq!(c.map(|c| c.embed.cookie_name.as_str()), Some("__Host-fanvue_oauth_embedded"));
         assert_eq!(c.map(|c| c.webhooks.verifier.is_configured()), Some(false), "no secret, no webhooks");
         assert_eq!(c.and_then(|c| c.app_store.checkout_url()), None, "no FANVUE_APP_UUID, no checkout");
         assert!(matches!(
@@ -905,7 +934,7 @@ mod tests {
             ("FANVUE_APP_UUID", "not-a-uuid"),
             ("FANVUE_WEBHOOK_SECRET_PREVIOUS", "old"),
             ("WEBHOOK_STORE", "postgres://x"),
-            ("EMBEDDED_SESSION_COOKIE_NAME", "fanvue_oauth"),
+            ("EMBEDDED_SESSION_COOKIE_NAME", "__Host-fanvue_oauth"),
         ]);
         let vars: Vec<_> = problems(load(Mode::Fanvue, &vars)).iter().map(|p| p.var).collect();
         assert_eq!(

@@ -156,7 +156,7 @@ async fn the_session_id_is_renewed_at_login() {
     let planted = app.cookieless();
     let page = planted
         .get(app.url("/"))
-        .header("cookie", format!("fanvue_oauth={before}"))
+        .header("cookie", format!("{COOKIE}={before}"))
         .send()
         .await
         .unwrap()
