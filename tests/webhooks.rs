@@ -184,6 +184,48 @@ async fn a_duplicate_delivery_is_acknowledged_and_handled_once() {
     assert!(rows.iter().any(|r| r[1] == "app.subscription.activated"), "{rows:?}");
 }
 
+/// The signature covers `"{t}.{body}"`, not the URL: one signed delivery replayed, header
+/// and body unchanged, to every event's URL and the shared one is one event, stored and
+/// handled once; every other post is a duplicate of it (not a follower, a tip, a purchase…).
+#[tokio::test]
+async fn one_signed_body_replayed_to_every_event_url_is_one_event() {
+    let app = TestApp::spawn(&[("FANVUE_WEBHOOK_SECRET", SECRET)]).await;
+    let body = fanvue_app_starter::webhooks::samples::sample("new-follower", "2026-05-20T10:00:00.000Z")
+        .unwrap()
+        .body
+        .to_string();
+    let header = header_value(SECRET, now(), body.as_bytes());
+    let mut urls: Vec<String> = fanvue_app_starter::webhooks::events::PLATFORM_EVENTS
+        .iter()
+        .map(|(_, slug, _, _)| format!("/api/webhooks/fanvue/{slug}"))
+        .collect();
+    urls.push("/api/webhooks/fanvue".to_owned());
+    // The genuine delivery first, then the replays (the same URL again too).
+    urls.rotate_left(2);
+    urls.push(urls[0].clone());
+    assert!(urls[0].ends_with("/new-follower"), "{urls:?}");
+    let mut answers = Vec::new();
+    for url in &urls {
+        let (status, answer) = post(&app, url, Some(&header), &body).await;
+        assert_eq!(status, StatusCode::OK, "{url}: {answer}");
+        answers.push(answer);
+    }
+    assert_eq!(answers[0]["duplicate"], false);
+    assert!(answers[1..].iter().all(|a| a["duplicate"] == true), "{answers:?}");
+    assert!(answers.iter().all(|a| a["id"] == answers[0]["id"]), "{answers:?}");
+
+    let client = app.client();
+    login(&app, &client).await;
+    let row = wait_for_state(&app, &client, &answers[0]["id"].to_string(), "handled").await;
+    assert_eq!(row[1], "new-follower", "typed by the URL of the first delivery");
+    assert_eq!((row[4].clone(), row[5].as_str()), (urls.len().to_string(), "1"), "{row:?}");
+    let rows = event_rows(&app, &client).await;
+    assert_eq!(rows.len(), 1, "one event stored: {rows:?}");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let handled = app.logs().lines().filter(|l| l.contains("webhook event") && l.contains("type=")).count();
+    assert_eq!(handled, 1, "the handler ran once:\n{}", app.logs());
+}
+
 #[tokio::test]
 async fn the_events_page_shows_new_events_live_over_server_sent_events() {
     let app = TestApp::spawn(&[("FANVUE_WEBHOOK_SECRET", SECRET)]).await;

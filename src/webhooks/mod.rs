@@ -2,7 +2,8 @@
 //!
 //! ```text
 //! POST /api/webhooks/fanvue[/{event}] ─► signature::Verifier (401 before anything is parsed)
-//!        ─► events::Event::parse (typed by URL or shape) ─► store::EventStore::insert (dedupe)
+//!        ─► events::Event::parse (typed by URL or shape) ─► store::EventStore::insert (dedupe on
+//!           events::identify: the signed content, whatever URL it came to)
 //!        ─► 200 ─► worker (async, retries) ─► handler::AppEvents (your code)
 //!                          └─► Notice broadcast ─► the signed-in /events page (server-sent events)
 //! ```
@@ -194,7 +195,9 @@ impl Webhooks {
         };
         let event = Event::parse(route, body).map_err(|_| ReceiveError::NotJson)?;
         let type_name = event.type_name();
-        let key = event.dedupe_key(body);
+        // From the signed bytes only: the URL is not signed, so a body replayed to another
+        // event's URL is the same event (a duplicate), not a new one of another type.
+        let key = events::identify(body).map_err(|_| ReceiveError::NotJson)?.dedupe_key;
         let inserted = self
             .inner
             .store
