@@ -571,7 +571,7 @@ impl Config {
         let fanvue_budget_per_minute: u32 =
             r.parsed("FANVUE_BUDGET_PER_MINUTE", 190, "a whole number (Fanvue allows 200; 0 turns the budget off)");
         let issuer_origin = origin(&issuer);
-        let webhooks = webhook_config(&mut r, &secret, sandbox.is_some(), &store);
+        let webhooks = webhook_config(&mut r, &secret, previous_secret.as_deref(), sandbox.is_some(), &store);
         let embed = embed_config(&mut r, &cookie_name, &issuer, sandbox.as_ref().map(|_| issuer_origin.as_str()));
         let app_store = app_store_config(&mut r, &embed, sandbox.as_ref().map(|_| issuer_origin.as_str()));
         let metrics_token = r.get("METRICS_TOKEN");
@@ -699,6 +699,7 @@ fn tls_setting(r: &mut Reader<'_>, base_url: &Url) -> TlsSetting {
 fn webhook_config(
     r: &mut Reader<'_>,
     session_secret: &str,
+    previous_session_secret: Option<&str>,
     sandbox: bool,
     sessions: &StoreKind,
 ) -> crate::webhooks::WebhookConfig {
@@ -751,6 +752,7 @@ fn webhook_config(
             max_attempts,
             retention: Duration::from_secs(retention_days.saturating_mul(86_400)),
         },
+        at_rest: crate::webhooks::at_rest::AtRest::new(session_secret, previous_session_secret),
     }
 }
 

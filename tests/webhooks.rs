@@ -368,6 +368,7 @@ mod persistence {
                 max_attempts: 3,
                 retention: Duration::from_secs(3600),
             },
+            at_rest: fanvue_app_starter::webhooks::at_rest::AtRest::new(common::SECRET, None),
         }
     }
 
@@ -466,5 +467,36 @@ mod persistence {
         assert_eq!((event.attempts, event.last_error.as_deref()), (3, Some("attempt 3 failed")));
         assert_eq!(handler.calls.load(Ordering::SeqCst), 3);
         worker.abort();
+    }
+
+    /// Bodies hold fans' messages and purchases: sealed in Redis as in SQLite, and each
+    /// creator's list holds only events addressed to them.
+    #[tokio::test]
+    async fn in_redis_bodies_are_sealed_and_events_are_listed_per_creator() {
+        let redis = Redis::start();
+        let webhooks = Webhooks::open(with_store(EventStoreKind::Redis(redis.url()))).await.unwrap();
+        let (ava, bo) = ("a3c1e6f2-5b7d-4e8a-9c0f-1d2e3f4a5b6c", "b0b0b0b0-1c2d-4e3f-8a9b-0c1d2e3f4a5b");
+        let mut ids = Vec::new();
+        for (recipient, text) in [(ava, "a secret for Ava"), (bo, "a secret for Bo"), (ava, "more for Ava")] {
+            let mut body: serde_json::Value = serde_json::from_str(&message_body()).unwrap();
+            body["recipientUuid"] = recipient.into();
+            body["message"]["text"] = text.into();
+            body["messageUuid"] = fanvue_app_starter::webhooks::samples::random_uuid().into();
+            let body = body.to_string();
+            let header = header_value(SECRET, now(), body.as_bytes());
+            let receipt = webhooks.receive(None, Some(header.as_bytes()), body.as_bytes()).await.unwrap();
+            ids.push(receipt.id);
+        }
+        let mine = webhooks.store().recent_for(&[ava.to_owned()], 10).await.unwrap();
+        assert_eq!(mine.iter().map(|e| e.id).collect::<Vec<_>>(), [ids[2], ids[0]], "Ava's, newest first");
+        assert!(String::from_utf8_lossy(&mine[0].body).contains("more for Ava"), "opened on the way out");
+        let both = webhooks.store().recent_for(&[bo.to_owned(), ava.to_owned()], 2).await.unwrap();
+        assert_eq!(both.iter().map(|e| e.id).collect::<Vec<_>>(), [ids[2], ids[1]]);
+        let raw = std::process::Command::new("redis-cli")
+            .args(["-p", &redis.port.to_string(), "HGETALL", &format!("fanvue-app-starter:webhook:event:{}", ids[0])])
+            .output()
+            .unwrap();
+        let raw = String::from_utf8_lossy(&raw.stdout);
+        assert!(raw.contains(ava) && !raw.contains("a secret for Ava") && !raw.contains("Test User"), "{raw}");
     }
 }

@@ -10,13 +10,15 @@
 //!
 //! - [`signature`]: `X-Fanvue-Signature` verification;
 //! - [`events`]: the typed events of all three families;
-//! - [`store`]: the event table (SQLite), deduplication and leases;
+//! - [`store`]: the event table (SQLite or Redis), deduplication and leases; bodies sealed
+//!   with the keys of [`at_rest`];
 //! - [`worker`]: runs the [`Handler`] with retries;
 //! - [`handler`]: **the file to edit**: what the app does with each event;
 //! - [`samples`]: sample payloads (CLI, sandbox, tests); [`send`]: the `webhook send` CLI;
 //! - [`subscriptions`]: Fanvue's subscriptions API, typed;
 //! - [`routes`]: the receiving endpoints.
 
+pub mod at_rest;
 pub mod events;
 pub mod handler;
 pub mod routes;
@@ -66,6 +68,10 @@ pub struct Notice {
     pub detail: Option<String>,
     /// When it arrived (Unix ms).
     pub received_at: i64,
+    /// Whom it is about (see [`StoredEvent::audience`]); never sent to a page, only used to
+    /// pick the pages that may see it.
+    #[serde(skip)]
+    pub audience: Option<String>,
 }
 
 impl Notice {
@@ -80,7 +86,14 @@ impl Notice {
             attempts: event.attempts,
             detail: detail.or_else(|| event.last_error.clone()),
             received_at: event.received_at,
+            audience: event.audience.clone(),
         }
+    }
+
+    /// Whether a creator page showing the events of `audience` may see this notice: only
+    /// stored events addressed to one of them (refused deliveries are for operators).
+    pub fn is_for(&self, audience: &[String]) -> bool {
+        self.audience.as_ref().is_some_and(|a| audience.contains(a))
     }
 }
 
@@ -94,6 +107,8 @@ pub struct WebhookConfig {
     pub store: store::EventStoreKind,
     /// `WEBHOOK_HANDLER_TIMEOUT_SECS`, `WEBHOOK_MAX_ATTEMPTS`, `WEBHOOK_RETENTION_DAYS`.
     pub worker: worker::Settings,
+    /// The keys bodies are sealed with, from `SESSION_SECRET` (and `SESSION_SECRET_PREVIOUS`).
+    pub at_rest: at_rest::AtRest,
 }
 
 /// Refused deliveries kept for the events page (they are not stored: unauthenticated input
@@ -141,7 +156,7 @@ pub struct Receipt {
 impl Webhooks {
     /// Opens the event store.
     pub async fn open(config: WebhookConfig) -> Result<Self, store::StoreError> {
-        let store = EventStore::open(&config.store, config.worker.retention).await?;
+        let store = EventStore::open(&config.store, config.worker.retention, config.at_rest.clone()).await?;
         let (notices, _) = tokio::sync::broadcast::channel(256);
         Ok(Self {
             inner: Arc::new(Inner {
@@ -197,11 +212,18 @@ impl Webhooks {
         let type_name = event.type_name();
         // From the signed bytes only: the URL is not signed, so a body replayed to another
         // event's URL is the same event (a duplicate), not a new one of another type.
-        let key = events::identify(body).map_err(|_| ReceiveError::NotJson)?.dedupe_key;
+        let identity = events::identify(body).map_err(|_| ReceiveError::NotJson)?;
         let inserted = self
             .inner
             .store
-            .insert(NewEvent { dedupe_key: &key, type_name: &type_name, route: route_name, signed_at, body })
+            .insert(NewEvent {
+                dedupe_key: &identity.dedupe_key,
+                type_name: &type_name,
+                route: route_name,
+                signed_at,
+                body,
+                audience: identity.audience.as_deref(),
+            })
             .await?;
         let (id, duplicate) = match inserted {
             Inserted::New(id) => (id, false),
@@ -233,6 +255,7 @@ impl Webhooks {
             attempts: 0,
             detail: Some(rejection.to_string()),
             received_at: store::now_ms(),
+            audience: None,
         };
         let mut kept = self.inner.rejections.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         if kept.len() == REJECTIONS_KEPT {

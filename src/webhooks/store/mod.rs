@@ -7,11 +7,18 @@
 //! dies mid-handling (crash, kill -9, deploy) leaves the event to be claimed again when the
 //! lease runs out, so nothing received is lost, and two workers (processes, instances) never
 //! handle the same event at once.
+//!
+//! Bodies are sealed at rest ([`super::at_rest`]): [`EventStore`] seals them on the way in
+//! and opens them on the way out, so the backends only ever see sealed bytes. Rows written
+//! before sealing existed are read as they are. Each event also keeps its addressee
+//! ([`StoredEvent::audience`]) in clear, so a creator's page lists only their events.
 
 pub mod redis;
 pub mod sqlite;
 
 use std::time::Duration;
+
+use super::at_rest::{AtRest, Purpose};
 
 /// Where events are kept.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -82,8 +89,12 @@ pub struct StoredEvent {
     pub received_at: i64,
     /// The signature's timestamp (Unix s).
     pub signed_at: i64,
-    /// The body, exactly as received.
+    /// The body, exactly as received (opened from its sealed form). Empty when it could not
+    /// be opened: `SESSION_SECRET` changed without `SESSION_SECRET_PREVIOUS`.
     pub body: Vec<u8>,
+    /// The creator it is addressed to (lower-case UUID; see [`super::events::audience`]), or
+    /// `None`: operators only.
+    pub audience: Option<String>,
     /// How many times Fanvue delivered it.
     pub deliveries: i64,
     /// Pending, handled or failed.
@@ -92,6 +103,8 @@ pub struct StoredEvent {
     pub attempts: i64,
     /// The last handler error.
     pub last_error: Option<String>,
+    /// Whether `body` is still sealed (only between a backend and [`EventStore`]).
+    sealed: bool,
 }
 
 /// The outcome of [`EventStore::insert`].
@@ -114,18 +127,30 @@ pub struct NewEvent<'a> {
     pub route: &'a str,
     /// See [`StoredEvent::signed_at`].
     pub signed_at: i64,
-    /// See [`StoredEvent::body`].
+    /// See [`StoredEvent::body`]: given in clear, sealed by [`EventStore::insert`].
     pub body: &'a [u8],
+    /// See [`StoredEvent::audience`].
+    pub audience: Option<&'a str>,
 }
 
-/// The event store. Cheap to clone.
+/// The event store: a backend, and the keys its bodies are sealed with. Cheap to clone.
 #[derive(Clone, Debug)]
-pub enum EventStore {
+pub struct EventStore {
+    backend: Backend,
+    at_rest: AtRest,
+}
+
+#[derive(Clone, Debug)]
+enum Backend {
     /// SQLite (file or memory).
     Sqlite(sqlite::SqliteEvents),
     /// Redis.
     Redis(redis::RedisEvents),
 }
+
+/// Longest list of addressees [`EventStore::recent_for`] takes (an agency with more managed
+/// creators sees the most recent events of the first ones).
+pub const MAX_AUDIENCE: usize = 500;
 
 /// Now, in Unix milliseconds.
 pub fn now_ms() -> i64 {
@@ -140,31 +165,54 @@ pub fn ms(d: Duration) -> i64 {
 /// Forwards each operation to the configured backend.
 macro_rules! each_backend {
     ($self:ident, $store:ident => $call:expr) => {
-        match $self {
-            EventStore::Sqlite($store) => $call,
-            EventStore::Redis($store) => $call,
+        match &$self.backend {
+            Backend::Sqlite($store) => $call,
+            Backend::Redis($store) => $call,
         }
     };
 }
 
 impl EventStore {
     /// Opens the store (creating what is missing). `retention`: how long handled and failed
-    /// events are kept.
-    pub async fn open(kind: &EventStoreKind, retention: Duration) -> Result<Self, StoreError> {
-        match kind {
-            EventStoreKind::Redis(url) => Ok(EventStore::Redis(redis::RedisEvents::connect(url, retention).await?)),
-            other => Ok(EventStore::Sqlite(sqlite::SqliteEvents::open(other).await?)),
-        }
+    /// events are kept; `at_rest`: the keys bodies are sealed with.
+    pub async fn open(kind: &EventStoreKind, retention: Duration, at_rest: AtRest) -> Result<Self, StoreError> {
+        let backend = match kind {
+            EventStoreKind::Redis(url) => Backend::Redis(redis::RedisEvents::connect(url, retention).await?),
+            other => Backend::Sqlite(sqlite::SqliteEvents::open(other).await?),
+        };
+        Ok(Self { backend, at_rest })
     }
 
     /// Stores a verified delivery unless its key was seen; counts the delivery either way.
+    /// The body is sealed first: the backend never sees it in clear.
     pub async fn insert(&self, event: NewEvent<'_>) -> Result<Inserted, StoreError> {
+        let sealed = self
+            .at_rest
+            .seal(Purpose::Body, event.dedupe_key, event.body)
+            .map_err(|e| StoreError::new(e.to_string()))?;
+        let event = NewEvent { body: &sealed, ..event };
         each_backend!(self, s => s.insert(event).await)
+    }
+
+    /// Opens a fetched event's body (see [`StoredEvent::body`]).
+    fn opened(&self, mut event: StoredEvent) -> StoredEvent {
+        if event.sealed {
+            event.body = self.at_rest.open(Purpose::Body, &event.dedupe_key, &event.body).unwrap_or_else(|| {
+                tracing::warn!(event = event.id, "a stored webhook body could not be opened (SESSION_SECRET changed?)");
+                Vec::new()
+            });
+            event.sealed = false;
+        }
+        event
+    }
+
+    fn all_opened(&self, events: Vec<StoredEvent>) -> Vec<StoredEvent> {
+        events.into_iter().map(|e| self.opened(e)).collect()
     }
 
     /// Claims up to `limit` events due now, leasing them for `lease`; counts the attempt.
     pub async fn claim_due(&self, lease: Duration, limit: u32) -> Result<Vec<StoredEvent>, StoreError> {
-        each_backend!(self, s => s.claim_due(lease, limit).await)
+        each_backend!(self, s => s.claim_due(lease, limit).await).map(|e| self.all_opened(e))
     }
 
     /// Marks an event handled, if attempt `attempt` (from the claim) is still the latest: a
@@ -190,22 +238,33 @@ impl EventStore {
         each_backend!(self, s => s.next_due().await)
     }
 
-    /// The most recent events, newest first.
+    /// The most recent events, newest first: every creator's (the operator's view).
     pub async fn recent(&self, limit: u32) -> Result<Vec<StoredEvent>, StoreError> {
-        each_backend!(self, s => s.recent(limit).await)
+        each_backend!(self, s => s.recent(limit).await).map(|e| self.all_opened(e))
+    }
+
+    /// The most recent events addressed to any of `audience` (lower-case UUIDs, at most
+    /// [`MAX_AUDIENCE`] are used), newest first: what one creator (and the creators they
+    /// manage) may see.
+    pub async fn recent_for(&self, audience: &[String], limit: u32) -> Result<Vec<StoredEvent>, StoreError> {
+        let audience = &audience[..audience.len().min(MAX_AUDIENCE)];
+        if audience.is_empty() {
+            return Ok(Vec::new());
+        }
+        each_backend!(self, s => s.recent_for(audience, limit).await).map(|e| self.all_opened(e))
     }
 
     /// One event.
     pub async fn get(&self, id: i64) -> Result<Option<StoredEvent>, StoreError> {
-        each_backend!(self, s => s.get(id).await)
+        each_backend!(self, s => s.get(id).await).map(|e| e.map(|e| self.opened(e)))
     }
 
     /// Deletes handled and failed events received more than `age` ago (Redis expires them
     /// by itself).
     pub async fn prune(&self, age: Duration) -> Result<u64, StoreError> {
-        match self {
-            EventStore::Sqlite(s) => s.prune(age).await,
-            EventStore::Redis(_) => Ok(0),
+        match &self.backend {
+            Backend::Sqlite(s) => s.prune(age).await,
+            Backend::Redis(_) => Ok(0),
         }
     }
 }
