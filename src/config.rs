@@ -68,6 +68,10 @@ pub struct Config {
     pub fanvue_budget_per_minute: u32,
     /// Webhook receiving: secret, tolerance, event store, worker.
     pub webhooks: crate::webhooks::WebhookConfig,
+    /// `OPERATOR_USER_UUIDS`: the Fanvue users (lower-case UUIDs, as `GET /users/me` names
+    /// them) who run this app: they see every creator's webhook events, refused deliveries and
+    /// the subscriptions (`/operator/events`). Empty by default: nobody.
+    pub operators: Vec<String>,
     /// Embedding in Fanvue (iframe).
     pub embed: EmbedConfig,
     /// Paid apps: the App Store entitlement check.
@@ -572,6 +576,7 @@ impl Config {
             r.parsed("FANVUE_BUDGET_PER_MINUTE", 190, "a whole number (Fanvue allows 200; 0 turns the budget off)");
         let issuer_origin = origin(&issuer);
         let webhooks = webhook_config(&mut r, &secret, previous_secret.as_deref(), sandbox.is_some(), &store);
+        let operators = operators(&mut r);
         let embed = embed_config(&mut r, &cookie_name, &issuer, sandbox.as_ref().map(|_| issuer_origin.as_str()));
         let app_store = app_store_config(&mut r, &embed, sandbox.as_ref().map(|_| issuer_origin.as_str()));
         let metrics_token = r.get("METRICS_TOKEN");
@@ -616,6 +621,7 @@ impl Config {
             trusted_proxies,
             fanvue_budget_per_minute,
             webhooks,
+            operators,
             embed,
             app_store,
         })
@@ -754,6 +760,28 @@ fn webhook_config(
         },
         at_rest: crate::webhooks::at_rest::AtRest::new(session_secret, previous_session_secret),
     }
+}
+
+/// `OPERATOR_USER_UUIDS`, comma- or space-separated. UUIDs, not handles: a handle can be
+/// changed, and then taken by someone else.
+fn operators(r: &mut Reader<'_>) -> Vec<String> {
+    const VAR: &str = "OPERATOR_USER_UUIDS";
+    let Some(list) = r.get(VAR) else { return Vec::new() };
+    let mut operators = Vec::new();
+    for item in list.split([',', ' ']).map(str::trim).filter(|s| !s.is_empty()) {
+        if crate::pages::is_uuid(item) {
+            operators.push(item.to_ascii_lowercase());
+        } else {
+            r.problem(
+                VAR,
+                format!(
+                    "`{item}` is not a UUID; list the operators' Fanvue user UUIDs (the `uuid` of \
+                     /api/fanvue/users/me while signed in), comma-separated"
+                ),
+            );
+        }
+    }
+    operators
 }
 
 /// The webhook signing secret the sandbox uses when `FANVUE_WEBHOOK_SECRET` is not set.
@@ -915,6 +943,28 @@ mod tests {
         let config = load(Mode::Fanvue, &vars).ok();
         assert_eq!(config.as_ref().map(|c| c.session.cookie_name.as_str()), Some("fanvue_oauth"));
         assert_eq!(config.as_ref().map(|c| c.embed.cookie_name.as_str()), Some("fanvue_oauth_embedded"));
+    }
+
+    #[test]
+    fn operators_are_nobody_by_default_and_named_by_uuid() {
+        assert_eq!(load(Mode::Fanvue, &GOOD).ok().map(|c| c.operators), Some(Vec::new()));
+        let mut vars = GOOD.to_vec();
+        vars.push((
+            "OPERATOR_USER_UUIDS",
+            "A3C1E6F2-5B7D-4E8A-9C0F-1D2E3F4A5B6C, b0b0b0b0-1c2d-4e3f-8a9b-0c1d2e3f4a5b",
+        ));
+        assert_eq!(
+            load(Mode::Fanvue, &vars).ok().map(|c| c.operators),
+            Some(vec![
+                "a3c1e6f2-5b7d-4e8a-9c0f-1d2e3f4a5b6c".to_owned(),
+                "b0b0b0b0-1c2d-4e3f-8a9b-0c1d2e3f4a5b".to_owned()
+            ])
+        );
+        let mut vars = GOOD.to_vec();
+        vars.push(("OPERATOR_USER_UUIDS", "ava.sandbox"));
+        let found = problems(load(Mode::Fanvue, &vars));
+        assert_eq!(found.iter().map(|p| p.var).collect::<Vec<_>>(), ["OPERATOR_USER_UUIDS"]);
+        assert!(found[0].message.contains("`ava.sandbox` is not a UUID"));
     }
 
     #[test]

@@ -41,9 +41,25 @@ async fn post(app: &TestApp, path: &str, signature: Option<&str>, body: &str) ->
     (status, response.json().await.unwrap_or_default())
 }
 
-/// The events page's rows as (id, type, verification, state, deliveries, attempts).
+/// Ava, the sandbox's creator: the samples are addressed to her.
+const AVA: &str = fanvue_app_starter::webhooks::samples::CREATOR_UUID;
+/// Bo, another sandbox creator.
+const BO: &str = "b0b0b0b0-1c2d-4e3f-8a9b-0c1d2e3f4a5b";
+/// Ava is the operator.
+const AVA_OPERATES: (&str, &str) = ("OPERATOR_USER_UUIDS", AVA);
+
+/// The creator's events page's rows as (id, type, verification, state, deliveries, attempts).
 async fn event_rows(app: &TestApp, client: &reqwest::Client) -> Vec<[String; 6]> {
-    let page = client.get(app.url("/events")).send().await.unwrap().text().await.unwrap();
+    rows_at(app, client, "/events").await
+}
+
+/// The operator view's rows.
+async fn operator_rows(app: &TestApp, client: &reqwest::Client) -> Vec<[String; 6]> {
+    rows_at(app, client, "/operator/events").await
+}
+
+async fn rows_at(app: &TestApp, client: &reqwest::Client, path: &str) -> Vec<[String; 6]> {
+    let page = client.get(app.url(path)).send().await.unwrap().text().await.unwrap();
     let body = &page[page.find("id=\"event-rows\"").expect("events table")..];
     let body = &body[..body.find("</tbody>").unwrap()];
     body.split("<tr ")
@@ -97,7 +113,7 @@ async fn the_reference_test_vector_is_accepted_by_the_running_app() {
 
 #[tokio::test]
 async fn refused_deliveries_get_401_with_the_reason_and_are_never_stored() {
-    let app = TestApp::spawn(&[("FANVUE_WEBHOOK_SECRET", SECRET)]).await;
+    let app = TestApp::spawn(&[("FANVUE_WEBHOOK_SECRET", SECRET), AVA_OPERATES]).await;
     let body = message_body();
     let t = now();
     let good = header_value(SECRET, t, body.as_bytes());
@@ -127,7 +143,8 @@ async fn refused_deliveries_get_401_with_the_reason_and_are_never_stored() {
 
     let client = app.client();
     login(&app, &client).await;
-    let rows = event_rows(&app, &client).await;
+    assert!(event_rows(&app, &client).await.is_empty(), "refused deliveries are not on a creator's page");
+    let rows = operator_rows(&app, &client).await;
     assert_eq!(rows.len(), cases.len() + 1, "{rows:?}");
     assert!(rows.iter().all(|r| r[0].is_empty() && r[3] == "rejected"), "nothing refused was stored: {rows:?}");
     for code in
@@ -142,7 +159,7 @@ async fn refused_deliveries_get_401_with_the_reason_and_are_never_stored() {
 
 #[tokio::test]
 async fn a_duplicate_delivery_is_acknowledged_and_handled_once() {
-    let app = TestApp::spawn(&[("FANVUE_WEBHOOK_SECRET", SECRET)]).await;
+    let app = TestApp::spawn(&[("FANVUE_WEBHOOK_SECRET", SECRET), AVA_OPERATES]).await;
     let body = message_body();
     let first = header_value(SECRET, now(), body.as_bytes());
     let (status, a) = post(&app, "/api/webhooks/fanvue/message-received", Some(&first), &body).await;
@@ -180,7 +197,9 @@ async fn a_duplicate_delivery_is_acknowledged_and_handled_once() {
         post(&app, "/api/webhooks/fanvue", Some(&header_value(SECRET, now(), future.as_bytes())), &future).await;
     assert_eq!((status, answer["duplicate"].as_bool()), (StatusCode::OK, Some(false)), "{answer}");
     let rows = event_rows(&app, &client).await;
-    assert!(rows.iter().any(|r| r[1] == "app.payment.succeeded"), "{rows:?}");
+    assert!(rows.iter().any(|r| r[1] == "app.payment.succeeded"), "Ava bought it: {rows:?}");
+    assert!(!rows.iter().any(|r| r[1] == "app.subscription.activated"), "addressed to nobody: {rows:?}");
+    let rows = operator_rows(&app, &client).await;
     assert!(rows.iter().any(|r| r[1] == "app.subscription.activated"), "{rows:?}");
 }
 
@@ -226,34 +245,213 @@ async fn one_signed_body_replayed_to_every_event_url_is_one_event() {
     assert_eq!(handled, 1, "the handler ran once:\n{}", app.logs());
 }
 
+/// Reads a server-sent-events response until `done` holds for what was read, or it ends.
+async fn read_feed(feed: &mut reqwest::Response, done: impl Fn(&str) -> bool) -> String {
+    let mut seen = String::new();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while !done(&seen) {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match tokio::time::timeout(left, feed.chunk()).await {
+            Ok(Ok(Some(chunk))) => seen.push_str(&String::from_utf8_lossy(&chunk)),
+            Ok(_) => break,
+            Err(_) => panic!("the feed said nothing conclusive in 15 s: {seen}"),
+        }
+    }
+    seen
+}
+
+/// A signed delivery of `body` to the shared URL; returns the stored event's id.
+async fn deliver(app: &TestApp, body: &serde_json::Value) -> String {
+    let body = body.to_string();
+    let (status, answer) =
+        post(app, "/api/webhooks/fanvue", Some(&header_value(SECRET, now(), body.as_bytes())), &body).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    answer["id"].to_string()
+}
+
+/// A New Follower event for creator `to`.
+fn follower_of(to: &str) -> serde_json::Value {
+    let mut body: serde_json::Value = serde_json::from_str(
+        &fanvue_app_starter::webhooks::samples::sample(
+            "new-follower",
+            &fanvue_app_starter::webhooks::samples::now_iso(),
+        )
+        .unwrap()
+        .body
+        .to_string(),
+    )
+    .unwrap();
+    body["recipientUuid"] = to.into();
+    body["sender"]["uuid"] = fanvue_app_starter::webhooks::samples::random_uuid().into();
+    body
+}
+
 #[tokio::test]
-async fn the_events_page_shows_new_events_live_over_server_sent_events() {
-    let app = TestApp::spawn(&[("FANVUE_WEBHOOK_SECRET", SECRET)]).await;
+async fn the_operator_view_shows_every_delivery_live_over_server_sent_events() {
+    let app = TestApp::spawn(&[("FANVUE_WEBHOOK_SECRET", SECRET), AVA_OPERATES]).await;
     let client = app.client();
     login(&app, &client).await;
-    let page = client.get(app.url("/events")).send().await.unwrap().text().await.unwrap();
+    let page = client.get(app.url("/operator/events")).send().await.unwrap().text().await.unwrap();
     assert!(page.contains("/static/events.js") && page.contains("/api/webhooks/fanvue/message-received"));
+    assert!(page.contains("data-stream=\"/operator/events/stream\""), "{page}");
 
-    let mut stream = client.get(app.url("/events/stream")).send().await.unwrap();
+    let mut stream = client.get(app.url("/operator/events/stream")).send().await.unwrap();
     assert_eq!(stream.status(), StatusCode::OK);
     assert!(stream.headers()["content-type"].to_str().unwrap().starts_with("text/event-stream"));
     let body = message_body();
     post(&app, "/api/webhooks/fanvue/message-received", Some(&header_value(SECRET, now(), body.as_bytes())), &body)
         .await;
     post(&app, "/api/webhooks/fanvue/message-received", Some("t=1,v0=00"), &body).await;
-    let mut seen = String::new();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !(seen.contains("\"state\":\"handled\"") && seen.contains("\"state\":\"rejected\"")) {
-        assert!(Instant::now() < deadline, "no live events: {seen}");
-        let chunk = tokio::time::timeout(Duration::from_secs(10), stream.chunk()).await.unwrap().unwrap().unwrap();
-        seen.push_str(&String::from_utf8_lossy(&chunk));
-    }
+    let seen =
+        read_feed(&mut stream, |s| s.contains("\"state\":\"handled\"") && s.contains("\"state\":\"rejected\"")).await;
     assert!(seen.contains("event: webhook") && seen.contains("\"typeName\":\"message-received\""), "{seen}");
     assert!(seen.contains("\"verification\":\"malformed_signature\""), "{seen}");
+    assert!(!seen.contains("audience") && !seen.contains(AVA), "whom it is about stays on the server: {seen}");
 
     // Signed out, there is no feed.
-    let r = app.cookieless().get(app.url("/events/stream")).send().await.unwrap();
+    let r = app.cookieless().get(app.url("/operator/events/stream")).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+}
+
+/// Every creator used to see every creator's events. Now a creator sees the events addressed
+/// to them, on the page and live; an agency member also those of the creators they manage;
+/// nobody but the operator sees refused deliveries or events addressed to no one.
+#[tokio::test]
+async fn each_creator_sees_only_the_events_addressed_to_them() {
+    let app = TestApp::spawn(&[("FANVUE_WEBHOOK_SECRET", SECRET)]).await;
+    let (ava, bo, mia) = (app.client(), app.client(), app.client());
+    login(&app, &ava).await;
+    login_as(&app, &bo, "bo.unsubscribed").await;
+    login_as(&app, &mia, "mia.agency").await;
+    let managed: serde_json::Value =
+        mia.get(app.url("/api/fanvue/creators")).send().await.unwrap().json().await.unwrap();
+    let nova = managed["data"][0]["uuid"].as_str().unwrap().to_owned();
+
+    let mut ava_feed = ava.get(app.url("/events/stream")).send().await.unwrap();
+    let mut bo_feed = bo.get(app.url("/events/stream")).send().await.unwrap();
+    assert_eq!((ava_feed.status(), bo_feed.status()), (StatusCode::OK, StatusCode::OK));
+
+    let to_bo = deliver(&app, &follower_of(BO)).await;
+    let checkout_for_bo = {
+        let mut envelope: serde_json::Value = serde_json::from_str(
+            &fanvue_app_starter::webhooks::samples::sample(
+                "checkout_link.payment.succeeded",
+                "2026-05-20T10:00:00.000Z",
+            )
+            .unwrap()
+            .body
+            .to_string(),
+        )
+        .unwrap();
+        envelope["data"]["creator"]["uuid"] = BO.into();
+        envelope["data"]["purchaser"]["uuid"] = AVA.into();
+        deliver(&app, &envelope).await
+    };
+    let to_nobody = deliver(&app, &serde_json::json!({"id": "evt_nobody", "type": "future.thing", "data": {}})).await;
+    let to_nova = deliver(&app, &follower_of(&nova)).await;
+    post(&app, "/api/webhooks/fanvue/new-follower", Some("t=1,v0=00"), "{}").await;
+    let to_ava = deliver(&app, &follower_of(AVA)).await;
+
+    // Ava's feed carries her event (pending, then handled) and nothing sent before it to others.
+    let handled = |id: &str| {
+        format!("\"id\":{id},\"typeName\":\"new-follower\",\"verification\":\"verified\",\"state\":\"handled\"")
+    };
+    let seen = read_feed(&mut ava_feed, |s| s.contains(&handled(&to_ava))).await;
+    for other in [&to_bo, &checkout_for_bo, &to_nobody] {
+        assert!(!seen.contains(&format!("\"id\":{other},")), "Ava got event {other}: {seen}");
+    }
+    assert!(!seen.contains("rejected"), "{seen}");
+    // Bo's feed: his two, not Ava's.
+    let seen = read_feed(&mut bo_feed, |s| s.contains(&format!("\"id\":{checkout_for_bo},"))).await;
+    assert!(seen.contains(&format!("\"id\":{to_bo},")) && !seen.contains(&format!("\"id\":{to_ava},")), "{seen}");
+
+    let ids = |rows: Vec<[String; 6]>| {
+        let mut ids: Vec<String> = rows.into_iter().map(|r| r[0].clone()).collect();
+        ids.sort();
+        ids
+    };
+    let sorted = |mut v: Vec<&String>| {
+        v.sort();
+        v.into_iter().cloned().collect::<Vec<_>>()
+    };
+    let ava_rows = ids(event_rows(&app, &ava).await);
+    assert!(ava_rows.contains(&to_ava), "{ava_rows:?}");
+    for other in [&to_bo, &checkout_for_bo, &to_nobody] {
+        assert!(!ava_rows.contains(other), "Ava sees {other}: {ava_rows:?}");
+    }
+    let bo_rows = ids(event_rows(&app, &bo).await);
+    assert!(bo_rows.contains(&to_bo) && bo_rows.contains(&checkout_for_bo), "{bo_rows:?}");
+    assert!(!bo_rows.contains(&to_ava) && !bo_rows.contains(&to_nobody), "{bo_rows:?}");
+    // Mia manages Nova (and is no creator herself): Nova's event only.
+    assert_eq!(ids(event_rows(&app, &mia).await), sorted(vec![&to_nova]));
+    let page = mia.get(app.url("/events")).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("creator(s) you manage") && !page.contains("event-detail muted\">attempt"), "{page}");
+}
+
+/// An open feed ends when its session does: at sign-out, and when any request finds the
+/// grant revoked at Fanvue; the page is told (`end`) so it stops reconnecting.
+#[tokio::test]
+async fn an_open_feed_ends_promptly_when_its_session_ends() {
+    let app = TestApp::spawn(&[("FANVUE_WEBHOOK_SECRET", SECRET)]).await;
+    let ava = app.client();
+    login(&app, &ava).await;
+    let mut feed = ava.get(app.url("/events/stream")).send().await.unwrap();
+    assert_eq!(feed.status(), StatusCode::OK);
+    let started = Instant::now();
+    let r = ava.post(app.url("/api/oauth/logout")).header("origin", app.origin()).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let seen = read_feed(&mut feed, |_| false).await;
+    assert!(seen.contains("event: end") && seen.contains("data: signed_out"), "{seen}");
+    assert!(started.elapsed() < Duration::from_secs(5), "ended after {:?}", started.elapsed());
+    // Nothing addressed to Ava reaches a signed-out browser, and it cannot reconnect.
+    let r = ava.get(app.url("/events/stream")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+
+    // Revoked at Fanvue: the next request that uses the grant ends the session, and its feed.
+    let bo = app.client();
+    login_as(&app, &bo, "bo.unsubscribed").await;
+    let mut feed = bo.get(app.url("/events/stream")).send().await.unwrap();
+    app.cookieless().post(app.sandbox_url("/_sandbox/revoke-consent")).send().await.unwrap();
+    let r = bo.get(app.url("/api/fanvue/users/me")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    let started = Instant::now();
+    let seen = read_feed(&mut feed, |_| false).await;
+    assert!(seen.contains("event: end"), "{seen}");
+    assert!(started.elapsed() < Duration::from_secs(5), "ended after {:?}", started.elapsed());
+}
+
+/// The operator view (every creator's events, refused deliveries, subscriptions) exists only
+/// for `OPERATOR_USER_UUIDS`; by default, for nobody.
+#[tokio::test]
+async fn the_operator_view_is_refused_to_everyone_else() {
+    let app = TestApp::spawn(&[AVA_OPERATES]).await;
+    let (ava, bo) = (app.client(), app.client());
+    login(&app, &ava).await;
+    login_as(&app, &bo, "bo.unsubscribed").await;
+    for path in ["/operator/events", "/operator/events/stream"] {
+        assert_eq!(ava.get(app.url(path)).send().await.unwrap().status(), StatusCode::OK, "{path}");
+        assert_eq!(bo.get(app.url(path)).send().await.unwrap().status(), StatusCode::NOT_FOUND, "{path}");
+        assert_eq!(app.cookieless().get(app.url(path)).send().await.unwrap().status(), StatusCode::UNAUTHORIZED);
+    }
+    for path in ["/operator/subscriptions", "/operator/subscriptions/whsub_x/delete"] {
+        let r = bo.post(app.url(path)).header("origin", app.origin()).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::NOT_FOUND, "{path}");
+    }
+    // Bo's own page: no link to the operator view, no delivery URLs, no subscriptions.
+    let page = bo.get(app.url("/events")).send().await.unwrap().text().await.unwrap();
+    assert!(!page.contains("/operator/") && !page.contains("id=\"subscribe\""), "{page}");
+    assert!(!page.contains("/api/webhooks/fanvue/"), "{page}");
+    let page = ava.get(app.url("/events")).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("id=\"operator-link\""), "{page}");
+    // Bo's refused posts made no subscription.
+    let page = ava.get(app.url("/operator/events")).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("id=\"subscribe\"") && !page.contains("/delete\""), "{page}");
+
+    let nobody = TestApp::spawn(&[]).await;
+    let ava = nobody.client();
+    login(&nobody, &ava).await;
+    let r = ava.get(nobody.url("/operator/events")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND, "no operator unless configured");
 }
 
 #[tokio::test]
@@ -290,9 +488,15 @@ async fn webhook_send_posts_a_signed_sample_to_the_running_app() {
     assert!(rows.iter().any(|r| r[1] == "app.payment.refunded"), "{rows:?}");
 }
 
+/// The subscription id in the operator page's delete form.
+fn subscription_id(page: &str) -> String {
+    let start = page.find("/operator/subscriptions/").expect("a subscription") + "/operator/subscriptions/".len();
+    page[start..start + page[start..].find('/').unwrap()].to_owned()
+}
+
 #[tokio::test]
-async fn the_sandbox_emits_events_and_honours_subscriptions_made_through_the_api() {
-    let app = TestApp::spawn(&[]).await;
+async fn the_sandbox_emits_events_and_honours_subscriptions_made_by_the_operator() {
+    let app = TestApp::spawn(&[AVA_OPERATES]).await;
     let sandbox = app.cookieless();
     let send = |event: &'static str| {
         sandbox
@@ -311,40 +515,29 @@ async fn the_sandbox_emits_events_and_honours_subscriptions_made_through_the_api
     let chats: serde_json::Value = client.get(app.url("/api/fanvue/chats")).send().await.unwrap().json().await.unwrap();
     assert!(chats.to_string().contains("Loved your last post"), "{chats}");
 
-    // Subscribe through the app's page: Fanvue answers with the signing secret, once.
-    let page = client
-        .post(app.url("/events/subscriptions"))
-        .header("origin", app.origin())
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    assert!(page.contains("id=\"signing-secret\""), "{page}");
+    // The operator subscribes: Fanvue answers with a signing secret, which no page shows.
+    let r = client.post(app.url("/operator/subscriptions")).header("origin", app.origin()).send().await.unwrap();
+    let page = r.text().await.unwrap();
+    assert!(page.contains("Subscribed.") && !page.contains("signing-secret") && !page.contains("whsec"), "{page}");
     assert!(page.contains(&format!("{}/api/webhooks/fanvue", app.origin())));
-    let listed: serde_json::Value =
-        client.get(app.url("/api/fanvue/webhooks/subscriptions")).send().await.unwrap().json().await.unwrap();
-    let id = listed["data"][0]["id"].as_str().unwrap().to_owned();
-    assert!(listed.to_string().contains("message.received") && !listed.to_string().contains("signingSecret"));
+    let id = subscription_id(&page);
 
-    // Now deliveries go to the subscription's (shared) URL, typed by shape.
+    // Now deliveries go to the subscription's URL, typed by shape.
     let deliveries: serde_json::Value = send("tip-received").await.unwrap().json().await.unwrap();
-    assert_eq!(deliveries[0]["status"], 200);
-    assert_eq!(deliveries[0]["url"].as_str().unwrap(), app.url("/api/webhooks/fanvue"));
+    assert_eq!(deliveries[0]["status"], 200, "{deliveries}");
+    assert!(deliveries[0]["url"].as_str().unwrap().starts_with(&app.url("/api/webhooks/fanvue")), "{deliveries}");
     let rows = event_rows(&app, &client).await;
     assert!(rows.iter().any(|r| r[1] == "tip-received"), "{rows:?}");
 
     let r = client
-        .post(app.url(&format!("/events/subscriptions/{id}/delete")))
+        .post(app.url(&format!("/operator/subscriptions/{id}/delete")))
         .header("origin", app.origin())
         .send()
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
-    let listed: serde_json::Value =
-        client.get(app.url("/api/fanvue/webhooks/subscriptions")).send().await.unwrap().json().await.unwrap();
-    assert_eq!(listed["data"].as_array().map(Vec::len), Some(0));
+    let page = client.get(app.url("/operator/events")).send().await.unwrap().text().await.unwrap();
+    assert!(!page.contains(&id), "{page}");
 }
 
 /// The library seam: the same store and worker the binary uses, on a real SQLite file.

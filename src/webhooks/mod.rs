@@ -5,7 +5,8 @@
 //!        ─► events::Event::parse (typed by URL or shape) ─► store::EventStore::insert (dedupe on
 //!           events::identify: the signed content, whatever URL it came to)
 //!        ─► 200 ─► worker (async, retries) ─► handler::AppEvents (your code)
-//!                          └─► Notice broadcast ─► the signed-in /events page (server-sent events)
+//!                          └─► Notice broadcast ─► the events pages (server-sent events): a creator's
+//!                              own events, and every event for the operator
 //! ```
 //!
 //! - [`signature`]: `X-Fanvue-Signature` verification;
