@@ -11,7 +11,9 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use fanvue_app_starter::webhooks::signature::header_value;
+use fanvue_app_starter::webhooks::store::EndpointSecret;
 use reqwest::StatusCode;
+use secrecy::ExposeSecret;
 
 const SECRET: &str = "test_secret";
 /// `fanvue-platform.md` §3.4.
@@ -518,16 +520,63 @@ async fn the_sandbox_emits_events_and_honours_subscriptions_made_by_the_operator
     // The operator subscribes: Fanvue answers with a signing secret, which no page shows.
     let r = client.post(app.url("/operator/subscriptions")).header("origin", app.origin()).send().await.unwrap();
     let page = r.text().await.unwrap();
-    assert!(page.contains("Subscribed.") && !page.contains("signing-secret") && !page.contains("whsec"), "{page}");
-    assert!(page.contains(&format!("{}/api/webhooks/fanvue", app.origin())));
+    assert!(page.contains("Subscribed.") && !page.contains("whsec_"), "{page}");
+    assert!(page.contains("verified with its own signing secret"), "{page}");
     let id = subscription_id(&page);
+    let endpoint_url = {
+        let start = page.find(&app.url("/api/webhooks/fanvue/s/")).expect("the subscription's own URL");
+        page[start..start + page[start..].find('<').unwrap()].to_owned()
+    };
 
-    // Now deliveries go to the subscription's URL, typed by shape.
+    // Now deliveries go to the subscription's own URL, signed with its own secret, and verify.
     let deliveries: serde_json::Value = send("tip-received").await.unwrap().json().await.unwrap();
-    assert_eq!(deliveries[0]["status"], 200, "{deliveries}");
-    assert!(deliveries[0]["url"].as_str().unwrap().starts_with(&app.url("/api/webhooks/fanvue")), "{deliveries}");
+    assert_eq!(
+        (deliveries[0]["status"].as_u64(), deliveries[0]["url"].as_str()),
+        (Some(200), Some(endpoint_url.as_str()))
+    );
     let rows = event_rows(&app, &client).await;
     assert!(rows.iter().any(|r| r[1] == "tip-received"), "{rows:?}");
+
+    // That URL accepts only that subscription's secret: the app's own is refused there...
+    let body = follower_of(AVA).to_string();
+    let app_secret = fanvue_app_starter::config::sandbox_webhook_secret(common::SECRET);
+    let path = endpoint_url.trim_start_matches(&app.origin()).to_owned();
+    let (status, answer) = post(&app, &path, Some(&header_value(&app_secret, now(), body.as_bytes())), &body).await;
+    assert_eq!((status, answer["error"].as_str()), (StatusCode::UNAUTHORIZED, Some("signature_mismatch")));
+    // ...and its secret, which the app kept sealed, is refused everywhere else.
+    let endpoints = stored_endpoints(&app).await;
+    assert_eq!(endpoints.len(), 1);
+    let secret = match &endpoints[0].secret {
+        EndpointSecret::Own(secret) => secret.expose_secret().to_owned(),
+        other => panic!("{other:?}"),
+    };
+    assert!(secret.starts_with("whsec_") && secret != app_secret, "a secret of its own");
+    let signed = header_value(&secret, now(), body.as_bytes());
+    for other in ["/api/webhooks/fanvue", "/api/webhooks/fanvue/new-follower"] {
+        let (status, _) = post(&app, other, Some(&signed), &body).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{other}");
+    }
+    let (status, _) = post(&app, &path, Some(&signed), &body).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = post(&app, "/api/webhooks/fanvue/s/AAAAAAAAAAAAAAAAAAAAAA", Some(&signed), &body).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "no such endpoint");
+    for file in app.db_files() {
+        assert!(!file_contains(&file, secret.as_bytes()), "the secret in clear in {}", file.display());
+    }
+
+    // A second subscription gets another secret (Fanvue: one per subscription).
+    let r = client.post(app.url("/operator/subscriptions")).header("origin", app.origin()).send().await.unwrap();
+    assert!(r.status().is_success());
+    let endpoints = stored_endpoints(&app).await;
+    let secrets: std::collections::HashSet<String> = endpoints
+        .iter()
+        .filter_map(|e| match &e.secret {
+            EndpointSecret::Own(s) => Some(s.expose_secret().to_owned()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!((endpoints.len(), secrets.len()), (2, 2));
+    assert!(endpoints.iter().all(|e| e.owner == AVA), "{endpoints:?}");
 
     let r = client
         .post(app.url(&format!("/operator/subscriptions/{id}/delete")))
@@ -537,7 +586,46 @@ async fn the_sandbox_emits_events_and_honours_subscriptions_made_by_the_operator
         .unwrap();
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     let page = client.get(app.url("/operator/events")).send().await.unwrap().text().await.unwrap();
-    assert!(!page.contains(&id), "{page}");
+    assert!(!page.contains(&format!("/operator/subscriptions/{id}/delete")), "{page}");
+    // The refused delivery above is listed under the subscription it was sent for.
+    assert!(page.contains(&format!("subscription {id}")), "{page}");
+    assert_eq!(stored_endpoints(&app).await.len(), 1, "its endpoint and secret are forgotten");
+    let (status, _) = post(&app, &path, Some(&signed), &body).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "a deleted subscription's URL is gone");
+}
+
+/// What the app keeps of its subscriptions, read from its store as it does.
+async fn stored_endpoints(app: &TestApp) -> Vec<fanvue_app_starter::webhooks::store::Endpoint> {
+    use fanvue_app_starter::webhooks::store::{EventStore, EventStoreKind};
+    let keys = fanvue_app_starter::webhooks::at_rest::AtRest::new(common::SECRET, None);
+    let path = app.dir.path().join("data/sessions.db");
+    let store = EventStore::open(&EventStoreKind::Sqlite(path), Duration::from_secs(60), keys).await.unwrap();
+    store.endpoints().await.unwrap()
+}
+
+/// The signing secret Fanvue returns for a new subscription never reaches a browser: the JSON
+/// proxy serves none of Fanvue's `/webhooks/…` API (and calls nothing for it), to anyone.
+#[tokio::test]
+async fn the_proxy_never_hands_out_a_signing_secret() {
+    let app = TestApp::spawn(&[AVA_OPERATES]).await;
+    let client = app.client();
+    login(&app, &client).await;
+    let calls = app.stat("apiCalls").await;
+    let create = serde_json::json!({"url": app.url("/api/webhooks/fanvue"), "events": ["message.received"]});
+    for (method, path) in [
+        ("POST", "/api/fanvue/webhooks/subscriptions"),
+        ("GET", "/api/fanvue/webhooks/subscriptions"),
+        ("POST", "/api/fanvue/%77ebhooks/subscriptions"),
+        ("DELETE", "/api/fanvue/webhooks/subscriptions/whsub_x"),
+    ] {
+        let request = client.request(method.parse().unwrap(), app.url(path)).header("origin", app.origin());
+        let r = if method == "POST" { request.json(&create) } else { request }.send().await.unwrap();
+        let status = r.status();
+        let text = r.text().await.unwrap();
+        assert_eq!(status, StatusCode::NOT_FOUND, "{method} {path}: {text}");
+        assert!(!text.contains("signingSecret") && !text.contains("whsec_"), "{text}");
+    }
+    assert_eq!(app.stat("apiCalls").await, calls, "Fanvue was not called");
 }
 
 /// The library seam: the same store and worker the binary uses, on a real SQLite file.
@@ -691,5 +779,54 @@ mod persistence {
             .unwrap();
         let raw = String::from_utf8_lossy(&raw.stdout);
         assert!(raw.contains(ava) && !raw.contains("a secret for Ava") && !raw.contains("Test User"), "{raw}");
+    }
+
+    /// Subscriptions' endpoints and secrets in Redis: sealed, found by id, forgotten with
+    /// their subscription; under another SESSION_SECRET the secret is unreadable, not wrong.
+    #[tokio::test]
+    async fn in_redis_subscription_secrets_are_sealed_and_forgotten_with_their_subscription() {
+        use fanvue_app_starter::webhooks::store::{Endpoint, EventStore};
+        let redis = Redis::start();
+        let keys = |secret: &str| fanvue_app_starter::webhooks::at_rest::AtRest::new(secret, None);
+        let open = |secret: &'static str| {
+            let url = redis.url();
+            async move { EventStore::open(&EventStoreKind::Redis(url), Duration::from_secs(60), keys(secret)).await }
+        };
+        let store = open(common::SECRET).await.unwrap();
+        for (id, subscription, secret) in
+            [("AAAAAAAAAAAAAAAAAAAAAA", "whsub_1", Some("whsec_first")), ("BBBBBBBBBBBBBBBBBBBBBB", "whsub_2", None)]
+        {
+            let endpoint = Endpoint {
+                id: id.to_owned(),
+                subscription_id: subscription.to_owned(),
+                owner: AVA.to_owned(),
+                events: vec!["message.received".to_owned()],
+                created_at: 1,
+                secret: secret.map_or(EndpointSecret::App, |s| EndpointSecret::Own(s.to_owned().into())),
+            };
+            store.put_endpoint(&endpoint).await.unwrap();
+        }
+        let first = store.endpoint("AAAAAAAAAAAAAAAAAAAAAA").await.unwrap().unwrap();
+        assert!(matches!(&first.secret, EndpointSecret::Own(s) if s.expose_secret() == "whsec_first"));
+        assert!(!format!("{first:?}").contains("whsec_first"), "redacted in Debug");
+        let all = store.endpoints().await.unwrap();
+        assert_eq!(all.iter().map(|e| e.subscription_id.as_str()).collect::<Vec<_>>(), ["whsub_1", "whsub_2"]);
+        assert!(matches!(all[1].secret, EndpointSecret::App));
+        let raw = std::process::Command::new("redis-cli")
+            .args([
+                "-p",
+                &redis.port.to_string(),
+                "HGETALL",
+                "fanvue-app-starter:webhook:endpoint:AAAAAAAAAAAAAAAAAAAAAA",
+            ])
+            .output()
+            .unwrap();
+        assert!(!String::from_utf8_lossy(&raw.stdout).contains("whsec_first"), "sealed in Redis");
+        let other = open("another-secret-another-secret-xx").await.unwrap();
+        let unreadable = other.endpoint("AAAAAAAAAAAAAAAAAAAAAA").await.unwrap().unwrap();
+        assert!(matches!(unreadable.secret, EndpointSecret::Unreadable));
+        store.delete_endpoints_of("whsub_1").await.unwrap();
+        assert!(store.endpoint("AAAAAAAAAAAAAAAAAAAAAA").await.unwrap().is_none());
+        assert_eq!(store.endpoints().await.unwrap().len(), 1);
     }
 }

@@ -33,6 +33,7 @@ use crate::fanvue::pagination::Page;
 use crate::scopes::Scope;
 use crate::state::AppState;
 use crate::webhooks::events::PLATFORM_EVENTS;
+use crate::webhooks::store::Endpoint;
 use crate::webhooks::{Notice, subscriptions};
 
 /// A creator's events page.
@@ -90,11 +91,24 @@ struct SubscriptionRow {
     id: String,
     url: String,
     events: String,
+    /// How its deliveries are verified.
+    check: &'static str,
 }
 
-impl From<WebhookSubscription> for SubscriptionRow {
-    fn from(sub: WebhookSubscription) -> Self {
-        SubscriptionRow { id: sub.id, url: sub.url, events: sub.events.join(", ") }
+impl SubscriptionRow {
+    fn new(sub: WebhookSubscription, endpoints: &[Endpoint]) -> Self {
+        use crate::webhooks::store::EndpointSecret;
+        let check = match endpoints.iter().find(|e| e.subscription_id == sub.id).map(|e| &e.secret) {
+            Some(EndpointSecret::Own(_)) => "verified with its own signing secret (kept sealed)",
+            Some(EndpointSecret::App) => "verified with FANVUE_WEBHOOK_SECRET (Fanvue gave it no secret)",
+            Some(EndpointSecret::Unreadable) => {
+                "its secret no longer opens (SESSION_SECRET changed): deliveries are not accepted; delete it and subscribe again"
+            }
+            None => {
+                "its secret is not held here (made elsewhere, or before secrets were kept): deliveries to the app's shared URLs are checked with FANVUE_WEBHOOK_SECRET"
+            }
+        };
+        SubscriptionRow { id: sub.id, url: sub.url, events: sub.events.join(", "), check }
     }
 }
 
@@ -239,12 +253,15 @@ async fn render_operator(
     notices.truncate(LISTED as usize);
     // A failure here still shows the events.
     let subscriptions = match viewer.tokens.scopes.contains(Scope::ReadCreator) {
-        true => Some(
-            subscriptions::list(state, session)
-                .await
-                .map(|list| list.into_iter().map(SubscriptionRow::from).collect())
-                .map_err(|e| e.classify().2),
-        ),
+        true => {
+            let endpoints = state.webhooks.store().endpoints().await.map_err(|e| AppError::Internal(e.to_string()))?;
+            Some(
+                subscriptions::list(state, session)
+                    .await
+                    .map(|list| list.into_iter().map(|sub| SubscriptionRow::new(sub, &endpoints)).collect())
+                    .map_err(|e| e.classify().2),
+            )
+        }
         false => None,
     };
     let (urls, shared_url) = delivery_urls(state);
@@ -265,15 +282,14 @@ async fn render_operator(
     Ok(render(StatusCode::OK, &page))
 }
 
-/// `POST /operator/subscriptions`: subscribes this app's shared URL to every platform event,
-/// for the operator's own account (Fanvue's subscriptions belong to the token's creator).
+/// `POST /operator/subscriptions`: subscribes a new endpoint of this app to every platform
+/// event, for the operator's own account (Fanvue's subscriptions belong to the token's
+/// creator). Its signing secret is kept sealed, never shown.
 pub async fn subscribe(State(state): State<AppState>, session: Session) -> Result<Response, AppError> {
     let viewer = operator(&state, &session).await?;
     gate(&state, &session, &[Scope::ReadCreator]).await?;
-    let url = format!("{}{}", state.config.origin(), crate::webhooks::routes::PATH);
     let events: Vec<&str> = PLATFORM_EVENTS.iter().map(|(_, _, name, _)| *name).collect();
-    // The signing secret Fanvue returns is never shown: a page is no place for it.
-    subscriptions::create(&state, &session, &url, &events).await?;
+    subscriptions::create(&state, &session, &viewer.user, &events).await?;
     render_operator(&state, &session, &viewer, Some("Subscribed.")).await
 }
 

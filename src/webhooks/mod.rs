@@ -1,7 +1,9 @@
 //! Receiving Fanvue's webhooks: verify, persist, acknowledge, then handle.
 //!
 //! ```text
-//! POST /api/webhooks/fanvue[/{event}] ─► signature::Verifier (401 before anything is parsed)
+//! POST /api/webhooks/fanvue[/{event}] ─► signature::Verifier (401 before anything is parsed):
+//!        FANVUE_WEBHOOK_SECRET; at /api/webhooks/fanvue/s/{endpoint}, only the secret of the
+//!        subscription that endpoint was registered for
 //!        ─► events::Event::parse (typed by URL or shape) ─► store::EventStore::insert (dedupe on
 //!           events::identify: the signed content, whatever URL it came to)
 //!        ─► 200 ─► worker (async, retries) ─► handler::AppEvents (your code)
@@ -38,7 +40,7 @@ use serde::Serialize;
 
 use events::{Event, Kind};
 use signature::{Rejection, Verifier};
-use store::{EventStore, Inserted, NewEvent, State, StoredEvent};
+use store::{Endpoint, EndpointSecret, EventStore, Inserted, NewEvent, State, StoredEvent};
 
 /// What the app does with an event, after it was stored and acknowledged. Implement it in
 /// [`handler`]; an `Err` (or a panic, or a timeout) is retried with back-off.
@@ -191,21 +193,64 @@ impl Webhooks {
     }
 
     /// Verifies, types and stores one delivery to `route` (a platform event's URL slug, or
-    /// `None` for the shared URL). Nothing is parsed before the signature is checked.
+    /// `None` for the shared URL), signed with the app's secret. Nothing is parsed before the
+    /// signature is checked.
     pub async fn receive(
         &self,
         route: Option<Kind>,
         signature: Option<&[u8]>,
         body: &[u8],
     ) -> Result<Receipt, ReceiveError> {
-        let now = crate::oauth::tokens::now_unix();
         let route_name = route.and_then(Kind::slug).unwrap_or("");
-        let signed_at = match self.inner.config.verifier.verify(signature, body, now) {
+        let label = if route_name.is_empty() { "(shared URL)" } else { route_name };
+        self.accept(route, route_name, label, &self.inner.config.verifier, signature, body).await
+    }
+
+    /// The endpoint registered for a subscription at `/api/webhooks/fanvue/s/{id}`, if any.
+    pub async fn endpoint(&self, id: &str) -> Result<Option<Endpoint>, store::StoreError> {
+        self.inner.store.endpoint(id).await
+    }
+
+    /// Like [`Webhooks::receive`], for a delivery to `endpoint`'s URL: verified with that
+    /// subscription's own secret only (the app's, if Fanvue gave it none), typed by shape.
+    pub async fn receive_at(
+        &self,
+        endpoint: &Endpoint,
+        signature: Option<&[u8]>,
+        body: &[u8],
+    ) -> Result<Receipt, ReceiveError> {
+        let verifier = match &endpoint.secret {
+            EndpointSecret::Own(secret) => self.inner.config.verifier.with_secret(secret.clone()),
+            EndpointSecret::App => self.inner.config.verifier.clone(),
+            EndpointSecret::Unreadable => {
+                // Not a 401: the delivery may be genuine. A 503 has Fanvue retry it, in case the
+                // old SESSION_SECRET comes back as SESSION_SECRET_PREVIOUS.
+                tracing::warn!(subscription = %endpoint.subscription_id, "a subscription's signing secret could not be opened (SESSION_SECRET changed?)");
+                return Err(ReceiveError::Store(store::StoreError::new(
+                    "the subscription's signing secret is unreadable",
+                )));
+            }
+        };
+        let label = format!("subscription {}", endpoint.subscription_id);
+        self.accept(None, "", &label, &verifier, signature, body).await
+    }
+
+    async fn accept(
+        &self,
+        route: Option<Kind>,
+        route_name: &str,
+        label: &str,
+        verifier: &Verifier,
+        signature: Option<&[u8]>,
+        body: &[u8],
+    ) -> Result<Receipt, ReceiveError> {
+        let now = crate::oauth::tokens::now_unix();
+        let signed_at = match verifier.verify(signature, body, now) {
             Ok(t) => t,
             Err(rejection) => {
-                tracing::warn!(reason = rejection.code(), route = route_name, "webhook delivery refused");
+                tracing::warn!(reason = rejection.code(), route = label, "webhook delivery refused");
                 crate::metrics::metrics().webhook(rejection.code());
-                self.record_rejection(route_name, rejection);
+                self.record_rejection(label, rejection);
                 return Err(ReceiveError::Rejected(rejection));
             }
         };
@@ -246,10 +291,10 @@ impl Webhooks {
         Ok(Receipt { id, duplicate })
     }
 
-    fn record_rejection(&self, route: &str, rejection: Rejection) {
+    fn record_rejection(&self, label: &str, rejection: Rejection) {
         let notice = Notice {
             id: None,
-            type_name: if route.is_empty() { "(shared URL)".to_owned() } else { route.to_owned() },
+            type_name: label.to_owned(),
             verification: rejection.code(),
             state: "rejected",
             deliveries: 1,

@@ -12,11 +12,16 @@
 //! and opens them on the way out, so the backends only ever see sealed bytes. Rows written
 //! before sealing existed are read as they are. Each event also keeps its addressee
 //! ([`StoredEvent::audience`]) in clear, so a creator's page lists only their events.
+//!
+//! It also keeps the [`Endpoint`]s: the delivery URLs the app registered for subscriptions made
+//! through Fanvue's API, each with that subscription's signing secret, sealed.
 
 pub mod redis;
 pub mod sqlite;
 
 use std::time::Duration;
+
+use secrecy::{ExposeSecret, SecretString};
 
 use super::at_rest::{AtRest, Purpose};
 
@@ -131,6 +136,53 @@ pub struct NewEvent<'a> {
     pub body: &'a [u8],
     /// See [`StoredEvent::audience`].
     pub audience: Option<&'a str>,
+}
+
+/// A delivery URL the app registered with Fanvue for one subscription
+/// (`/api/webhooks/fanvue/s/{id}`), and how its deliveries are verified.
+#[derive(Clone, Debug)]
+pub struct Endpoint {
+    /// The random id in the URL (not a secret: the signing secret is).
+    pub id: String,
+    /// Fanvue's id of the subscription.
+    pub subscription_id: String,
+    /// The Fanvue user whose token made it (lower-case UUID): subscriptions are theirs.
+    pub owner: String,
+    /// Event type names it lists (`message.received`…).
+    pub events: Vec<String>,
+    /// When it was made (Unix ms).
+    pub created_at: i64,
+    /// The signing secret its deliveries are checked with.
+    pub secret: EndpointSecret,
+}
+
+/// Which secret checks an endpoint's deliveries. `Debug` never prints a secret.
+#[derive(Clone, Debug)]
+pub enum EndpointSecret {
+    /// The subscription's own, as Fanvue returned it once, at creation.
+    Own(SecretString),
+    /// Fanvue returned none: the app's `FANVUE_WEBHOOK_SECRET`.
+    App,
+    /// Sealed under a `SESSION_SECRET` this process does not have: deliveries are not accepted
+    /// (503, so Fanvue retries) until it opens again.
+    Unreadable,
+}
+
+/// An [`Endpoint`] as a backend keeps it: the secret sealed (`None`: Fanvue gave none).
+#[derive(Clone, Debug)]
+pub struct SealedEndpoint {
+    /// See [`Endpoint::id`].
+    pub id: String,
+    /// See [`Endpoint::subscription_id`].
+    pub subscription_id: String,
+    /// See [`Endpoint::owner`].
+    pub owner: String,
+    /// See [`Endpoint::events`].
+    pub events: Vec<String>,
+    /// See [`Endpoint::created_at`].
+    pub created_at: i64,
+    /// The sealed secret.
+    pub secret: Option<Vec<u8>>,
 }
 
 /// The event store: a backend, and the keys its bodies are sealed with. Cheap to clone.
@@ -257,6 +309,65 @@ impl EventStore {
     /// One event.
     pub async fn get(&self, id: i64) -> Result<Option<StoredEvent>, StoreError> {
         each_backend!(self, s => s.get(id).await).map(|e| e.map(|e| self.opened(e)))
+    }
+
+    /// Keeps `endpoint`, its secret sealed (bound to its id).
+    pub async fn put_endpoint(&self, endpoint: &Endpoint) -> Result<(), StoreError> {
+        let secret = match &endpoint.secret {
+            EndpointSecret::Own(secret) => Some(
+                self.at_rest
+                    .seal(Purpose::Secret, &endpoint.id, secret.expose_secret().as_bytes())
+                    .map_err(|e| StoreError::new(e.to_string()))?,
+            ),
+            EndpointSecret::App => None,
+            EndpointSecret::Unreadable => return Err(StoreError::new("an unreadable secret cannot be stored")),
+        };
+        let sealed = SealedEndpoint {
+            id: endpoint.id.clone(),
+            subscription_id: endpoint.subscription_id.clone(),
+            owner: endpoint.owner.clone(),
+            events: endpoint.events.clone(),
+            created_at: endpoint.created_at,
+            secret,
+        };
+        each_backend!(self, s => s.put_endpoint(&sealed).await)
+    }
+
+    fn opened_endpoint(&self, sealed: SealedEndpoint) -> Endpoint {
+        let secret = match &sealed.secret {
+            None => EndpointSecret::App,
+            Some(blob) => match self.at_rest.open(Purpose::Secret, &sealed.id, blob) {
+                Some(plain) => match String::from_utf8(plain) {
+                    Ok(text) => EndpointSecret::Own(SecretString::from(text)),
+                    Err(_) => EndpointSecret::Unreadable,
+                },
+                None => EndpointSecret::Unreadable,
+            },
+        };
+        Endpoint {
+            id: sealed.id,
+            subscription_id: sealed.subscription_id,
+            owner: sealed.owner,
+            events: sealed.events,
+            created_at: sealed.created_at,
+            secret,
+        }
+    }
+
+    /// The endpoint with this id.
+    pub async fn endpoint(&self, id: &str) -> Result<Option<Endpoint>, StoreError> {
+        each_backend!(self, s => s.endpoint(id).await).map(|e| e.map(|e| self.opened_endpoint(e)))
+    }
+
+    /// Every endpoint, oldest first.
+    pub async fn endpoints(&self) -> Result<Vec<Endpoint>, StoreError> {
+        each_backend!(self, s => s.endpoints().await)
+            .map(|all| all.into_iter().map(|e| self.opened_endpoint(e)).collect())
+    }
+
+    /// Forgets the endpoints of Fanvue's subscription `subscription_id` (and their secrets).
+    pub async fn delete_endpoints_of(&self, subscription_id: &str) -> Result<(), StoreError> {
+        each_backend!(self, s => s.delete_endpoints_of(subscription_id).await)
     }
 
     /// Deletes handled and failed events received more than `age` ago (Redis expires them

@@ -7,7 +7,8 @@
 //! pending ids by next attempt, in ms), `recent` (the newest ids), `recent:<creator uuid>` (the
 //! newest ids addressed to that creator). Every step that must be atomic is one Lua script.
 //! Handled and failed events expire after `WEBHOOK_RETENTION_DAYS`; dedupe keys and the
-//! per-creator lists live as long.
+//! per-creator lists live as long. Subscriptions' endpoints: `endpoint:<id>` (a hash, its
+//! `secret` sealed, base64url) and `endpoints` (the set of their ids); they do not expire.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -17,7 +18,7 @@ use fred::interfaces::{ClientLike, LuaInterface};
 use fred::types::Value;
 use fred::types::config::{Config, ConnectionConfig, PerformanceConfig, ReconnectPolicy};
 
-use super::{Inserted, NewEvent, State, StoreError, StoredEvent, ms, now_ms};
+use super::{Inserted, NewEvent, SealedEndpoint, State, StoreError, StoredEvent, ms, now_ms};
 
 const PREFIX: &str = "fanvue-app-starter:webhook:";
 /// How many ids the events page can go back.
@@ -110,6 +111,35 @@ for _, id in ipairs(ids) do
   if #fields > 0 then table.insert(out, fields) end
 end
 return out
+";
+
+/// KEYS: the endpoint's hash, the set of endpoint ids. ARGV: its id, then field/value pairs.
+const PUT_ENDPOINT: &str = r"
+redis.call('HSET', KEYS[1], unpack(ARGV, 2))
+redis.call('SADD', KEYS[2], ARGV[1])
+return 1
+";
+
+/// Every endpoint (ARGV: the hash prefix), or only the one whose id is ARGV[2].
+const FETCH_ENDPOINTS: &str = r"
+local ids = ARGV[2] and {ARGV[2]} or redis.call('SMEMBERS', KEYS[1])
+local out = {}
+for _, id in ipairs(ids) do
+  local fields = redis.call('HGETALL', ARGV[1] .. id)
+  if #fields > 0 then table.insert(out, fields) end
+end
+return out
+";
+
+/// Deletes the endpoints of subscription ARGV[2] (ARGV[1]: the hash prefix).
+const DELETE_ENDPOINTS_OF: &str = r"
+for _, id in ipairs(redis.call('SMEMBERS', KEYS[1])) do
+  if redis.call('HGET', ARGV[1] .. id, 'subscription_id') == ARGV[2] then
+    redis.call('DEL', ARGV[1] .. id)
+    redis.call('SREM', KEYS[1], id)
+  end
+end
+return 1
 ";
 
 /// Events in Redis. Cheap to clone.
@@ -238,12 +268,82 @@ impl RedisEvents {
         parse_all(answer)
     }
 
+    /// See [`super::EventStore::put_endpoint`].
+    pub async fn put_endpoint(&self, endpoint: &SealedEndpoint) -> Result<(), StoreError> {
+        let events = serde_json::to_string(&endpoint.events).map_err(|e| StoreError::new(e.to_string()))?;
+        let keys = vec![key(&format!("endpoint:{}", endpoint.id)), key("endpoints")];
+        let args = vec![
+            endpoint.id.clone(),
+            "id".to_owned(),
+            endpoint.id.clone(),
+            "subscription_id".to_owned(),
+            endpoint.subscription_id.clone(),
+            "owner".to_owned(),
+            endpoint.owner.clone(),
+            "events".to_owned(),
+            events,
+            "created_at".to_owned(),
+            endpoint.created_at.to_string(),
+            "secret".to_owned(),
+            endpoint.secret.as_deref().map(crate::crypto::b64).unwrap_or_default(),
+        ];
+        let _: i64 = self.pool.eval(PUT_ENDPOINT, keys, args).await.map_err(backend)?;
+        Ok(())
+    }
+
+    /// See [`super::EventStore::endpoint`].
+    pub async fn endpoint(&self, id: &str) -> Result<Option<SealedEndpoint>, StoreError> {
+        let args = vec![key("endpoint:"), id.to_owned()];
+        let answer: Value = self.pool.eval(FETCH_ENDPOINTS, vec![key("endpoints")], args).await.map_err(backend)?;
+        Ok(answer.into_array().into_iter().filter_map(|fields| endpoint_from(fields.into_array())).next())
+    }
+
+    /// See [`super::EventStore::endpoints`].
+    pub async fn endpoints(&self) -> Result<Vec<SealedEndpoint>, StoreError> {
+        let answer: Value =
+            self.pool.eval(FETCH_ENDPOINTS, vec![key("endpoints")], vec![key("endpoint:")]).await.map_err(backend)?;
+        let mut all: Vec<SealedEndpoint> =
+            answer.into_array().into_iter().filter_map(|fields| endpoint_from(fields.into_array())).collect();
+        all.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
+        Ok(all)
+    }
+
+    /// See [`super::EventStore::delete_endpoints_of`].
+    pub async fn delete_endpoints_of(&self, subscription_id: &str) -> Result<(), StoreError> {
+        let args = vec![key("endpoint:"), subscription_id.to_owned()];
+        let _: i64 = self.pool.eval(DELETE_ENDPOINTS_OF, vec![key("endpoints")], args).await.map_err(backend)?;
+        Ok(())
+    }
+
     /// See [`super::EventStore::get`].
     pub async fn get(&self, id: i64) -> Result<Option<StoredEvent>, StoreError> {
         let args = vec![key("event:"), "one".to_owned(), id.to_string()];
         let answer: Value = self.pool.eval(FETCH, vec![key("recent")], args).await.map_err(backend)?;
         Ok(parse_all(answer)?.into_iter().next())
     }
+}
+
+/// An endpoint's `HGETALL` answer (a flat field/value list) as an endpoint.
+fn endpoint_from(flat: Vec<Value>) -> Option<SealedEndpoint> {
+    let mut fields: HashMap<String, String> = HashMap::new();
+    let mut iter = flat.into_iter();
+    while let (Some(name), Some(value)) = (iter.next(), iter.next()) {
+        if let (Some(name), Some(value)) = (name.as_string(), value.as_string()) {
+            fields.insert(name, value);
+        }
+    }
+    let text = |name: &str| fields.get(name).cloned().unwrap_or_default();
+    let id = fields.get("id")?.clone();
+    let secret = text("secret");
+    Some(SealedEndpoint {
+        id,
+        subscription_id: text("subscription_id"),
+        owner: text("owner"),
+        events: serde_json::from_str(&text("events")).unwrap_or_default(),
+        created_at: text("created_at").parse().unwrap_or_default(),
+        // An undecodable secret stays `Some`, and will not open: deliveries are refused.
+        secret: (!secret.is_empty()).then(|| crate::crypto::unb64(&secret).unwrap_or_default()),
+    })
 }
 
 /// A list of `HGETALL` answers (flat field/value lists) as events.

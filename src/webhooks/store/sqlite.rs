@@ -9,7 +9,7 @@ use std::time::Duration;
 use tower_sessions_sqlx_store::sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
 use tower_sessions_sqlx_store::sqlx::{self, Row};
 
-use super::{EventStoreKind, Inserted, NewEvent, State, StoreError, StoredEvent, ms, now_ms};
+use super::{EventStoreKind, Inserted, NewEvent, SealedEndpoint, State, StoreError, StoredEvent, ms, now_ms};
 
 impl From<sqlx::Error> for StoreError {
     fn from(err: sqlx::Error) -> Self {
@@ -41,6 +41,14 @@ CREATE TABLE IF NOT EXISTS webhook_events (
     sealed INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS webhook_events_due ON webhook_events (state, next_attempt_at);
+CREATE TABLE IF NOT EXISTS webhook_endpoints (
+    id TEXT PRIMARY KEY,
+    subscription_id TEXT NOT NULL,
+    owner TEXT NOT NULL,
+    events TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    secret BLOB
+);
 ";
 
 /// Columns added since the first schema, with their definitions: added to an older file at
@@ -201,6 +209,50 @@ impl SqliteEvents {
         row.as_ref().map(from_row).transpose().map_err(Into::into)
     }
 
+    /// See [`super::EventStore::put_endpoint`].
+    pub async fn put_endpoint(&self, endpoint: &SealedEndpoint) -> Result<(), StoreError> {
+        let events = serde_json::to_string(&endpoint.events).map_err(|e| StoreError::new(e.to_string()))?;
+        sqlx::query(
+            "INSERT OR REPLACE INTO webhook_endpoints (id, subscription_id, owner, events, created_at, secret)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        )
+        .bind(&endpoint.id)
+        .bind(&endpoint.subscription_id)
+        .bind(&endpoint.owner)
+        .bind(events)
+        .bind(endpoint.created_at)
+        .bind(endpoint.secret.as_deref())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// See [`super::EventStore::endpoint`].
+    pub async fn endpoint(&self, id: &str) -> Result<Option<SealedEndpoint>, StoreError> {
+        let row = sqlx::query(&format!("SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints WHERE id = ?1"))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(endpoint_from_row).transpose()
+    }
+
+    /// See [`super::EventStore::endpoints`].
+    pub async fn endpoints(&self) -> Result<Vec<SealedEndpoint>, StoreError> {
+        let rows = sqlx::query(&format!("SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints ORDER BY created_at, id"))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(endpoint_from_row).collect()
+    }
+
+    /// See [`super::EventStore::delete_endpoints_of`].
+    pub async fn delete_endpoints_of(&self, subscription_id: &str) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM webhook_endpoints WHERE subscription_id = ?1")
+            .bind(subscription_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
     /// Deletes handled and failed events received more than `age` ago. Pending ones stay.
     pub async fn prune(&self, age: Duration) -> Result<u64, StoreError> {
         let result = sqlx::query("DELETE FROM webhook_events WHERE state != 'pending' AND received_at < ?1")
@@ -222,6 +274,20 @@ async fn file_pool(path: &Path) -> Result<SqlitePool, StoreError> {
         .acquire_timeout(Duration::from_secs(5))
         .connect_with(options)
         .await?)
+}
+
+const ENDPOINT_COLUMNS: &str = "id, subscription_id, owner, events, created_at, secret";
+
+fn endpoint_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<SealedEndpoint, StoreError> {
+    let events: String = row.try_get("events")?;
+    Ok(SealedEndpoint {
+        id: row.try_get("id")?,
+        subscription_id: row.try_get("subscription_id")?,
+        owner: row.try_get("owner")?,
+        events: serde_json::from_str(&events).unwrap_or_default(),
+        created_at: row.try_get("created_at")?,
+        secret: row.try_get("secret")?,
+    })
 }
 
 fn from_row(row: &sqlx::sqlite::SqliteRow) -> Result<StoredEvent, sqlx::Error> {
