@@ -182,6 +182,13 @@ async fn audience(state: &AppState, session: &Session, viewer: &Viewer) -> Resul
     if !viewer.tokens.scopes.contains(Scope::ReadCreator) {
         return Ok((audience, false));
     }
+    // A page and its feed ask one after the other: reuse the list for PROFILE_CACHE_SECS.
+    let cache_key = state.tokens.session_key(session).map(|key| format!("{key} events-audience {}", viewer.user));
+    if let Some(cached) = cache_key.as_deref().and_then(|key| state.read_cache.get(key))
+        && let Ok(audience) = serde_json::from_slice::<Vec<String>>(&cached)
+    {
+        return Ok((audience, false));
+    }
     for page in 1..=MANAGED_PAGES {
         let page_number = page.to_string();
         let query = [("page", page_number.as_str()), ("size", "50")];
@@ -201,6 +208,9 @@ async fn audience(state: &AppState, session: &Session, viewer: &Viewer) -> Resul
     }
     audience.sort();
     audience.dedup();
+    if let (Some(key), Ok(json)) = (cache_key, serde_json::to_vec(&audience)) {
+        state.read_cache.put(key, json.into());
+    }
     Ok((audience, false))
 }
 
