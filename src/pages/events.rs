@@ -101,12 +101,14 @@ impl SubscriptionRow {
         let check = match endpoints.iter().find(|e| e.subscription_id == sub.id).map(|e| &e.secret) {
             Some(EndpointSecret::Own(_)) => "verified with its own signing secret (kept sealed)",
             Some(EndpointSecret::App) => "verified with FANVUE_WEBHOOK_SECRET (Fanvue gave it no secret)",
-            Some(EndpointSecret::Unreadable) => {
-                "its secret no longer opens (SESSION_SECRET changed): deliveries are not accepted; delete it and subscribe again"
-            }
-            None => {
-                "its secret is not held here (made elsewhere, or before secrets were kept): deliveries to the app's shared URLs are checked with FANVUE_WEBHOOK_SECRET"
-            }
+            Some(EndpointSecret::Unreadable) => concat!(
+                "its secret no longer opens (SESSION_SECRET changed): deliveries are not accepted; ",
+                "delete it and subscribe again"
+            ),
+            None => concat!(
+                "its secret is not held here (made elsewhere, or before secrets were kept): deliveries to the ",
+                "app's shared URLs are checked with FANVUE_WEBHOOK_SECRET"
+            ),
         };
         SubscriptionRow { id: sub.id, url: sub.url, events: sub.events.join(", "), check }
     }

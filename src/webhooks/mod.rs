@@ -225,7 +225,10 @@ impl Webhooks {
             EndpointSecret::Unreadable => {
                 // Not a 401: the delivery may be genuine. A 503 has Fanvue retry it, in case the
                 // old SESSION_SECRET comes back as SESSION_SECRET_PREVIOUS.
-                tracing::warn!(subscription = %endpoint.subscription_id, "a subscription's signing secret could not be opened (SESSION_SECRET changed?)");
+                tracing::warn!(
+                    subscription = %endpoint.subscription_id,
+                    "a subscription's signing secret could not be opened (SESSION_SECRET changed?)"
+                );
                 return Err(ReceiveError::Store(store::StoreError::new(
                     "the subscription's signing secret is unreadable",
                 )));
