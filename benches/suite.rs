@@ -269,10 +269,10 @@ async fn main() {
     // Sign in through the stand-in, as a browser does (keeping the cookie by hand: wrk needs it).
     let client = common::client_builder().build().unwrap();
     let r = client.get(format!("{origin}/api/oauth/login")).send().await.unwrap();
-    let pending = format!("fanvue_oauth={}", common::session_cookie(r.headers()).unwrap().0);
+    let pending = format!("{}={}", common::COOKIE, common::session_cookie(r.headers()).unwrap().0);
     let r = client.get(common::location(&r)).send().await.unwrap();
     let r = client.get(common::location(&r)).header(header::COOKIE, &pending).send().await.unwrap();
-    let cookie = format!("fanvue_oauth={}", common::session_cookie(r.headers()).expect("signed in").0);
+    let cookie = format!("{}={}", common::COOKIE, common::session_cookie(r.headers()).expect("signed in").0);
     let home = client.get(format!("{origin}/")).header(header::COOKIE, &cookie).send().await.unwrap();
     let home = home.text().await.unwrap();
     assert!(home.contains("Bench Creator"), "not signed in: {home}");

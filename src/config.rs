@@ -19,6 +19,12 @@ use crate::scopes::ScopeSet;
 /// Minimum length of `SESSION_SECRET`, in characters.
 pub const MIN_SECRET_LEN: usize = 32;
 
+/// The session cookie's default name. `__Host-` makes the browser accept the cookie only from
+/// this exact host, over https, with `Path=/` and no `Domain`: a sibling subdomain (or a page
+/// on plain http) cannot plant a session cookie of that name, which would otherwise log the
+/// victim into the attacker's account (login fixation).
+pub const DEFAULT_SESSION_COOKIE_NAME: &str = "__Host-fanvue_oauth";
+
 /// Client id the in-process sandbox registers for the app.
 pub const SANDBOX_CLIENT_ID: &str = "fanvue-app-starter-sandbox";
 /// The app's UUID in the sandbox's App Store.
@@ -62,6 +68,10 @@ pub struct Config {
     pub fanvue_budget_per_minute: u32,
     /// Webhook receiving: secret, tolerance, event store, worker.
     pub webhooks: crate::webhooks::WebhookConfig,
+    /// `OPERATOR_USER_UUIDS`: the Fanvue users (lower-case UUIDs, as `GET /users/me` names
+    /// them) who run this app: they see every creator's webhook events, refused deliveries and
+    /// the subscriptions (`/operator/events`). Empty by default: nobody.
+    pub operators: Vec<String>,
     /// Embedding in Fanvue (iframe).
     pub embed: EmbedConfig,
     /// Paid apps: the App Store entitlement check.
@@ -74,7 +84,8 @@ pub struct EmbedConfig {
     /// `FANVUE_PLATFORM_URL`: origins allowed to frame `/embedded` (`frame-ancestors`),
     /// default `https://www.fanvue.com`; space- or comma-separated.
     pub platform_origins: Vec<String>,
-    /// `EMBEDDED_SESSION_COOKIE_NAME`, default `{SESSION_COOKIE_NAME}_embedded`.
+    /// `EMBEDDED_SESSION_COOKIE_NAME`, default `{SESSION_COOKIE_NAME}_embedded`
+    /// (`__Host-fanvue_oauth_embedded`).
     pub cookie_name: String,
     /// `EMBEDDED_EXCHANGE` (and `FANVUE_EMBED_AUTHORIZE_URL`): how the injected session token
     /// becomes OAuth tokens.
@@ -177,7 +188,7 @@ pub struct SessionConfig {
     /// `SESSION_SECRET_PREVIOUS`: the secret being rotated out; records sealed with it are
     /// re-sealed with `SESSION_SECRET` as they are used.
     pub previous_secret: Option<SecretString>,
-    /// `SESSION_COOKIE_NAME`.
+    /// `SESSION_COOKIE_NAME`, default [`DEFAULT_SESSION_COOKIE_NAME`].
     pub cookie_name: String,
     /// `SESSION_STORE`.
     pub store: StoreKind,
@@ -514,7 +525,9 @@ impl Config {
                 );
             }
         }
-        let cookie_name = r.get("SESSION_COOKIE_NAME").unwrap_or_else(|| "fanvue_oauth".to_owned());
+        // A custom name is allowed (the Next.js starter's `fanvue_oauth` still works), at the
+        // price of the `__Host-` guarantees; the README says why.
+        let cookie_name = r.get("SESSION_COOKIE_NAME").unwrap_or_else(|| DEFAULT_SESSION_COOKIE_NAME.to_owned());
         if !cookie_name.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b)) {
             r.problem(
                 "SESSION_COOKIE_NAME",
@@ -562,7 +575,8 @@ impl Config {
         let fanvue_budget_per_minute: u32 =
             r.parsed("FANVUE_BUDGET_PER_MINUTE", 190, "a whole number (Fanvue allows 200; 0 turns the budget off)");
         let issuer_origin = origin(&issuer);
-        let webhooks = webhook_config(&mut r, &secret, sandbox.is_some(), &store);
+        let webhooks = webhook_config(&mut r, &secret, previous_secret.as_deref(), sandbox.is_some(), &store);
+        let operators = operators(&mut r);
         let embed = embed_config(&mut r, &cookie_name, &issuer, sandbox.as_ref().map(|_| issuer_origin.as_str()));
         let app_store = app_store_config(&mut r, &embed, sandbox.as_ref().map(|_| issuer_origin.as_str()));
         let metrics_token = r.get("METRICS_TOKEN");
@@ -607,6 +621,7 @@ impl Config {
             trusted_proxies,
             fanvue_budget_per_minute,
             webhooks,
+            operators,
             embed,
             app_store,
         })
@@ -690,6 +705,7 @@ fn tls_setting(r: &mut Reader<'_>, base_url: &Url) -> TlsSetting {
 fn webhook_config(
     r: &mut Reader<'_>,
     session_secret: &str,
+    previous_session_secret: Option<&str>,
     sandbox: bool,
     sessions: &StoreKind,
 ) -> crate::webhooks::WebhookConfig {
@@ -742,7 +758,30 @@ fn webhook_config(
             max_attempts,
             retention: Duration::from_secs(retention_days.saturating_mul(86_400)),
         },
+        at_rest: crate::webhooks::at_rest::AtRest::new(session_secret, previous_session_secret),
     }
+}
+
+/// `OPERATOR_USER_UUIDS`, comma- or space-separated. UUIDs, not handles: a handle can be
+/// changed, and then taken by someone else.
+fn operators(r: &mut Reader<'_>) -> Vec<String> {
+    const VAR: &str = "OPERATOR_USER_UUIDS";
+    let Some(list) = r.get(VAR) else { return Vec::new() };
+    let mut operators = Vec::new();
+    for item in list.split([',', ' ']).map(str::trim).filter(|s| !s.is_empty()) {
+        if crate::pages::is_uuid(item) {
+            operators.push(item.to_ascii_lowercase());
+        } else {
+            r.problem(
+                VAR,
+                format!(
+                    "`{item}` is not a UUID; list the operators' Fanvue user UUIDs (the `uuid` of \
+                     /api/fanvue/users/me while signed in), comma-separated"
+                ),
+            );
+        }
+    }
+    operators
 }
 
 /// The webhook signing secret the sandbox uses when `FANVUE_WEBHOOK_SECRET` is not set.
@@ -882,8 +921,50 @@ mod tests {
         assert_eq!(c.map(|c| c.oauth.redirect_uri.as_str()), Some("https://my-fanvue-app.dev:3001/api/oauth/callback"));
         assert_eq!(c.map(|c| c.oauth.issuer.as_str()), Some("https://auth.fanvue.com/"));
         assert_eq!(c.map(|c| c.api.version.as_str()), Some("2025-06-26"));
-        assert_eq!(c.map(|c| c.session.cookie_name.as_str()), Some("fanvue_oauth"));
+        assert_eq!(c.map(|c| c.session.cookie_name.as_str()), Some("__Host-fanvue_oauth"));
         assert_eq!(c.map(|c| c.server.port), Some(3001));
+    }
+
+    #[test]
+    fn cookie_names_are_host_prefixed_unless_chosen_and_stay_so_behind_a_proxy() {
+        // Behind a TLS-terminating proxy the browser still talks https to BASE_URL, so the
+        // `__Host-` names (which need `Secure`) keep working.
+        let mut vars = GOOD.to_vec();
+        vars.push(("TLS_TERMINATED_BY_PROXY", "true"));
+        let config = load(Mode::Fanvue, &vars).ok();
+        let c = config.as_ref();
+        assert_eq!(c.map(|c| c.server.tls.clone()), Some(TlsSetting::TerminatedByProxy));
+        assert_eq!(c.map(|c| c.base_url.scheme()), Some("https"));
+        assert_eq!(c.map(|c| c.session.cookie_name.as_str()), Some("__Host-fanvue_oauth"));
+        assert_eq!(c.map(|c| c.embed.cookie_name.as_str()), Some("__Host-fanvue_oauth_embedded"));
+        // The Next.js starter's name, set explicitly, is kept (and the embedded one follows it).
+        let mut vars = GOOD.to_vec();
+        vars.push(("SESSION_COOKIE_NAME", "fanvue_oauth"));
+        let config = load(Mode::Fanvue, &vars).ok();
+        assert_eq!(config.as_ref().map(|c| c.session.cookie_name.as_str()), Some("fanvue_oauth"));
+        assert_eq!(config.as_ref().map(|c| c.embed.cookie_name.as_str()), Some("fanvue_oauth_embedded"));
+    }
+
+    #[test]
+    fn operators_are_nobody_by_default_and_named_by_uuid() {
+        assert_eq!(load(Mode::Fanvue, &GOOD).ok().map(|c| c.operators), Some(Vec::new()));
+        let mut vars = GOOD.to_vec();
+        vars.push((
+            "OPERATOR_USER_UUIDS",
+            "A3C1E6F2-5B7D-4E8A-9C0F-1D2E3F4A5B6C, b0b0b0b0-1c2d-4e3f-8a9b-0c1d2e3f4a5b",
+        ));
+        assert_eq!(
+            load(Mode::Fanvue, &vars).ok().map(|c| c.operators),
+            Some(vec![
+                "a3c1e6f2-5b7d-4e8a-9c0f-1d2e3f4a5b6c".to_owned(),
+                "b0b0b0b0-1c2d-4e3f-8a9b-0c1d2e3f4a5b".to_owned()
+            ])
+        );
+        let mut vars = GOOD.to_vec();
+        vars.push(("OPERATOR_USER_UUIDS", "ava.sandbox"));
+        let found = problems(load(Mode::Fanvue, &vars));
+        assert_eq!(found.iter().map(|p| p.var).collect::<Vec<_>>(), ["OPERATOR_USER_UUIDS"]);
+        assert!(found[0].message.contains("`ava.sandbox` is not a UUID"));
     }
 
     #[test]
@@ -891,7 +972,7 @@ mod tests {
         let config = load(Mode::Fanvue, &GOOD).ok();
         let c = config.as_ref();
         assert_eq!(c.map(|c| c.embed.platform_origins.clone()), Some(vec!["https://www.fanvue.com".to_owned()]));
-        assert_eq!(c.map(|c| c.embed.cookie_name.as_str()), Some("fanvue_oauth_embedded"));
+        assert_eq!(c.map(|c| c.embed.cookie_name.as_str()), Some("__Host-fanvue_oauth_embedded"));
         assert_eq!(c.map(|c| c.webhooks.verifier.is_configured()), Some(false), "no secret, no webhooks");
         assert_eq!(c.and_then(|c| c.app_store.checkout_url()), None, "no FANVUE_APP_UUID, no checkout");
         assert!(matches!(
@@ -905,7 +986,7 @@ mod tests {
             ("FANVUE_APP_UUID", "not-a-uuid"),
             ("FANVUE_WEBHOOK_SECRET_PREVIOUS", "old"),
             ("WEBHOOK_STORE", "postgres://x"),
-            ("EMBEDDED_SESSION_COOKIE_NAME", "fanvue_oauth"),
+            ("EMBEDDED_SESSION_COOKIE_NAME", "__Host-fanvue_oauth"),
         ]);
         let vars: Vec<_> = problems(load(Mode::Fanvue, &vars)).iter().map(|p| p.var).collect();
         assert_eq!(

@@ -6,6 +6,10 @@
 //! call, fresh token, one retry after 401 for reads), and Fanvue's status, body and
 //! `Retry-After`/`X-RateLimit-*` headers are passed back as they are. State-changing methods
 //! are refused cross-site by the middleware before they get here.
+//!
+//! One part of the API is not served: Fanvue's webhook subscriptions (`/webhooks/…`). Creating
+//! one answers with its signing secret, which must never reach a browser (whoever holds it can
+//! forge deliveries), and managing subscriptions is the operator's, on `/operator/events`.
 
 use axum::Router;
 use axum::body::{Body, Bytes};
@@ -39,6 +43,10 @@ async fn forward(
 ) -> Result<Response, AppError> {
     let raw_path = uri.path().strip_prefix(PREFIX).unwrap_or_default();
     let path = ApiPath::parse(raw_path).map_err(|e| AppError::BadRequest(e.to_string()))?;
+    if is_operator_only(&path) {
+        tracing::info!("the proxy does not serve Fanvue's webhook subscriptions (operator view only)");
+        return Err(AppError::NotFound);
+    }
     let json_body = json_body(&method, &headers, body)?;
     let request = ApiRequest { method, path, query: uri.query().map(str::to_owned), json_body };
     let answer = upstream::call(&state, &session, request).await?;
@@ -56,6 +64,11 @@ async fn forward(
     }
     response.extensions_mut().insert(Passthrough);
     Ok(response)
+}
+
+/// Fanvue's webhook subscriptions API: its answers carry signing secrets (see the module docs).
+fn is_operator_only(path: &ApiPath) -> bool {
+    path.segments().next().is_some_and(|first| first.eq_ignore_ascii_case("webhooks"))
 }
 
 /// The body to forward: only for POST/PUT/PATCH, only JSON, and only if it parses.

@@ -441,7 +441,9 @@ fn spawn_expired_deletion(store: SqliteStore) {
     });
 }
 
-/// The session layer: cookie `HttpOnly; Secure; SameSite=Lax; Path=/`.
+/// The session layer: cookie `HttpOnly; Secure; SameSite=Lax; Path=/`, no `Domain`, named
+/// `__Host-fanvue_oauth` by default: with those attributes the browser lets only this host set
+/// it, so a sibling subdomain cannot plant a session (see `config::DEFAULT_SESSION_COOKIE_NAME`).
 ///
 /// `Lax`, not `Strict`: the browser must send the cookie on the top-level redirect back from
 /// Fanvue to the callback, or the pending login (state, PKCE verifier) is lost.
@@ -457,8 +459,9 @@ pub fn layer(store: SealedStore<AnyStore>, config: &SessionConfig) -> SessionMan
 }
 
 /// The session layer of the embedded surface (inside Fanvue's iframe): its own cookie,
-/// `HttpOnly; Secure; SameSite=None` (a third-party iframe gets no `Lax` cookie), made
-/// `Partitioned` by [`crate::embedded`] so it lives only under Fanvue's top-level site.
+/// `HttpOnly; Secure; SameSite=None; Path=/` without `Domain` (a third-party iframe gets no
+/// `Lax` cookie; the `__Host-` name by default, which CHIPS recommends), made `Partitioned` by
+/// [`crate::embedded`] so it lives only under Fanvue's top-level site.
 pub fn embedded_layer(
     store: SealedStore<AnyStore>,
     config: &SessionConfig,

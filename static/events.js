@@ -1,5 +1,7 @@
-// Live updates of the events page (templates/pages/events.html) from /events/stream.
-// Rows are built with textContent only: event data never becomes markup.
+// Live updates of the events pages (templates/pages/events.html) from their feed: the
+// table's data-stream (/events/stream for a creator, /operator/events/stream for operators).
+// Rows are built with textContent only: event data never becomes markup. When the session
+// ends the server sends `end` and closes; the page says so and stops reconnecting.
 (function () {
   "use strict";
   var body = document.getElementById("event-rows");
@@ -30,7 +32,14 @@
     return row;
   }
 
-  var source = new EventSource("/events/stream");
+  var stream = body.dataset.stream;
+  if (!stream || stream.charAt(0) !== "/") return;
+  var source = new EventSource(stream);
+  source.addEventListener("end", function () {
+    source.close();
+    var ended = document.getElementById("feed-ended");
+    if (ended) ended.hidden = false;
+  });
   source.addEventListener("webhook", function (message) {
     var n;
     try { n = JSON.parse(message.data); } catch (e) { return; }

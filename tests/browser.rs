@@ -363,5 +363,13 @@ async fn chromium_sees_webhook_events_arrive_live() {
         .expect("the delivery appears live");
     assert_eq!(row.find(Locator::Css(".event-type")).await.unwrap().text().await.unwrap(), "new-follower");
     assert!(c.find(Locator::Id("no-events")).await.is_err(), "the empty-list note went away");
+    // Signed out (from this page's own origin, as another tab would): the feed ends and the
+    // page says so instead of reconnecting.
+    c.execute("fetch('/api/oauth/logout', {method: 'POST', redirect: 'manual'}); return true;", vec![]).await.unwrap();
+    c.wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Css("#feed-ended:not([hidden])"))
+        .await
+        .expect("the page says its feed ended");
     browser.client.close().await.unwrap();
 }

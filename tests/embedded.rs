@@ -88,11 +88,14 @@ async fn the_session_token_becomes_a_partitioned_session_usable_by_cookie_or_bea
         .get_all("set-cookie")
         .iter()
         .map(|v| v.to_str().unwrap().to_owned())
-        .find(|c| c.starts_with("fanvue_oauth_embedded="))
-        .expect("an embedded session cookie");
+        .find(|c| c.starts_with("__Host-fanvue_oauth_embedded="))
+        .expect("an embedded session cookie, __Host- prefixed");
     for attribute in ["HttpOnly", "SameSite=None", "Secure", "Partitioned", "Path=/"] {
         assert!(cookie.contains(attribute), "{attribute} missing: {cookie}");
     }
+    // `__Host-` also needs no Domain (and Path=/ exactly): browsers drop the cookie otherwise.
+    assert!(!cookie.to_ascii_lowercase().contains("domain="), "{cookie}");
+    assert!(cookie.split(';').any(|a| a.trim() == "Path=/"), "{cookie}");
     let body: serde_json::Value = r.json().await.unwrap();
     let session = body["session"].as_str().unwrap().to_owned();
     assert!(!cookie.contains(&token) && !body.to_string().contains(&token), "the token is not echoed");
@@ -116,18 +119,18 @@ async fn the_session_token_becomes_a_partitioned_session_usable_by_cookie_or_bea
     // id, put in the console's cookie, signs nobody in: its tokens are in another vault.
     let (_, home) = home(&app, &iframe).await;
     assert!(home.contains("Login with Fanvue"));
-    let r = no_cookies.get(app.url("/")).header("cookie", format!("fanvue_oauth={session}")).send().await.unwrap();
+    let r = no_cookies.get(app.url("/")).header("cookie", format!("{COOKIE}={session}")).send().await.unwrap();
     assert!(r.text().await.unwrap().contains("Login with Fanvue"), "an embedded id opens no console");
     let r = no_cookies
         .get(app.url("/api/fanvue/users/me"))
-        .header("cookie", format!("fanvue_oauth={session}"))
+        .header("cookie", format!("{COOKIE}={session}"))
         .send()
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
     // Nor is a console session an embedded one.
     let console = signed_in_cookie(&app).await;
-    let console_id = console.trim_start_matches("fanvue_oauth=");
+    let console_id = console.trim_start_matches(&format!("{COOKIE}="));
     let r = no_cookies.get(app.url("/embedded/view")).bearer_auth(console_id).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "a console session id is no embedded session");
 

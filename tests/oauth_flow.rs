@@ -88,19 +88,46 @@ async fn denying_consent_shows_the_providers_error_on_the_home_page() {
     assert_eq!(app.stat("tokenRequests").await, 0);
 }
 
+/// Anyone can send a browser to the callback with an `error_description` of their choosing
+/// (phishing text on our origin). The page shows only our own message for the code, never
+/// the description (it goes to the log, bounded), and an unknown code is not echoed either.
 #[tokio::test]
-async fn provider_error_text_is_html_escaped() {
+async fn provider_error_text_never_reaches_the_page() {
     let app = TestApp::spawn(&[]).await;
     let browser = app.client();
+    let planted = "Your account is locked. Call +1-555-0100 or visit evil.example to unlock it";
+    let long = format!("{planted} {}", "x".repeat(1000));
+    for (error, expected_title, shows_code) in [
+        ("access_denied", "Access was not granted", true),
+        ("temporarily_unavailable", "Fanvue is busy right now", true),
+        ("invalid_request", "Fanvue refused the login request", true),
+        ("server_error", "Fanvue had a problem", true),
+        ("<script>x</script> Call +1-555-0100", "Login failed", false),
+    ] {
+        let mut query = url::form_urlencoded::Serializer::new(String::new());
+        query.append_pair("error", error).append_pair("error_description", &long);
+        let r = browser.get(app.url(&format!("/api/oauth/callback?{}", query.finish()))).send().await.unwrap();
+        let home = location(&r);
+        assert!(!home.contains("locked") && !home.contains("555"), "{home}");
+        let page = browser.get(app.url(&home)).send().await.unwrap().text().await.unwrap();
+        assert!(page.contains(expected_title), "{error}: {page}");
+        for leaked in ["locked", "555-0100", "evil.example", "script&gt;x", "<script>x"] {
+            assert!(!page.contains(leaked), "{error}: `{leaked}` shown: {page}");
+        }
+        assert_eq!(page.contains(&format!("<code>{error}</code>")), shows_code, "{error}: {page}");
+    }
+    // The same text put straight into the home page's own URL is not shown either.
     let r = browser
-        .get(app.url("/api/oauth/callback?error=%3Cscript%3Ex%3C%2Fscript%3E&error_description=%3Cimg%20src%3Dx%20onerror%3Dalert(1)%3E"))
+        .get(app.url("/?error=Your%20account%20is%20locked&error_description=Call%20%2B1-555-0100"))
         .send()
         .await
         .unwrap();
-    let page = browser.get(app.url(&location(&r))).send().await.unwrap().text().await.unwrap();
-    assert!(!page.contains("<img src=x"), "{page}");
-    assert!(!page.contains("<script>x"), "{page}");
-    assert!(page.contains("img src=x onerror=alert(1)"), "the text is shown, escaped: {page}");
+    let page = r.text().await.unwrap();
+    assert!(page.contains("Login failed") && !page.contains("locked") && !page.contains("555"), "{page}");
+    // The operator can read what Fanvue said in the log, at most 200 characters of it.
+    let logs = app.logs();
+    assert!(logs.contains(&format!("{planted} xxx")), "the description is logged");
+    assert!(!logs.contains(&"x".repeat(300)), "bounded in the log");
 }
 
 #[tokio::test]
@@ -156,7 +183,7 @@ async fn the_session_id_is_renewed_at_login() {
     let planted = app.cookieless();
     let page = planted
         .get(app.url("/"))
-        .header("cookie", format!("fanvue_oauth={before}"))
+        .header("cookie", format!("{COOKIE}={before}"))
         .send()
         .await
         .unwrap()

@@ -125,7 +125,7 @@ impl Harness {
 fn cookie_of(response: &Response<Body>) -> Option<String> {
     response.headers().get_all(header::SET_COOKIE).iter().find_map(|v| {
         let raw = v.to_str().ok()?;
-        raw.starts_with("fanvue_oauth=").then(|| raw.split(';').next().unwrap().to_owned())
+        raw.starts_with("__Host-fanvue_oauth=").then(|| raw.split(';').next().unwrap().to_owned())
     })
 }
 
@@ -149,7 +149,7 @@ async fn login_stores_the_pending_login_server_side_and_redirects_to_the_issuer(
     let h = harness(false).await;
     let (cookie, authorize) = h.start_login().await;
     assert!(authorize.starts_with(&format!("https://127.0.0.1:{}/oauth2/auth?", h.sandbox_port)));
-    assert_eq!(cookie.len(), "fanvue_oauth=".len() + 22);
+    assert_eq!(cookie.len(), "__Host-fanvue_oauth=".len() + 22);
 }
 
 #[tokio::test]
@@ -214,4 +214,23 @@ async fn a_full_login_in_process_then_fanvue_going_down_keeps_the_session() {
     assert!(body.contains("Sign out"), "still signed in");
     let (_, body) = h.get("/", Some(&cookie)).await;
     assert!(body.contains("Sign out"), "the session survived the upstream failure");
+}
+
+/// Behind a TLS-terminating proxy (`TLS_TERMINATED_BY_PROXY=true`) the app speaks plain HTTP,
+/// as here in process, yet the browser talks https to `BASE_URL`: the cookie keeps its
+/// `__Host-` name and the attributes that prefix needs (`Secure`, `Path=/`, no `Domain`).
+#[tokio::test]
+async fn the_host_prefixed_cookie_is_set_without_tls_in_front_of_the_app() {
+    let h = harness(false).await;
+    let (response, _) = h.get("/api/oauth/login", None).await;
+    let raw = response
+        .headers()
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .find(|c| c.starts_with("__Host-fanvue_oauth="))
+        .expect("the session cookie");
+    let attributes: Vec<&str> = raw.split(';').map(str::trim).collect();
+    assert!(attributes.contains(&"Secure") && attributes.contains(&"Path=/"), "{raw}");
+    assert!(!raw.to_ascii_lowercase().contains("domain="), "{raw}");
 }

@@ -67,10 +67,14 @@ async fn hostile_clients_do_not_stop_the_server() {
     let huge = raw_get(&app, &format!("/?error={}", "x".repeat(200_000)), "").await;
     let status = raw_status(&huge);
     assert!((200..500).contains(&status) || huge.is_empty(), "{status}");
-    let cookie =
-        raw_get(&app, "/", "Cookie: fanvue_oauth=%%%;;==garbage; fanvue_oauth=AAAAAAAAAAAAAAAAAAAAAA\r\n").await;
+    let cookie = raw_get(
+        &app,
+        "/",
+        "Cookie: __Host-fanvue_oauth=%%%;;==garbage; __Host-fanvue_oauth=AAAAAAAAAAAAAAAAAAAAAA\r\n",
+    )
+    .await;
     assert_eq!(raw_status(&cookie), 200, "a malformed session cookie is just no session");
-    let control = raw_get(&app, "/", "Cookie: fanvue_oauth=\u{7f}\u{1}\r\n").await;
+    let control = raw_get(&app, "/", "Cookie: __Host-fanvue_oauth=\u{7f}\u{1}\r\n").await;
     assert_eq!(raw_status(&control), 400);
     let nonsense = raw_get(&app, "/api/oauth/callback?code=%ZZ&state=%00%ff&&&=&error_description", "").await;
     assert_eq!(raw_status(&nonsense), 303, "{nonsense}");

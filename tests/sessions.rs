@@ -176,3 +176,51 @@ async fn session_writes_racing_a_refresh_never_resurrect_a_dead_refresh_token() 
     assert_eq!(app.stat("refreshes").await, 2);
     assert_eq!(app.stat("reuseDetected").await, 0);
 }
+
+/// The session cookie is `__Host-` prefixed, so only this host can set it: a sibling
+/// subdomain that plants `fanvue_oauth=<its own signed-in session>` (login fixation into the
+/// attacker's account) is ignored, and a victim's own session wins over a planted one.
+#[tokio::test]
+async fn the_session_cookie_is_host_prefixed_and_an_unprefixed_planted_one_is_ignored() {
+    let app = TestApp::spawn(&[]).await;
+    let r = app.cookieless().get(app.url("/api/oauth/login")).send().await.unwrap();
+    let set_cookie: Vec<String> =
+        r.headers().get_all("set-cookie").iter().map(|v| v.to_str().unwrap().to_owned()).collect();
+    let cookie = set_cookie.iter().find(|c| c.starts_with("__Host-fanvue_oauth=")).expect("__Host- cookie");
+    let attributes: Vec<&str> = cookie.split(';').map(str::trim).collect();
+    for attribute in ["HttpOnly", "Secure", "SameSite=Lax", "Path=/"] {
+        assert!(attributes.contains(&attribute), "{attribute} missing: {cookie}");
+    }
+    assert!(!cookie.to_ascii_lowercase().contains("domain="), "a __Host- cookie has no Domain: {cookie}");
+    assert!(set_cookie.iter().all(|c| !c.starts_with("fanvue_oauth=")), "{set_cookie:?}");
+
+    // The attacker signs in as Bo and plants Bo's session id under the old, unprefixed name.
+    let bo_cookie = signed_in_cookie_of(&app, "bo.unsubscribed").await;
+    let bo_id = bo_cookie.trim_start_matches(&format!("{COOKIE}="));
+    let victim = app.cookieless();
+    let page = victim
+        .get(app.url("/"))
+        .header("cookie", format!("fanvue_oauth={bo_id}"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("Login with Fanvue") && !page.contains("Bo Sandbox"), "planted cookie ignored: {page}");
+    // The same id under the real name is Bo's session (the prefix, not the id, made the difference).
+    let page = victim.get(app.url("/")).header("cookie", bo_cookie.clone()).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("Bo Sandbox"), "{page}");
+    // A victim signed in as Ava keeps her own session beside a planted one.
+    let ava = signed_in_cookie(&app).await;
+    let page = victim
+        .get(app.url("/"))
+        .header("cookie", format!("fanvue_oauth={bo_id}; {ava}"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("Ava Sandbox") && !page.contains("Bo Sandbox"), "{page}");
+}

@@ -179,15 +179,14 @@ async fn finish_login(state: &AppState, session: &Session, params: CallbackParam
         None => None,
     };
     if let Some(error) = params.error {
-        // Provider errors go to the home page as the Next.js starter does.
-        return Ok(home_with_error(&error, params.error_description.as_deref()));
+        return Ok(provider_error(&error, params.error_description.as_deref()));
     }
     let Some(pending) = pending else {
         tracing::warn!("callback state matches no login in progress (forged, replayed or expired)");
-        return Ok(home_with_error(codes::STATE_MISMATCH, None));
+        return Ok(home_with_error(codes::STATE_MISMATCH));
     };
     let Some(code) = params.code else {
-        return Ok(home_with_error(codes::BAD_CALLBACK, None));
+        return Ok(home_with_error(codes::BAD_CALLBACK));
     };
     let return_to = pending.return_to.clone();
     match state.oauth().exchange(code, pending, now_unix()).await {
@@ -198,7 +197,7 @@ async fn finish_login(state: &AppState, session: &Session, params: CallbackParam
         }
         Err(err) => {
             tracing::warn!(error = %err, "token exchange failed");
-            Ok(home_with_error(codes::TOKEN_EXCHANGE_FAILED, None))
+            Ok(home_with_error(codes::TOKEN_EXCHANGE_FAILED))
         }
     }
 }
@@ -219,12 +218,26 @@ async fn take_pending(session: &Session, state: &str) -> Result<Option<PendingLo
     Ok((!pending.is_expired(now_unix())).then_some(pending))
 }
 
-fn home_with_error(code: &str, description: Option<&str>) -> Response {
+/// Longest part of a provider's `error`/`error_description` that reaches the log.
+const MAX_LOGGED: usize = 200;
+
+/// The provider's error, as the home page shows it: one of our own messages for the code.
+/// Anyone can send a browser to this callback with `?error=x&error_description=<any text>`,
+/// so the text goes to the log (bounded, control characters dropped) and never to the page.
+fn provider_error(error: &str, description: Option<&str>) -> Response {
+    let bounded = |text: &str| text.chars().filter(|c| !c.is_control()).take(MAX_LOGGED).collect::<String>();
+    tracing::warn!(
+        error = ?bounded(error),
+        description = ?description.map(bounded),
+        "the provider answered the login with an error"
+    );
+    home_with_error(crate::pages::home::known_code(error).unwrap_or(codes::PROVIDER_ERROR))
+}
+
+/// The home page with our message for `code` (one of [`codes`] or a known OAuth error).
+fn home_with_error(code: &str) -> Response {
     let mut query = url::form_urlencoded::Serializer::new(String::new());
     query.append_pair("error", code);
-    if let Some(description) = description {
-        query.append_pair("error_description", description);
-    }
     Redirect::to(&format!("/?{}", query.finish())).into_response()
 }
 

@@ -39,30 +39,31 @@ struct ApiLink {
     scope: &'static str,
 }
 
-/// A login or session error shown on the home page, as the Next.js starter does with
-/// `/?error=…&error_description=…`.
+/// A login or session error shown on the home page. Every word of it is ours: the query
+/// names an error code, and only a code from [`describe`]'s table is echoed; anything else
+/// (and any `error_description`) is attacker-controllable text and is never shown, since
+/// anyone can craft a `/?error=…` link to this origin.
 struct LoginError {
     title: &'static str,
     message: &'static str,
-    detail: Option<String>,
+    /// The code, when it is one we know (a fixed vocabulary, safe to show).
+    code: Option<&'static str>,
 }
 
-/// Query of the home page, parsed leniently (first value wins, junk ignored).
+/// Query of the home page, parsed leniently (first value wins, junk ignored). An
+/// `error_description` is ignored: it is text from whoever made the link.
 #[derive(Debug, Default)]
 pub struct HomeQuery {
     error: Option<String>,
-    error_description: Option<String>,
 }
 
 impl HomeQuery {
     fn parse(raw: &str) -> Self {
         let mut query = HomeQuery::default();
         for (key, value) in url::form_urlencoded::parse(raw.as_bytes()) {
-            match key.as_ref() {
-                "error" => query.error.get_or_insert_with(|| value.into_owned()),
-                "error_description" => query.error_description.get_or_insert_with(|| value.into_owned()),
-                _ => continue,
-            };
+            if key == "error" {
+                query.error.get_or_insert_with(|| value.into_owned());
+            }
         }
         query
     }
@@ -78,39 +79,81 @@ pub mod codes {
     pub const REAUTH_REQUIRED: &str = "reauth_required";
     /// The callback had neither `code` nor `error`.
     pub const BAD_CALLBACK: &str = "oauth_bad_callback";
+    /// The provider sent an error code this app does not know.
+    pub const PROVIDER_ERROR: &str = "oauth_provider_error";
 }
 
-fn describe(code: &str, description: Option<String>) -> LoginError {
-    let (title, message) = match code {
-        codes::STATE_MISMATCH => (
-            "Login could not be completed",
-            "The login link was already used, expired, or was not started here. Start again with “Login with Fanvue”.",
-        ),
-        codes::TOKEN_EXCHANGE_FAILED => (
-            "Fanvue did not accept the login",
-            "The authorization code could not be exchanged for tokens. Check OAUTH_CLIENT_ID, OAUTH_CLIENT_SECRET and OAUTH_REDIRECT_URI, then try again.",
-        ),
-        codes::REAUTH_REQUIRED => (
-            "Please sign in again",
-            "Your Fanvue connection ended (it was revoked, or refreshed elsewhere). Sign in again to continue.",
-        ),
-        "access_denied" => {
-            ("Access was not granted", "You chose not to allow this app. You can try again whenever you like.")
-        }
-        "invalid_scope" => (
-            "The app asked for scopes it may not use",
-            "OAUTH_SCOPES must only list scopes ticked for this app in Fanvue's Builder.",
-        ),
-        "login_required" | "consent_required" | "interaction_required" => {
-            ("Fanvue needs you to sign in", "Start again with “Login with Fanvue”.")
-        }
-        _ => ("Login failed", "Fanvue reported an error during login."),
-    };
-    // Only provider text is echoed (HTML-escaped by the template), and only bounded.
-    let detail = description
-        .map(|d| d.chars().take(300).collect::<String>())
-        .or_else(|| (!code.is_empty()).then(|| code.chars().take(64).collect()));
-    LoginError { title, message, detail }
+/// What the home page says for each error code: ours, and the provider's from RFC 6749 §4.1.2.1
+/// and OpenID Connect Core §3.1.2.6 (what Hydra sends). `(code, title, message)`.
+const MESSAGES: [(&str, &str, &str); 16] = [
+    (
+        codes::STATE_MISMATCH,
+        "Login could not be completed",
+        "The login link was already used, expired, or was not started here. Start again with “Login with Fanvue”.",
+    ),
+    (
+        codes::TOKEN_EXCHANGE_FAILED,
+        "Fanvue did not accept the login",
+        "The authorization code could not be exchanged for tokens. Check OAUTH_CLIENT_ID, OAUTH_CLIENT_SECRET and OAUTH_REDIRECT_URI, then try again.",
+    ),
+    (
+        codes::REAUTH_REQUIRED,
+        "Please sign in again",
+        "Your Fanvue connection ended (it was revoked, or refreshed elsewhere). Sign in again to continue.",
+    ),
+    (
+        codes::BAD_CALLBACK,
+        "Login could not be completed",
+        "Fanvue's answer was incomplete. Start again with “Login with Fanvue”.",
+    ),
+    (
+        "access_denied",
+        "Access was not granted",
+        "You chose not to allow this app. You can try again whenever you like.",
+    ),
+    (
+        "invalid_scope",
+        "The app asked for scopes it may not use",
+        "OAUTH_SCOPES must only list scopes ticked for this app in Fanvue's Builder.",
+    ),
+    (
+        "invalid_request",
+        "Fanvue refused the login request",
+        "The login request was malformed or incomplete (for example a redirect URI Fanvue does not know). Check OAUTH_REDIRECT_URI against the Builder, then try again.",
+    ),
+    (
+        "unauthorized_client",
+        "This app may not sign you in this way",
+        "Fanvue does not allow this app to use this kind of login. Check the app's settings in Fanvue's Builder.",
+    ),
+    (
+        "unsupported_response_type",
+        "Fanvue refused the login request",
+        "Fanvue does not support the kind of login this app asked for. Check the app's settings in Fanvue's Builder.",
+    ),
+    ("login_required", "Fanvue needs you to sign in", "Start again with “Login with Fanvue”."),
+    ("consent_required", "Fanvue needs your consent", "Start again with “Login with Fanvue” and allow the app."),
+    ("interaction_required", "Fanvue needs you to sign in", "Start again with “Login with Fanvue”."),
+    ("account_selection_required", "Fanvue needs you to choose an account", "Start again with “Login with Fanvue”."),
+    (
+        "temporarily_unavailable",
+        "Fanvue is busy right now",
+        "Fanvue's sign-in service is temporarily unavailable. Try again in a few minutes.",
+    ),
+    ("server_error", "Fanvue had a problem", "Fanvue's sign-in service failed. Try again in a few minutes."),
+    (codes::PROVIDER_ERROR, "Login failed", "Fanvue reported an error during login. Try again in a few minutes."),
+];
+
+/// The known code `code` is, if any (its `'static` spelling, safe to echo).
+pub fn known_code(code: &str) -> Option<&'static str> {
+    MESSAGES.iter().find(|(known, ..)| *known == code).map(|(known, ..)| *known)
+}
+
+fn describe(code: &str) -> LoginError {
+    match MESSAGES.iter().find(|(known, ..)| *known == code) {
+        Some((code, title, message)) => LoginError { title, message, code: Some(code) },
+        None => LoginError { title: "Login failed", message: "Fanvue reported an error during login.", code: None },
+    }
 }
 
 /// `GET /`: signed out, the login button; signed in, the profile from `GET /users/me`.
@@ -120,7 +163,7 @@ pub async fn home(
     RawQuery(raw): RawQuery,
 ) -> Result<Response, AppError> {
     let query = HomeQuery::parse(raw.as_deref().unwrap_or(""));
-    let mut login_error = query.error.as_deref().map(|code| describe(code, query.error_description.clone()));
+    let mut login_error = query.error.as_deref().map(describe);
     let requested_scopes = state.oauth().requested_scopes().to_wire();
     let signed_out = |login_error| HomePage {
         nav: Nav::signed_out(),
@@ -137,7 +180,7 @@ pub async fn home(
             Ok(user) => (Some(user), StatusCode::OK, None),
             Err(AppError::NotSignedIn) => return Ok(render(StatusCode::OK, &signed_out(login_error))),
             Err(AppError::ReauthRequired | AppError::Refresh(crate::oauth::OAuthError::InvalidGrant(_))) => {
-                login_error = Some(describe(codes::REAUTH_REQUIRED, None));
+                login_error = Some(describe(codes::REAUTH_REQUIRED));
                 return Ok(render(StatusCode::OK, &signed_out(login_error)));
             }
             Err(err) => {
@@ -193,3 +236,20 @@ const API_LINKS: [(Scope, &str, &str); 9] = [
     (Scope::ReadTrackingLinks, "Tracking links", "/api/fanvue/tracking-links"),
     (Scope::ReadAgency, "Agency team", "/api/fanvue/agencies/team-members"),
 ];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_known_codes_are_echoed_and_descriptions_are_never_read() {
+        assert_eq!(known_code("access_denied"), Some("access_denied"));
+        assert_eq!(known_code("Call +1-555-0100"), None);
+        let unknown = describe("<b>Call us</b>");
+        assert_eq!((unknown.title, unknown.code), ("Login failed", None));
+        let query = HomeQuery::parse("error=access_denied&error_description=phish&error=other");
+        assert_eq!(query.error.as_deref(), Some("access_denied"));
+        let codes: std::collections::HashSet<&str> = MESSAGES.iter().map(|(code, ..)| *code).collect();
+        assert_eq!(codes.len(), MESSAGES.len(), "one message per code");
+    }
+}

@@ -55,10 +55,7 @@ pub fn router() -> Router<AppState> {
         .route("/media/folders", post(media::create_folder))
         .route("/media/folders/{name}", get(media::folder))
         .route("/media/folders/{name}/{action}", post(media::change_folder))
-        .route("/events", get(events::page))
-        .route(events::STREAM_PATH, get(events::stream))
-        .route("/events/subscriptions", post(events::subscribe))
-        .route("/events/subscriptions/{id}/delete", post(events::unsubscribe))
+        .merge(events::router())
         .route("/premium", get(premium::page))
         .route(crate::entitlements::CHECKOUT_PATH, get(premium::checkout))
         .route(crate::entitlements::RECHECK_PATH, post(premium::recheck))
@@ -87,7 +84,7 @@ pub const SECTIONS: [(&str, &str, &[Scope]); 9] = [
     ("/posts", "Posts", &[Scope::ReadPost]),
     ("/links", "Tracking links", &[Scope::ReadTrackingLinks]),
     ("/agency", "Agency", &[Scope::ReadAgency, Scope::ReadCreator]),
-    ("/events", "Events", &[]),
+    ("/events", "Events", &[Scope::ReadSelf]),
     ("/premium", "Premium", &[Scope::ReadSelf]),
 ];
 

@@ -114,7 +114,7 @@ pub async fn dispatch(State(sb): State<SandboxState>, request: Request) -> Respo
         }
         (&Method::GET, "/apps/{appUuid}/subscription/me") => Some(super::surface::entitlement(&sb, &call, &claims.sub)),
         (_, "/webhooks/subscriptions" | "/webhooks/subscriptions/{subscriptionId}") => {
-            Some(super::hooks::subscriptions_api(&sb, &call))
+            Some(super::hooks::subscriptions_api(&sb, &call, &claims.sub))
         }
         _ => super::resources::handle(&sb, &call),
     };

@@ -1,11 +1,12 @@
-//! Fanvue's webhook side, emulated: signed deliveries to the app (`X-Fanvue-Signature`, the
-//! app's signing secret), retried twice on failure, a History of deliveries, the Events tab's
-//! "Test" button (`/_sandbox/events`), and the subscriptions API
-//! (`/webhooks/subscriptions`).
+//! Fanvue's webhook side, emulated: signed deliveries to the app (`X-Fanvue-Signature`),
+//! retried twice on failure, a History of deliveries, the Events tab's "Test" button
+//! (`/_sandbox/events`), and the subscriptions API (`/webhooks/subscriptions`).
 //!
-//! Without subscriptions, events go where the Builder's Events tab would send them: one URL
-//! per platform event under `/api/webhooks/fanvue/…`, envelopes to `/api/webhooks/fanvue`.
-//! With subscriptions, to each subscription that lists the event.
+//! Without subscriptions, events go where the Builder's Events tab would send them, signed
+//! with the app's signing secret: one URL per platform event under `/api/webhooks/fanvue/…`,
+//! envelopes to `/api/webhooks/fanvue`. With subscriptions, to each subscription that lists
+//! the event and belongs to the creator it is addressed to, signed with that subscription's
+//! own secret, as Fanvue does (each gets one, "only returned" when it is created).
 
 use std::time::Duration;
 
@@ -42,24 +43,35 @@ pub async fn emit(sb: &SandboxState, name: &str, purchaser: Option<&str>) -> Vec
     if let (Some(user), Some(data)) = (purchaser, body.get_mut("data")) {
         data["purchaser"] = json!({"uuid": user});
     }
-    let targets: Vec<String> = {
+    // (URL, signing secret) of each delivery.
+    let targets: Vec<(String, Option<String>)> = {
         let wanted = subscription_name(name);
-        let subscribed: Vec<String> =
-            sb.store.hooks().into_iter().filter(|h| h.events.iter().any(|e| e == wanted)).map(|h| h.url).collect();
+        // A subscription is its creator's: it gets the events addressed to them (events that
+        // name nobody, such as App Store ones, go to any subscription listing them).
+        let addressee = crate::webhooks::events::audience(&body);
+        let subscribed: Vec<(String, Option<String>)> = sb
+            .store
+            .hooks()
+            .into_iter()
+            .filter(|h| h.events.iter().any(|e| e == wanted))
+            .filter(|h| addressee.as_ref().is_none_or(|a| h.owner.eq_ignore_ascii_case(a)))
+            .map(|h| (h.url, Some(h.signing_secret)))
+            .collect();
         if subscribed.is_empty() {
             let base = format!("{}{}", sb.app.origin, crate::webhooks::routes::PATH);
-            vec![match sample.kind.slug() {
+            let url = match sample.kind.slug() {
                 Some(slug) => format!("{base}/{slug}"),
                 None => base,
-            }]
+            };
+            vec![(url, sb.app.webhook_secret.clone())]
         } else {
             subscribed
         }
     };
     let bytes = body.to_string().into_bytes();
     let mut first = Vec::new();
-    for url in targets {
-        let delivery = deliver(sb, name, &url, &bytes, 1).await;
+    for (url, secret) in targets {
+        let delivery = deliver(sb, name, &url, secret.as_deref(), &bytes, 1).await;
         let failed = !(200..300).contains(&delivery.status);
         first.push(delivery);
         if failed {
@@ -67,7 +79,8 @@ pub async fn emit(sb: &SandboxState, name: &str, purchaser: Option<&str>) -> Vec
             tokio::spawn(async move {
                 for attempt in 2..=ATTEMPTS {
                     tokio::time::sleep(Duration::from_secs(u64::from(attempt - 1))).await;
-                    if (200..300).contains(&deliver(&sb, &name, &url, &bytes, attempt).await.status) {
+                    let retry = deliver(&sb, &name, &url, secret.as_deref(), &bytes, attempt).await;
+                    if (200..300).contains(&retry.status) {
                         break;
                     }
                 }
@@ -77,10 +90,17 @@ pub async fn emit(sb: &SandboxState, name: &str, purchaser: Option<&str>) -> Vec
     first
 }
 
-/// One signed POST (signed at send time, as a retry is).
-async fn deliver(sb: &SandboxState, name: &str, url: &str, body: &[u8], attempt: u32) -> Delivery {
+/// One POST signed with `secret` (signed at send time, as a retry is).
+async fn deliver(
+    sb: &SandboxState,
+    name: &str,
+    url: &str,
+    secret: Option<&str>,
+    body: &[u8],
+    attempt: u32,
+) -> Delivery {
     let mut request = sb.app.http.post(url).header(header::CONTENT_TYPE, "application/json").body(body.to_vec());
-    if let Some(secret) = &sb.app.webhook_secret {
+    if let Some(secret) = secret {
         let t = crate::oauth::tokens::now_unix();
         request = request.header(signature::HEADER, signature::header_value(secret, t, body));
     }
@@ -150,10 +170,14 @@ pub async fn send(State(sb): State<SandboxState>, headers: HeaderMap, body: axum
     if wants_json { Json(deliveries).into_response() } else { Redirect::to("/_sandbox/events").into_response() }
 }
 
-/// `/webhooks/subscriptions[/{id}]` of the sandbox API (scope checked by the dispatcher).
-pub fn subscriptions_api(sb: &SandboxState, call: &Call<'_>) -> Response {
+/// `/webhooks/subscriptions[/{id}]` of the sandbox API for account `user` (scope checked by
+/// the dispatcher): each account sees and deletes only its own subscriptions.
+pub fn subscriptions_api(sb: &SandboxState, call: &Call<'_>, user: &str) -> Response {
     match (call.method.as_str(), call.params.first()) {
-        ("GET", None) => Json(json!({"data": sb.store.hooks()})).into_response(),
+        ("GET", None) => {
+            let mine: Vec<_> = sb.store.hooks().into_iter().filter(|h| h.owner == user).collect();
+            Json(json!({"data": mine})).into_response()
+        }
         ("POST", None) => {
             let body: Value = serde_json::from_slice(call.body).unwrap_or_default();
             let url = body.get("url").and_then(Value::as_str).unwrap_or_default();
@@ -172,14 +196,14 @@ pub fn subscriptions_api(sb: &SandboxState, call: &Call<'_>) -> Response {
             if !errors.is_empty() {
                 return (StatusCode::BAD_REQUEST, Json(json!({"errors": errors}))).into_response();
             }
-            let hook = sb.store.add_hook(url.to_owned(), events);
+            let hook = sb.store.add_hook(user, url.to_owned(), events);
             let mut answer = serde_json::to_value(&hook).unwrap_or_default();
-            // Returned once, as Fanvue does; the sandbox signs every delivery with the app's secret.
-            answer["signingSecret"] = json!(sb.app.webhook_secret);
+            // Returned once, as Fanvue does: this subscription's own, not the app's.
+            answer["signingSecret"] = json!(hook.signing_secret);
             (StatusCode::CREATED, Json(answer)).into_response()
         }
         ("DELETE", Some(id)) => {
-            if sb.store.remove_hook(id) {
+            if sb.store.remove_hook(user, id) {
                 StatusCode::NO_CONTENT.into_response()
             } else {
                 (StatusCode::NOT_FOUND, Json(json!({"message": "Subscription not found"}))).into_response()

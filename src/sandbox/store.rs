@@ -173,7 +173,7 @@ pub struct Delivery {
 }
 
 /// A subscription made through `POST /webhooks/subscriptions`.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct HookSubscription {
     /// Id.
@@ -184,6 +184,23 @@ pub struct HookSubscription {
     pub events: Vec<String>,
     /// ISO 8601.
     pub created_at: String,
+    /// The account whose token made it (Fanvue: it acts for the token's creator).
+    #[serde(skip)]
+    pub owner: String,
+    /// Its own signing secret, returned once at creation and used for its deliveries.
+    #[serde(skip)]
+    pub signing_secret: String,
+}
+
+impl std::fmt::Debug for HookSubscription {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HookSubscription")
+            .field("id", &self.id)
+            .field("url", &self.url)
+            .field("events", &self.events)
+            .field("owner", &self.owner)
+            .finish_non_exhaustive()
+    }
 }
 
 #[derive(Default)]
@@ -496,13 +513,15 @@ impl SandboxStore {
         self.data().deliveries.iter().cloned().collect()
     }
 
-    /// Adds a webhook subscription.
-    pub fn add_hook(&self, url: String, events: Vec<String>) -> HookSubscription {
+    /// Adds a webhook subscription of `owner`, with a signing secret of its own.
+    pub fn add_hook(&self, owner: &str, url: String, events: Vec<String>) -> HookSubscription {
         let hook = HookSubscription {
             id: format!("whsub_{}", crypto::random_token(9)),
             url,
             events,
             created_at: super::seed::iso(time::OffsetDateTime::now_utc()),
+            owner: owner.to_owned(),
+            signing_secret: format!("whsec_{}", crypto::random_token(24)),
         };
         self.data().hooks.push(hook.clone());
         hook
@@ -513,11 +532,11 @@ impl SandboxStore {
         self.data().hooks.clone()
     }
 
-    /// Deletes a webhook subscription; whether it existed.
-    pub fn remove_hook(&self, id: &str) -> bool {
+    /// Deletes `owner`'s webhook subscription `id`; whether it existed.
+    pub fn remove_hook(&self, owner: &str, id: &str) -> bool {
         let mut data = self.data();
         let before = data.hooks.len();
-        data.hooks.retain(|h| h.id != id);
+        data.hooks.retain(|h| h.id != id || h.owner != owner);
         data.hooks.len() != before
     }
 

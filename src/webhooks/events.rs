@@ -273,38 +273,102 @@ impl Event {
             other => other.kind().slug().unwrap_or("unknown").to_owned(),
         }
     }
+}
 
-    /// The key a retried delivery shares with the first: the envelope's `id`, the message
-    /// UUID, or (flat payloads carry no id) the fields that identify the occurrence. Falls
-    /// back to a hash of the body.
-    pub fn dedupe_key(&self, body: &[u8]) -> String {
-        let join = |parts: &[Option<&str>]| parts.iter().map(|p| p.unwrap_or("-")).collect::<Vec<_>>().join(":");
-        let key = match self {
-            Event::Checkout(e) | Event::AppStore(e) if !e.id.is_empty() => Some(format!("envelope:{}", e.id)),
-            Event::MessageReceived(m) => {
-                m.message_uuid.as_deref().or(m.message.uuid.as_deref()).map(|id| format!("message-received:{id}"))
+/// What identifies a delivery, read from its signed bytes only, never from the URL it came
+/// to: the signature covers `"{t}.{body}"`, not the URL, so the same signed body posted to
+/// `/new-follower`, `/tip-received` and the shared URL must be one event, not three.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Identity {
+    /// The key a retried (or replayed) delivery shares with the first. See [`identify`].
+    pub dedupe_key: String,
+    /// The creator the event is addressed to (lower-case UUID), if it names one. See
+    /// [`audience`].
+    pub audience: Option<String>,
+}
+
+/// The identity of `body`. `Err` only when it is not JSON.
+///
+/// The dedupe key is the envelope's `id` (Fanvue: "stable across delivery retries"), Message
+/// Received's message UUID, and for every other payload a hash of its canonical JSON (keys
+/// sorted, no whitespace): a retry carries the same content, and two different events always
+/// differ somewhere (a follow and a subscription at the same millisecond differ by `price`),
+/// which a key made of chosen fields (recipient, fan, item, time) without the URL's type would
+/// not guarantee.
+pub fn identify(body: &[u8]) -> Result<Identity, serde_json::Error> {
+    let value: Value = serde_json::from_slice(body)?;
+    let text = |v: Option<&Value>| v.and_then(Value::as_str).filter(|s| !s.is_empty()).map(str::to_owned);
+    let dedupe_key = if is_envelope(&value)
+        && let Some(id) = text(value.get("id"))
+    {
+        format!("envelope:{id}")
+    } else if value.get("message").is_some_and(Value::is_object)
+        && let Some(id) = text(value.get("messageUuid"))
+    {
+        format!("message-received:{id}")
+    } else {
+        use sha2::Digest;
+        let mut canonical = Vec::with_capacity(body.len());
+        write_canonical(&value, &mut canonical);
+        format!("sha256:{}", crate::crypto::hex(&sha2::Sha256::digest(&canonical)))
+    };
+    Ok(Identity { dedupe_key, audience: audience(&value) })
+}
+
+/// The creator an event is addressed to: `recipientUuid` for platform events, `data.creator.uuid`
+/// for checkout envelopes, `data.purchaser.uuid` for App Store envelopes (the app's customer,
+/// who bought the plan). `None` when the payload names none (or not as a UUID): such events
+/// are for operators only.
+pub fn audience(value: &Value) -> Option<String> {
+    let at = |path: &[&str]| path.iter().try_fold(value, |v, key| v.get(key)).and_then(Value::as_str);
+    let found = if is_envelope(value) {
+        let kind = value.get("type").and_then(Value::as_str).unwrap_or("");
+        if kind.starts_with("app.") {
+            at(&["data", "purchaser", "uuid"])
+        } else {
+            at(&["data", "creator", "uuid"]).or_else(|| at(&["data", "recipientUuid"]))
+        }
+    } else {
+        at(&["recipientUuid"])
+    };
+    found.filter(|uuid| crate::pages::is_uuid(uuid)).map(str::to_ascii_lowercase)
+}
+
+fn is_envelope(value: &Value) -> bool {
+    let has = |k: &str| value.get(k).is_some_and(|v| !v.is_null());
+    has("id") && has("type") && has("data")
+}
+
+/// `value` as canonical JSON: object keys sorted, no whitespace (whatever order or spacing
+/// the sender used, and whatever serde_json's map type).
+fn write_canonical(value: &Value, out: &mut Vec<u8>) {
+    match value {
+        Value::Object(map) => {
+            let mut entries: Vec<(&String, &Value)> = map.iter().collect();
+            entries.sort_by(|a, b| a.0.cmp(b.0));
+            out.push(b'{');
+            for (i, (key, item)) in entries.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                write_canonical(&Value::String(key.clone()), out);
+                out.push(b':');
+                write_canonical(item, out);
             }
-            Event::MessageRead(m) if m.timestamp.is_some() => Some(format!(
-                "message-read:{}",
-                join(&[m.recipient_uuid.as_deref(), m.counterpart_uuid.as_deref(), m.timestamp.as_deref()])
-            )),
-            Event::NewFollower(f) | Event::NewSubscriber(f) | Event::PurchaseReceived(f) | Event::TipReceived(f)
-                if f.timestamp.is_some() =>
-            {
-                let sender = f.sender.uuid.as_deref().or(f.sender_uuid.as_deref());
-                let item = f.post_uuid.as_deref().or(f.route_uuid.as_deref()).or(f.message_uuid.as_deref());
-                Some(format!(
-                    "{}:{}",
-                    self.kind().slug().unwrap_or("event"),
-                    join(&[f.recipient_uuid.as_deref(), sender, item, f.timestamp.as_deref()])
-                ))
+            out.push(b'}');
+        }
+        Value::Array(items) => {
+            out.push(b'[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                write_canonical(item, out);
             }
-            _ => None,
-        };
-        key.unwrap_or_else(|| {
-            use sha2::Digest;
-            format!("body:{}", crate::crypto::hex(&sha2::Sha256::digest(body)))
-        })
+            out.push(b']');
+        }
+        // Scalars serialise the same way whatever the map type: writing to a Vec cannot fail.
+        scalar => out.extend_from_slice(serde_json::to_string(scalar).unwrap_or_default().as_bytes()),
     }
 }
 
@@ -368,18 +432,43 @@ mod tests {
     }
 
     #[test]
-    fn dedupe_keys_are_stable_and_distinct() {
+    fn dedupe_keys_come_from_the_content_whatever_the_url() {
+        let key = |body: &str| identify(body.as_bytes()).map(|i| i.dedupe_key).unwrap_or_default();
         let a = samples::sample("message-received", "2026-05-20T10:00:00.000Z").unwrap_or_default();
-        let body = a.body.to_string();
-        let event = Event::parse(None, body.as_bytes()).ok();
-        let key = event.as_ref().map(|e| e.dedupe_key(body.as_bytes())).unwrap_or_default();
-        assert!(key.starts_with("message-received:"), "{key}");
+        assert!(key(&a.body.to_string()).starts_with("message-received:"));
         let envelope = samples::sample("app.payment.refunded", "2026-05-20T10:00:00.000Z").unwrap_or_default();
-        let body = envelope.body.to_string();
-        let key = Event::parse(None, body.as_bytes()).ok().map(|e| e.dedupe_key(body.as_bytes())).unwrap_or_default();
-        assert!(key.starts_with("envelope:evt_"), "{key}");
-        let unknown = br#"{"x":1}"#;
-        let key = Event::parse(None, unknown).ok().map(|e| e.dedupe_key(unknown)).unwrap_or_default();
-        assert!(key.starts_with("body:"), "{key}");
+        assert!(key(&envelope.body.to_string()).starts_with("envelope:evt_"));
+        // Flat events: the canonical content, so key order and spacing do not matter...
+        let one = r#"{"recipientUuid":"r","sender":{"uuid":"f","handle":"h"},"timestamp":"t"}"#;
+        let reordered = r#"{ "timestamp": "t", "sender": {"handle": "h", "uuid": "f"}, "recipientUuid": "r" }"#;
+        assert!(key(one).starts_with("sha256:"));
+        assert_eq!(key(one), key(reordered));
+        // ...and a follow and a subscription by the same fan at the same instant stay two events.
+        let subscribed = r#"{"price":1299,"recipientUuid":"r","sender":{"uuid":"f","handle":"h"},"timestamp":"t"}"#;
+        assert_ne!(key(one), key(subscribed));
+        // A tip on a message names the message but is not the message.
+        let tip = r#"{"context":"message","messageUuid":"m1","recipientUuid":"r","timestamp":"t"}"#;
+        assert!(key(tip).starts_with("sha256:"), "{}", key(tip));
+        assert!(identify(b"not json").is_err());
+    }
+
+    #[test]
+    fn the_audience_is_the_creator_an_event_is_addressed_to() {
+        let ava = samples::CREATOR_UUID;
+        let aud = |body: serde_json::Value| identify(body.to_string().as_bytes()).ok().and_then(|i| i.audience);
+        for name in ["message-received", "new-follower", "tip-received", "checkout_link.payment.succeeded"] {
+            let sample = samples::sample(name, "2026-05-20T10:00:00.000Z").unwrap_or_default();
+            assert_eq!(aud(sample.body).as_deref(), Some(ava), "{name}");
+        }
+        // App Store events are for the buyer; checkout ones for the selling creator, not the fan.
+        let upper = ava.to_ascii_uppercase();
+        let app =
+            serde_json::json!({"id": "e", "type": "app.payment.succeeded", "data": {"purchaser": {"uuid": upper}}});
+        assert_eq!(aud(app).as_deref(), Some(ava));
+        let checkout = serde_json::json!({"id": "e", "type": "checkout_link.payment.succeeded",
+            "data": {"purchaser": {"uuid": ava}}});
+        assert_eq!(aud(checkout), None);
+        assert_eq!(aud(serde_json::json!({"recipientUuid": "not-a-uuid"})), None);
+        assert_eq!(aud(serde_json::json!({"hello": "world"})), None);
     }
 }

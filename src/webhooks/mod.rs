@@ -1,21 +1,27 @@
 //! Receiving Fanvue's webhooks: verify, persist, acknowledge, then handle.
 //!
 //! ```text
-//! POST /api/webhooks/fanvue[/{event}] ─► signature::Verifier (401 before anything is parsed)
-//!        ─► events::Event::parse (typed by URL or shape) ─► store::EventStore::insert (dedupe)
+//! POST /api/webhooks/fanvue[/{event}] ─► signature::Verifier (401 before anything is parsed):
+//!        FANVUE_WEBHOOK_SECRET; at /api/webhooks/fanvue/s/{endpoint}, only the secret of the
+//!        subscription that endpoint was registered for
+//!        ─► events::Event::parse (typed by URL or shape) ─► store::EventStore::insert (dedupe on
+//!           events::identify: the signed content, whatever URL it came to)
 //!        ─► 200 ─► worker (async, retries) ─► handler::AppEvents (your code)
-//!                          └─► Notice broadcast ─► the signed-in /events page (server-sent events)
+//!                          └─► Notice broadcast ─► the events pages (server-sent events): a creator's
+//!                              own events, and every event for the operator
 //! ```
 //!
 //! - [`signature`]: `X-Fanvue-Signature` verification;
 //! - [`events`]: the typed events of all three families;
-//! - [`store`]: the event table (SQLite), deduplication and leases;
+//! - [`store`]: the event table (SQLite or Redis), deduplication and leases; bodies sealed
+//!   with the keys of [`at_rest`];
 //! - [`worker`]: runs the [`Handler`] with retries;
 //! - [`handler`]: **the file to edit**: what the app does with each event;
 //! - [`samples`]: sample payloads (CLI, sandbox, tests); [`send`]: the `webhook send` CLI;
 //! - [`subscriptions`]: Fanvue's subscriptions API, typed;
 //! - [`routes`]: the receiving endpoints.
 
+pub mod at_rest;
 pub mod events;
 pub mod handler;
 pub mod routes;
@@ -34,7 +40,7 @@ use serde::Serialize;
 
 use events::{Event, Kind};
 use signature::{Rejection, Verifier};
-use store::{EventStore, Inserted, NewEvent, State, StoredEvent};
+use store::{Endpoint, EndpointSecret, EventStore, Inserted, NewEvent, State, StoredEvent};
 
 /// What the app does with an event, after it was stored and acknowledged. Implement it in
 /// [`handler`]; an `Err` (or a panic, or a timeout) is retried with back-off.
@@ -65,6 +71,10 @@ pub struct Notice {
     pub detail: Option<String>,
     /// When it arrived (Unix ms).
     pub received_at: i64,
+    /// Whom it is about (see [`StoredEvent::audience`]); never sent to a page, only used to
+    /// pick the pages that may see it.
+    #[serde(skip)]
+    pub audience: Option<String>,
 }
 
 impl Notice {
@@ -79,7 +89,14 @@ impl Notice {
             attempts: event.attempts,
             detail: detail.or_else(|| event.last_error.clone()),
             received_at: event.received_at,
+            audience: event.audience.clone(),
         }
+    }
+
+    /// Whether a creator page showing the events of `audience` may see this notice: only
+    /// stored events addressed to one of them (refused deliveries are for operators).
+    pub fn is_for(&self, audience: &[String]) -> bool {
+        self.audience.as_ref().is_some_and(|a| audience.contains(a))
     }
 }
 
@@ -93,6 +110,8 @@ pub struct WebhookConfig {
     pub store: store::EventStoreKind,
     /// `WEBHOOK_HANDLER_TIMEOUT_SECS`, `WEBHOOK_MAX_ATTEMPTS`, `WEBHOOK_RETENTION_DAYS`.
     pub worker: worker::Settings,
+    /// The keys bodies are sealed with, from `SESSION_SECRET` (and `SESSION_SECRET_PREVIOUS`).
+    pub at_rest: at_rest::AtRest,
 }
 
 /// Refused deliveries kept for the events page (they are not stored: unauthenticated input
@@ -140,7 +159,7 @@ pub struct Receipt {
 impl Webhooks {
     /// Opens the event store.
     pub async fn open(config: WebhookConfig) -> Result<Self, store::StoreError> {
-        let store = EventStore::open(&config.store, config.worker.retention).await?;
+        let store = EventStore::open(&config.store, config.worker.retention, config.at_rest.clone()).await?;
         let (notices, _) = tokio::sync::broadcast::channel(256);
         Ok(Self {
             inner: Arc::new(Inner {
@@ -174,31 +193,86 @@ impl Webhooks {
     }
 
     /// Verifies, types and stores one delivery to `route` (a platform event's URL slug, or
-    /// `None` for the shared URL). Nothing is parsed before the signature is checked.
+    /// `None` for the shared URL), signed with the app's secret. Nothing is parsed before the
+    /// signature is checked.
     pub async fn receive(
         &self,
         route: Option<Kind>,
         signature: Option<&[u8]>,
         body: &[u8],
     ) -> Result<Receipt, ReceiveError> {
-        let now = crate::oauth::tokens::now_unix();
         let route_name = route.and_then(Kind::slug).unwrap_or("");
-        let signed_at = match self.inner.config.verifier.verify(signature, body, now) {
+        let label = if route_name.is_empty() { "(shared URL)" } else { route_name };
+        self.accept(route, route_name, label, &self.inner.config.verifier, signature, body).await
+    }
+
+    /// The endpoint registered for a subscription at `/api/webhooks/fanvue/s/{id}`, if any.
+    pub async fn endpoint(&self, id: &str) -> Result<Option<Endpoint>, store::StoreError> {
+        self.inner.store.endpoint(id).await
+    }
+
+    /// Like [`Webhooks::receive`], for a delivery to `endpoint`'s URL: verified with that
+    /// subscription's own secret only (the app's, if Fanvue gave it none), typed by shape.
+    pub async fn receive_at(
+        &self,
+        endpoint: &Endpoint,
+        signature: Option<&[u8]>,
+        body: &[u8],
+    ) -> Result<Receipt, ReceiveError> {
+        let verifier = match &endpoint.secret {
+            EndpointSecret::Own(secret) => self.inner.config.verifier.with_secret(secret.clone()),
+            EndpointSecret::App => self.inner.config.verifier.clone(),
+            EndpointSecret::Unreadable => {
+                // Not a 401: the delivery may be genuine. A 503 has Fanvue retry it, in case the
+                // old SESSION_SECRET comes back as SESSION_SECRET_PREVIOUS.
+                tracing::warn!(
+                    subscription = %endpoint.subscription_id,
+                    "a subscription's signing secret could not be opened (SESSION_SECRET changed?)"
+                );
+                return Err(ReceiveError::Store(store::StoreError::new(
+                    "the subscription's signing secret is unreadable",
+                )));
+            }
+        };
+        let label = format!("subscription {}", endpoint.subscription_id);
+        self.accept(None, "", &label, &verifier, signature, body).await
+    }
+
+    async fn accept(
+        &self,
+        route: Option<Kind>,
+        route_name: &str,
+        label: &str,
+        verifier: &Verifier,
+        signature: Option<&[u8]>,
+        body: &[u8],
+    ) -> Result<Receipt, ReceiveError> {
+        let now = crate::oauth::tokens::now_unix();
+        let signed_at = match verifier.verify(signature, body, now) {
             Ok(t) => t,
             Err(rejection) => {
-                tracing::warn!(reason = rejection.code(), route = route_name, "webhook delivery refused");
+                tracing::warn!(reason = rejection.code(), route = label, "webhook delivery refused");
                 crate::metrics::metrics().webhook(rejection.code());
-                self.record_rejection(route_name, rejection);
+                self.record_rejection(label, rejection);
                 return Err(ReceiveError::Rejected(rejection));
             }
         };
         let event = Event::parse(route, body).map_err(|_| ReceiveError::NotJson)?;
         let type_name = event.type_name();
-        let key = event.dedupe_key(body);
+        // From the signed bytes only: the URL is not signed, so a body replayed to another
+        // event's URL is the same event (a duplicate), not a new one of another type.
+        let identity = events::identify(body).map_err(|_| ReceiveError::NotJson)?;
         let inserted = self
             .inner
             .store
-            .insert(NewEvent { dedupe_key: &key, type_name: &type_name, route: route_name, signed_at, body })
+            .insert(NewEvent {
+                dedupe_key: &identity.dedupe_key,
+                type_name: &type_name,
+                route: route_name,
+                signed_at,
+                body,
+                audience: identity.audience.as_deref(),
+            })
             .await?;
         let (id, duplicate) = match inserted {
             Inserted::New(id) => (id, false),
@@ -220,16 +294,17 @@ impl Webhooks {
         Ok(Receipt { id, duplicate })
     }
 
-    fn record_rejection(&self, route: &str, rejection: Rejection) {
+    fn record_rejection(&self, label: &str, rejection: Rejection) {
         let notice = Notice {
             id: None,
-            type_name: if route.is_empty() { "(shared URL)".to_owned() } else { route.to_owned() },
+            type_name: label.to_owned(),
             verification: rejection.code(),
             state: "rejected",
             deliveries: 1,
             attempts: 0,
             detail: Some(rejection.to_string()),
             received_at: store::now_ms(),
+            audience: None,
         };
         let mut kept = self.inner.rejections.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         if kept.len() == REJECTIONS_KEPT {

@@ -1,7 +1,14 @@
 //! The receiving endpoints: `POST /api/webhooks/fanvue` (any event, typed by shape) and
 //! `POST /api/webhooks/fanvue/{event}` (one URL per platform event, recommended because
-//! platform payloads carry no type). Both take the raw body, so the signature is checked
-//! over the exact bytes Fanvue sent.
+//! platform payloads carry no type), both verified with the app's `FANVUE_WEBHOOK_SECRET`; and
+//! `POST /api/webhooks/fanvue/s/{endpoint}`, the URL the app registers for each subscription it
+//! makes through Fanvue's API, verified with that subscription's own secret only. All take the
+//! raw body, so the signature is checked over the exact bytes Fanvue sent.
+//!
+//! Why a URL per subscription rather than trying every stored secret on one URL: the URL
+//! names the one secret to check, so a delivery costs one HMAC whatever the number of
+//! subscriptions (an unauthenticated request cannot make the app compute one per secret), and
+//! a delivery signed for one subscription is refused at every other URL, the app's included.
 
 use axum::Json;
 use axum::Router;
@@ -21,7 +28,10 @@ pub const PATH: &str = "/api/webhooks/fanvue";
 
 /// The routes.
 pub fn router() -> Router<AppState> {
-    Router::new().route(PATH, post(shared)).route(&format!("{PATH}/{{event}}"), post(typed))
+    Router::new()
+        .route(PATH, post(shared))
+        .route(&format!("{PATH}/{{event}}"), post(typed))
+        .route(&format!("{PATH}/s/{{endpoint}}"), post(subscription))
 }
 
 async fn shared(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Result<Response, AppError> {
@@ -37,6 +47,37 @@ async fn typed(
     // An unknown slug is a 404, so a typo in the Builder shows up as failed deliveries.
     let kind = Kind::from_slug(&event).ok_or(AppError::NotFound)?;
     receive(&state, Some(kind), &headers, &body).await
+}
+
+/// The path of the endpoint `id` (what the app registers with Fanvue, under `BASE_URL`).
+pub fn endpoint_path(id: &str) -> String {
+    format!("{PATH}/s/{id}")
+}
+
+/// Whether `id` can be an endpoint id (22 base64url characters, as the app makes them).
+pub fn is_endpoint_id(id: &str) -> bool {
+    id.len() == 22 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+async fn subscription(
+    State(state): State<AppState>,
+    Path(endpoint): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, AppError> {
+    // An unknown endpoint is a 404 (a deleted subscription Fanvue still delivers to).
+    if !is_endpoint_id(&endpoint) {
+        return Err(AppError::NotFound);
+    }
+    let endpoint = state
+        .webhooks
+        .endpoint(&endpoint)
+        .await
+        .map_err(crate::webhooks::ReceiveError::from)?
+        .ok_or(AppError::NotFound)?;
+    let signature = headers.get(HEADER).map(|v| v.as_bytes());
+    let receipt = state.webhooks.receive_at(&endpoint, signature, &body).await?;
+    Ok(Json(serde_json::json!({"received": true, "id": receipt.id, "duplicate": receipt.duplicate})).into_response())
 }
 
 async fn receive(state: &AppState, kind: Option<Kind>, headers: &HeaderMap, body: &[u8]) -> Result<Response, AppError> {

@@ -72,6 +72,12 @@ impl Verifier {
         Self { secrets, tolerance }
     }
 
+    /// The same tolerance with `secret` alone: for the deliveries of one subscription, which
+    /// Fanvue signs with that subscription's own secret.
+    pub fn with_secret(&self, secret: SecretString) -> Self {
+        Self { secrets: vec![secret], tolerance: self.tolerance }
+    }
+
     /// The current secret (what a sender signs with).
     pub fn current_secret(&self) -> Option<&SecretString> {
         self.secrets.first()

@@ -1,27 +1,24 @@
-//! Fanvue's webhook subscriptions API (`/webhooks/subscriptions`, scope `read:creator`), typed:
-//! subscribe the signed-in creator's account to event types at a URL, list what this app
+//! Fanvue's webhook subscriptions API (`/webhooks/subscriptions`, scope `read:creator`), typed,
+//! for the operator view: subscribe the signed-in account to event types, list what this app
 //! subscribed, unsubscribe. Calls go through [`crate::upstream`] like every other.
+//!
+//! A subscription gets a delivery URL of its own, `/api/webhooks/fanvue/s/{endpoint}` (a
+//! random id, see [`super::routes`]), and Fanvue answers its creation with a signing secret,
+//! "only returned in this response". That secret goes straight into the event store, sealed
+//! ([`super::store::Endpoint`]), and verifies that endpoint's deliveries; it is never shown,
+//! logged or sent to a browser (the JSON proxy refuses `/webhooks/…` for the same reason).
 
 use http::Method;
 use secrecy::SecretString;
 use tower_sessions::Session;
 
+use super::store::{Endpoint, EndpointSecret};
 use crate::error::AppError;
 use crate::fanvue::models::WebhookSubscription;
 use crate::state::AppState;
 use crate::upstream;
 
-/// A new subscription and its signing secret, which Fanvue returns only this once
-/// (redacted in `Debug`).
-#[derive(Debug)]
-pub struct Created {
-    /// The subscription.
-    pub subscription: WebhookSubscription,
-    /// Verifies its deliveries: store it as `FANVUE_WEBHOOK_SECRET`.
-    pub signing_secret: Option<SecretString>,
-}
-
-/// The subscriptions this OAuth client created for the creator.
+/// The subscriptions this OAuth client created for the signed-in account.
 pub async fn list(state: &AppState, session: &Session) -> Result<Vec<WebhookSubscription>, AppError> {
     let value: serde_json::Value = upstream::get_json(state, session, "/webhooks/subscriptions", &[]).await?;
     // Fanvue's lists are `{data: [...]}`; a bare array is accepted too.
@@ -29,8 +26,17 @@ pub async fn list(state: &AppState, session: &Session) -> Result<Vec<WebhookSubs
     serde_json::from_value(list).map_err(|e| crate::fanvue::FanvueError::Decode(e.to_string()).into())
 }
 
-/// Subscribes `url` to `events` (names such as `message.received`).
-pub async fn create(state: &AppState, session: &Session, url: &str, events: &[&str]) -> Result<Created, AppError> {
+/// Subscribes a new endpoint of this app to `events` (names such as `message.received`) for
+/// the signed-in account, `owner` (their UUID), and keeps the subscription's signing secret,
+/// sealed. Returns the subscription (without its secret).
+pub async fn create(
+    state: &AppState,
+    session: &Session,
+    owner: &str,
+    events: &[&str],
+) -> Result<WebhookSubscription, AppError> {
+    let endpoint_id = crate::crypto::random_token(16);
+    let url = format!("{}{}", state.config.origin(), super::routes::endpoint_path(&endpoint_id));
     let body = serde_json::json!({"url": url, "events": events});
     let response = upstream::send_json(state, session, Method::POST, "/webhooks/subscriptions", Some(&body)).await?;
     let mut created: serde_json::Value = response.error_for_status()?.json()?;
@@ -38,13 +44,41 @@ pub async fn create(state: &AppState, session: &Session, url: &str, events: &[&s
         .as_object_mut()
         .and_then(|o| o.remove("signingSecret"))
         .and_then(|s| s.as_str().map(|s| SecretString::from(s.to_owned())));
-    let subscription =
+    let subscription: WebhookSubscription =
         serde_json::from_value(created).map_err(|e| crate::fanvue::FanvueError::Decode(e.to_string()))?;
-    Ok(Created { subscription, signing_secret })
+    let secret = match signing_secret {
+        Some(secret) => EndpointSecret::Own(secret),
+        None => {
+            tracing::info!("Fanvue returned no signing secret for the subscription; FANVUE_WEBHOOK_SECRET checks it");
+            EndpointSecret::App
+        }
+    };
+    let endpoint = Endpoint {
+        id: endpoint_id,
+        subscription_id: subscription.id.clone(),
+        owner: owner.to_owned(),
+        events: events.iter().map(|e| (*e).to_owned()).collect(),
+        created_at: super::store::now_ms(),
+        secret,
+    };
+    if let Err(err) = state.webhooks.store().put_endpoint(&endpoint).await {
+        // Without its secret nothing delivered there could be verified: undo it at Fanvue.
+        if let Err(undo) = delete_at_fanvue(state, session, &subscription.id).await {
+            tracing::warn!(error = %undo, subscription = %subscription.id, "deleting an unusable subscription failed");
+        }
+        return Err(AppError::Internal(format!("keeping the subscription's signing secret failed: {err}")));
+    }
+    tracing::info!(subscription = %subscription.id, "webhook subscription created; its signing secret is sealed");
+    Ok(subscription)
 }
 
-/// Deletes subscription `id`.
+/// Deletes subscription `id` at Fanvue, then forgets its endpoint and secret.
 pub async fn delete(state: &AppState, session: &Session, id: &str) -> Result<(), AppError> {
+    delete_at_fanvue(state, session, id).await?;
+    state.webhooks.store().delete_endpoints_of(id).await.map_err(|e| AppError::Internal(e.to_string()))
+}
+
+async fn delete_at_fanvue(state: &AppState, session: &Session, id: &str) -> Result<(), AppError> {
     if id.is_empty() || id.len() > 64 || !id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
         return Err(AppError::BadRequest("That is not a subscription id.".into()));
     }

@@ -73,7 +73,14 @@ pub fn spawn(webhooks: Webhooks, handler: Arc<dyn Handler>) -> tokio::task::Join
 
 async fn process(webhooks: &Webhooks, handler: &Arc<dyn Handler>, settings: &Settings, stored: StoredEvent) {
     let kind = Kind::from_slug(&stored.route);
-    let outcome = match Event::parse(kind, &stored.body) {
+    let parsed = if stored.body.is_empty() {
+        // Sealed under a SESSION_SECRET this process does not have: retrying will not help
+        // until the old secret is set as SESSION_SECRET_PREVIOUS.
+        Err("the stored body could not be opened (SESSION_SECRET changed without SESSION_SECRET_PREVIOUS)".to_owned())
+    } else {
+        Event::parse(kind, &stored.body).map_err(|err| format!("the stored body is not JSON: {err}"))
+    };
+    let outcome = match parsed {
         Ok(event) => {
             let handler = handler.clone();
             let meta = stored.clone();
@@ -89,7 +96,7 @@ async fn process(webhooks: &Webhooks, handler: &Arc<dyn Handler>, settings: &Set
                 }
             }
         }
-        Err(err) => Err(format!("the stored body is not JSON: {err}")),
+        Err(err) => Err(err),
     };
     let store = webhooks.store();
     let (state, error) = match outcome {

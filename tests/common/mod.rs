@@ -35,6 +35,9 @@ pub struct TestApp {
     log: PathBuf,
 }
 
+/// The session cookie's default name.
+pub const COOKIE: &str = "__Host-fanvue_oauth";
+
 /// A fixed secret so restarts keep sessions in tests that want that.
 pub const SECRET: &str = "test-session-secret-0123456789abcdef";
 
@@ -206,7 +209,7 @@ pub fn query_of(url: &str) -> HashMap<String, String> {
 pub fn session_cookie(headers: &HeaderMap) -> Option<(String, String)> {
     headers.get_all("set-cookie").iter().find_map(|v| {
         let raw = v.to_str().ok()?.to_owned();
-        let value = raw.strip_prefix("fanvue_oauth=")?.split(';').next()?.to_owned();
+        let value = raw.strip_prefix(COOKIE)?.strip_prefix('=')?.split(';').next()?.to_owned();
         Some((value, raw))
     })
 }
@@ -315,17 +318,28 @@ pub fn raw_status(response: &str) -> u16 {
     response.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0)
 }
 
-/// The Cookie header of the session in `client`'s jar for the app, via a login.
+/// The Cookie header of a signed-in session (the sandbox's default account), via a login.
 pub async fn signed_in_cookie(app: &TestApp) -> String {
+    signed_in_cookie_of(app, "ava.sandbox").await
+}
+
+/// The Cookie header of a session signed in as `account` (`ava.sandbox`, `bo.unsubscribed`,
+/// `mia.agency`), via a login.
+pub async fn signed_in_cookie_of(app: &TestApp, account: &str) -> String {
     let browser = app.cookieless();
     let r = browser.get(app.url("/api/oauth/login")).send().await.unwrap();
     let (id, _) = session_cookie(r.headers()).unwrap();
-    let cookie = format!("fanvue_oauth={id}");
+    let cookie = format!("{COOKIE}={id}");
     let page = browser.get(location(&r)).send().await.unwrap().text().await.unwrap();
-    let r = consent(app, &browser, &challenge_of(&page), "allow").await;
+    let r = browser
+        .post(app.sandbox_url("/oauth2/consent"))
+        .form(&[("challenge", challenge_of(&page).as_str()), ("decision", "allow"), ("user", account)])
+        .send()
+        .await
+        .unwrap();
     let r = browser.get(location(&r)).header("cookie", &cookie).send().await.unwrap();
     let (id, _) = session_cookie(r.headers()).unwrap();
-    format!("fanvue_oauth={id}")
+    format!("{COOKIE}={id}")
 }
 
 /// A `redis-server` on a free port, persisting to its own folder (so a restart keeps data).

@@ -1,5 +1,6 @@
 //! Events in a SQLite table: one `INSERT … ON CONFLICT` dedupes, one `UPDATE … RETURNING`
-//! claims (atomic across processes sharing the file).
+//! claims (atomic across processes sharing the file). Bodies arrive sealed (`sealed = 1`);
+//! rows from before sealing (`sealed = 0`) are read as they are.
 
 use std::path::Path;
 use std::str::FromStr;
@@ -8,7 +9,7 @@ use std::time::Duration;
 use tower_sessions_sqlx_store::sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
 use tower_sessions_sqlx_store::sqlx::{self, Row};
 
-use super::{EventStoreKind, Inserted, NewEvent, State, StoreError, StoredEvent, ms, now_ms};
+use super::{EventStoreKind, Inserted, NewEvent, SealedEndpoint, State, StoreError, StoredEvent, ms, now_ms};
 
 impl From<sqlx::Error> for StoreError {
     fn from(err: sqlx::Error) -> Self {
@@ -35,13 +36,31 @@ CREATE TABLE IF NOT EXISTS webhook_events (
     state TEXT NOT NULL DEFAULT 'pending',
     attempts INTEGER NOT NULL DEFAULT 0,
     next_attempt_at INTEGER NOT NULL,
-    last_error TEXT
+    last_error TEXT,
+    audience TEXT,
+    sealed INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS webhook_events_due ON webhook_events (state, next_attempt_at);
+CREATE TABLE IF NOT EXISTS webhook_endpoints (
+    id TEXT PRIMARY KEY,
+    subscription_id TEXT NOT NULL,
+    owner TEXT NOT NULL,
+    events TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    secret BLOB
+);
 ";
 
-const COLUMNS: &str =
-    "id, dedupe_key, type_name, route, received_at, signed_at, body, deliveries, state, attempts, last_error";
+/// Columns added since the first schema, with their definitions: added to an older file at
+/// open (its rows keep no audience, so only operators see them, and stay unsealed).
+const ADDED_COLUMNS: [(&str, &str); 2] = [("audience", "TEXT"), ("sealed", "INTEGER NOT NULL DEFAULT 0")];
+
+const INDEXES: &str = "
+CREATE INDEX IF NOT EXISTS webhook_events_audience ON webhook_events (audience, id);
+";
+
+const COLUMNS: &str = "id, dedupe_key, type_name, route, received_at, signed_at, body, deliveries, state, attempts, \
+                       last_error, audience, sealed";
 
 impl SqliteEvents {
     /// Opens (creating file, folder and table when missing) the store. `Redis` is not a
@@ -68,6 +87,20 @@ impl SqliteEvents {
             }
         };
         sqlx::raw_sql(SCHEMA).execute(&pool).await?;
+        let existing: Vec<String> = sqlx::query("SELECT name FROM pragma_table_info('webhook_events')")
+            .fetch_all(&pool)
+            .await?
+            .iter()
+            .map(|row| row.try_get::<String, _>(0))
+            .collect::<Result<_, _>>()?;
+        for (column, definition) in ADDED_COLUMNS {
+            if !existing.iter().any(|c| c == column) {
+                sqlx::raw_sql(&format!("ALTER TABLE webhook_events ADD COLUMN {column} {definition}"))
+                    .execute(&pool)
+                    .await?;
+            }
+        }
+        sqlx::raw_sql(INDEXES).execute(&pool).await?;
         Ok(Self { pool })
     }
 
@@ -75,8 +108,9 @@ impl SqliteEvents {
     pub async fn insert(&self, event: NewEvent<'_>) -> Result<Inserted, StoreError> {
         let now = now_ms();
         let row = sqlx::query(
-            "INSERT INTO webhook_events (dedupe_key, type_name, route, received_at, signed_at, body, next_attempt_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?4)
+            "INSERT INTO webhook_events
+                 (dedupe_key, type_name, route, received_at, signed_at, body, next_attempt_at, audience, sealed)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?4, ?7, 1)
              ON CONFLICT (dedupe_key) DO UPDATE SET deliveries = deliveries + 1
              RETURNING id, deliveries",
         )
@@ -86,6 +120,7 @@ impl SqliteEvents {
         .bind(now)
         .bind(event.signed_at)
         .bind(event.body)
+        .bind(event.audience)
         .fetch_one(&self.pool)
         .await?;
         let (id, deliveries): (i64, i64) = (row.try_get(0)?, row.try_get(1)?);
@@ -152,6 +187,19 @@ impl SqliteEvents {
         rows.iter().map(from_row).collect::<Result<_, _>>().map_err(Into::into)
     }
 
+    /// The most recent events addressed to any of `audience`, newest first.
+    pub async fn recent_for(&self, audience: &[String], limit: u32) -> Result<Vec<StoredEvent>, StoreError> {
+        let placeholders = vec!["?"; audience.len()].join(", ");
+        let sql =
+            format!("SELECT {COLUMNS} FROM webhook_events WHERE audience IN ({placeholders}) ORDER BY id DESC LIMIT ?");
+        let mut query = sqlx::query(&sql);
+        for uuid in audience {
+            query = query.bind(uuid);
+        }
+        let rows = query.bind(limit).fetch_all(&self.pool).await?;
+        rows.iter().map(from_row).collect::<Result<_, _>>().map_err(Into::into)
+    }
+
     /// One event.
     pub async fn get(&self, id: i64) -> Result<Option<StoredEvent>, StoreError> {
         let row = sqlx::query(&format!("SELECT {COLUMNS} FROM webhook_events WHERE id = ?1"))
@@ -159,6 +207,50 @@ impl SqliteEvents {
             .fetch_optional(&self.pool)
             .await?;
         row.as_ref().map(from_row).transpose().map_err(Into::into)
+    }
+
+    /// See [`super::EventStore::put_endpoint`].
+    pub async fn put_endpoint(&self, endpoint: &SealedEndpoint) -> Result<(), StoreError> {
+        let events = serde_json::to_string(&endpoint.events).map_err(|e| StoreError::new(e.to_string()))?;
+        sqlx::query(
+            "INSERT OR REPLACE INTO webhook_endpoints (id, subscription_id, owner, events, created_at, secret)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        )
+        .bind(&endpoint.id)
+        .bind(&endpoint.subscription_id)
+        .bind(&endpoint.owner)
+        .bind(events)
+        .bind(endpoint.created_at)
+        .bind(endpoint.secret.as_deref())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// See [`super::EventStore::endpoint`].
+    pub async fn endpoint(&self, id: &str) -> Result<Option<SealedEndpoint>, StoreError> {
+        let row = sqlx::query(&format!("SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints WHERE id = ?1"))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(endpoint_from_row).transpose()
+    }
+
+    /// See [`super::EventStore::endpoints`].
+    pub async fn endpoints(&self) -> Result<Vec<SealedEndpoint>, StoreError> {
+        let rows = sqlx::query(&format!("SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints ORDER BY created_at, id"))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(endpoint_from_row).collect()
+    }
+
+    /// See [`super::EventStore::delete_endpoints_of`].
+    pub async fn delete_endpoints_of(&self, subscription_id: &str) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM webhook_endpoints WHERE subscription_id = ?1")
+            .bind(subscription_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
     }
 
     /// Deletes handled and failed events received more than `age` ago. Pending ones stay.
@@ -184,6 +276,20 @@ async fn file_pool(path: &Path) -> Result<SqlitePool, StoreError> {
         .await?)
 }
 
+const ENDPOINT_COLUMNS: &str = "id, subscription_id, owner, events, created_at, secret";
+
+fn endpoint_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<SealedEndpoint, StoreError> {
+    let events: String = row.try_get("events")?;
+    Ok(SealedEndpoint {
+        id: row.try_get("id")?,
+        subscription_id: row.try_get("subscription_id")?,
+        owner: row.try_get("owner")?,
+        events: serde_json::from_str(&events).unwrap_or_default(),
+        created_at: row.try_get("created_at")?,
+        secret: row.try_get("secret")?,
+    })
+}
+
 fn from_row(row: &sqlx::sqlite::SqliteRow) -> Result<StoredEvent, sqlx::Error> {
     Ok(StoredEvent {
         id: row.try_get("id")?,
@@ -197,6 +303,8 @@ fn from_row(row: &sqlx::sqlite::SqliteRow) -> Result<StoredEvent, sqlx::Error> {
         state: State::parse(row.try_get::<&str, _>("state")?),
         attempts: row.try_get("attempts")?,
         last_error: row.try_get("last_error")?,
+        audience: row.try_get("audience")?,
+        sealed: row.try_get::<i64, _>("sealed")? != 0,
     })
 }
 
@@ -205,12 +313,27 @@ mod tests {
     use super::*;
 
     fn event<'a>(key: &'a str, body: &'a [u8]) -> NewEvent<'a> {
-        NewEvent { dedupe_key: key, type_name: "message-received", route: "message-received", signed_at: 1, body }
+        NewEvent {
+            dedupe_key: key,
+            type_name: "message-received",
+            route: "message-received",
+            signed_at: 1,
+            body,
+            audience: None,
+        }
+    }
+
+    fn keys() -> crate::webhooks::at_rest::AtRest {
+        crate::webhooks::at_rest::AtRest::new("0123456789abcdef0123456789abcdef", None)
+    }
+
+    async fn memory() -> Result<super::super::EventStore, StoreError> {
+        super::super::EventStore::open(&EventStoreKind::Memory, Duration::from_secs(60), keys()).await
     }
 
     #[tokio::test]
     async fn duplicates_are_counted_not_stored_twice_and_claims_are_exclusive() -> Result<(), StoreError> {
-        let store = super::super::EventStore::open(&EventStoreKind::Memory, Duration::from_secs(60)).await?;
+        let store = memory().await?;
         let first = store.insert(event("k1", b"{}")).await?;
         let again = store.insert(event("k1", b"{}")).await?;
         let Inserted::New(id) = first else { return Err(StoreError::new("first insert was a duplicate")) };
@@ -235,11 +358,71 @@ mod tests {
 
     #[tokio::test]
     async fn a_lapsed_lease_makes_the_event_claimable_again() -> Result<(), StoreError> {
-        let store = super::super::EventStore::open(&EventStoreKind::Memory, Duration::from_secs(60)).await?;
+        let store = memory().await?;
         store.insert(event("k2", b"{}")).await?;
         assert_eq!(store.claim_due(Duration::ZERO, 10).await?.len(), 1);
         tokio::time::sleep(Duration::from_millis(5)).await;
         assert_eq!(store.claim_due(Duration::from_secs(60), 10).await?.len(), 1, "the worker died; claim again");
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn bodies_are_sealed_in_the_file_and_listed_per_addressee() -> Result<(), StoreError> {
+        let dir = tempfile::tempdir().map_err(|e| StoreError::new(e.to_string()))?;
+        let path = dir.path().join("events.db");
+        let store =
+            super::super::EventStore::open(&EventStoreKind::Sqlite(path.clone()), Duration::from_secs(60), keys())
+                .await?;
+        let (ava, bo) = ("a3c1e6f2-5b7d-4e8a-9c0f-1d2e3f4a5b6c", "b0b0b0b0-1c2d-4e3f-8a9b-0c1d2e3f4a5b");
+        store.insert(NewEvent { audience: Some(ava), ..event("k1", b"{\"text\":\"for Ava only\"}") }).await?;
+        store.insert(NewEvent { audience: Some(bo), ..event("k2", b"{\"text\":\"for Bo only\"}") }).await?;
+        store.insert(event("k3", b"{\"text\":\"for nobody\"}")).await?;
+        let for_ava = store.recent_for(&[ava.to_owned()], 10).await?;
+        assert_eq!(
+            for_ava.iter().map(|e| e.body.as_slice()).collect::<Vec<_>>(),
+            [&b"{\"text\":\"for Ava only\"}"[..]]
+        );
+        assert_eq!(store.recent_for(&[ava.to_owned(), bo.to_owned()], 10).await?.len(), 2);
+        assert!(store.recent_for(&[], 10).await?.is_empty());
+        assert_eq!(store.recent(10).await?.len(), 3, "the operator's view");
+        let file = std::fs::read(&path).unwrap_or_default();
+        let wal = std::fs::read(dir.path().join("events.db-wal")).unwrap_or_default();
+        assert!(![file, wal].iter().any(|f| f.windows(8).any(|w| w == b"for Ava ")), "a body in clear on disk");
+        // Another SESSION_SECRET: the rows are there, the bodies do not open.
+        let other = super::super::EventStore::open(
+            &EventStoreKind::Sqlite(path),
+            Duration::from_secs(60),
+            crate::webhooks::at_rest::AtRest::new("another-secret-another-secret-xx", None),
+        )
+        .await?;
+        assert!(other.recent(10).await?.iter().all(|e| e.body.is_empty()));
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn a_file_from_before_sealing_is_migrated_and_its_rows_still_read() -> Result<(), StoreError> {
+        let dir = tempfile::tempdir().map_err(|e| StoreError::new(e.to_string()))?;
+        let path = dir.path().join("old.db");
+        let old = file_pool(&path).await?;
+        let first_schema = SCHEMA.replace(",\n    audience TEXT,\n    sealed INTEGER NOT NULL DEFAULT 0", "");
+        assert!(!first_schema.contains("sealed"), "{first_schema}");
+        sqlx::raw_sql(&first_schema).execute(&old).await?;
+        sqlx::query(
+            "INSERT INTO webhook_events (dedupe_key, type_name, route, received_at, signed_at, body, next_attempt_at)
+             VALUES ('old', 'new-follower', 'new-follower', 1, 1, X'7B7D', 1)",
+        )
+        .execute(&old)
+        .await?;
+        old.close().await;
+        let store =
+            super::super::EventStore::open(&EventStoreKind::Sqlite(path), Duration::from_secs(60), keys()).await?;
+        let rows = store.recent(10).await?;
+        assert_eq!(
+            rows.iter().map(|e| (e.body.as_slice(), e.audience.as_deref())).collect::<Vec<_>>(),
+            [(&b"{}"[..], None)]
+        );
+        store.insert(event("new", b"{\"a\":1}")).await?;
+        assert_eq!(store.recent(10).await?.first().map(|e| e.body.clone()), Some(b"{\"a\":1}".to_vec()));
         Ok(())
     }
 }
