@@ -424,7 +424,8 @@ mod walk {
             let status = post(&app, &c, &path, &form).await;
             assert_eq!(status, StatusCode::SEE_OTHER, "{path} {form:?}");
         }
-        let part = reqwest::multipart::Part::bytes(vec![7u8; 300_000]).file_name("a.jpg").mime_str("image/jpeg").unwrap();
+        let part =
+            reqwest::multipart::Part::bytes(vec![7u8; 300_000]).file_name("a.jpg").mime_str("image/jpeg").unwrap();
         let form = reqwest::multipart::Form::new().text("name", "Walk upload").part("file", part);
         let r = c.post(app.url("/media/upload")).header("origin", app.origin()).multipart(form).send().await.unwrap();
         assert_eq!(r.status(), StatusCode::SEE_OTHER, "{}", r.text().await.unwrap_or_default());
