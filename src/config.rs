@@ -715,14 +715,29 @@ fn redirect_uri(r: &mut Reader<'_>, raw: &str, base_url: &Url) -> Url {
     url
 }
 
+impl Default for ConnectionLimits {
+    fn default() -> Self {
+        ConnectionLimits {
+            idle_timeout: Duration::from_secs(60),
+            keepalive_interval: Duration::from_secs(30),
+            keepalive_timeout: Duration::from_secs(20),
+            max_streams: 100,
+            max_connections: 1024,
+            max_connections_per_ip: 64,
+        }
+    }
+}
+
 fn connection_limits(r: &mut Reader<'_>) -> ConnectionLimits {
+    let d = ConnectionLimits::default();
+    let max_streams = usize::try_from(d.max_streams).unwrap_or(usize::MAX);
     ConnectionLimits {
-        idle_timeout: r.secs("HTTP_IDLE_TIMEOUT_SECS", 60),
-        keepalive_interval: r.secs("HTTP2_KEEPALIVE_INTERVAL_SECS", 30),
-        keepalive_timeout: r.secs("HTTP2_KEEPALIVE_TIMEOUT_SECS", 20),
-        max_streams: u32::try_from(r.count("HTTP2_MAX_CONCURRENT_STREAMS", 100, "streams")).unwrap_or(u32::MAX),
-        max_connections: r.count("MAX_CONNECTIONS", 1024, "connections"),
-        max_connections_per_ip: r.count("MAX_CONNECTIONS_PER_IP", 64, "connections"),
+        idle_timeout: r.secs("HTTP_IDLE_TIMEOUT_SECS", d.idle_timeout.as_secs()),
+        keepalive_interval: r.secs("HTTP2_KEEPALIVE_INTERVAL_SECS", d.keepalive_interval.as_secs()),
+        keepalive_timeout: r.secs("HTTP2_KEEPALIVE_TIMEOUT_SECS", d.keepalive_timeout.as_secs()),
+        max_streams: u32::try_from(r.count("HTTP2_MAX_CONCURRENT_STREAMS", max_streams, "streams")).unwrap_or(u32::MAX),
+        max_connections: r.count("MAX_CONNECTIONS", d.max_connections, "connections"),
+        max_connections_per_ip: r.count("MAX_CONNECTIONS_PER_IP", d.max_connections_per_ip, "connections"),
     }
 }
 

@@ -51,6 +51,10 @@ pub struct Metrics {
     webhooks: Mutex<BTreeMap<&'static str, u64>>,
     store_loads: AtomicU64,
     store_saves: AtomicU64,
+    connections_open: AtomicU64,
+    connections_refused_total: AtomicU64,
+    connections_refused_per_ip: AtomicU64,
+    connections_idle_closed: AtomicU64,
 }
 
 /// The process-wide registry.
@@ -107,6 +111,27 @@ impl Metrics {
     pub fn session_store(&self, save: bool) {
         let counter = if save { &self.store_saves } else { &self.store_loads };
         counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A connection was admitted (`true`) or closed (`false`).
+    pub fn connection(&self, opened: bool) {
+        if opened {
+            self.connections_open.fetch_add(1, Ordering::Relaxed);
+        } else {
+            // Never below zero, even if a close were counted twice.
+            let _ = self.connections_open.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1));
+        }
+    }
+
+    /// A connection refused at once: over `MAX_CONNECTIONS_PER_IP` (`per_ip`) or `MAX_CONNECTIONS`.
+    pub fn connection_refused(&self, per_ip: bool) {
+        let counter = if per_ip { &self.connections_refused_per_ip } else { &self.connections_refused_total };
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A connection closed after `HTTP_IDLE_TIMEOUT_SECS` without a request in progress.
+    pub fn connection_idle_closed(&self) {
+        self.connections_idle_closed.fetch_add(1, Ordering::Relaxed);
     }
 
     /// A session signed in.
@@ -174,7 +199,30 @@ impl Metrics {
                 label(endpoint)
             );
         }
+        let _ = writeln!(
+            out,
+            "# HELP http_connections_open Connections open now (TLS handshakes included).\n# TYPE http_connections_open gauge\nhttp_connections_open {}",
+            self.connections_open.load(Ordering::Relaxed)
+        );
+        let _ = writeln!(
+            out,
+            "# HELP http_connections_refused_total Connections closed at once because a cap was reached, by cap.\n# TYPE http_connections_refused_total counter"
+        );
+        for (limit, counter) in
+            [("total", &self.connections_refused_total), ("per_ip", &self.connections_refused_per_ip)]
+        {
+            let _ = writeln!(
+                out,
+                "http_connections_refused_total{{limit=\"{limit}\"}} {}",
+                counter.load(Ordering::Relaxed)
+            );
+        }
         for (name, help, value) in [
+            (
+                "http_connections_idle_closed_total",
+                "Connections closed after HTTP_IDLE_TIMEOUT_SECS without a request in progress.",
+                &self.connections_idle_closed,
+            ),
             ("fanvue_token_refreshes_total", "Access-token refreshes that succeeded.", &self.refreshes),
             ("fanvue_token_refresh_failures_total", "Access-token refreshes that failed.", &self.refresh_failures),
             ("fanvue_sessions_created_total", "Sessions signed in.", &self.sessions_created),

@@ -390,3 +390,103 @@ impl Drop for Redis {
         self.stop();
     }
 }
+
+/// A TLS connection to `target` (the app, or a relay in front of it) trusting the app's
+/// generated certificate, from the loopback address `source` (127.0.0.2, 127.0.0.3… act as
+/// other clients), offering `alpn`.
+pub async fn tls_from(
+    app: &TestApp,
+    source: [u8; 4],
+    target: std::net::SocketAddr,
+    alpn: &[&[u8]],
+) -> std::io::Result<tokio_rustls::client::TlsStream<tokio::net::TcpStream>> {
+    use rustls::pki_types::pem::PemObject;
+    fanvue_app_starter::install_crypto_provider();
+    let pem = app.dir.path().join("certs/localhost.pem");
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in rustls::pki_types::CertificateDer::pem_file_iter(&pem).unwrap() {
+        roots.add(cert.unwrap()).unwrap();
+    }
+    let mut config = rustls::ClientConfig::builder().with_root_certificates(roots).with_no_client_auth();
+    config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
+    let socket = tokio::net::TcpSocket::new_v4()?;
+    socket.bind(std::net::SocketAddr::from((source, 0)))?;
+    let tcp = socket.connect(target).await?;
+    let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+    let tls = tokio_rustls::TlsConnector::from(Arc::new(config)).connect(name, tcp);
+    tokio::time::timeout(Duration::from_secs(10), tls).await.map_err(|_| std::io::ErrorKind::TimedOut)?
+}
+
+/// An HTTP/2 connection to the app from `source`: the request handle and the connection's
+/// task, which ends when the server closes the connection (`Ok` after a GOAWAY).
+pub async fn h2_from(
+    app: &TestApp,
+    source: [u8; 4],
+) -> std::io::Result<(h2::client::SendRequest<bytes::Bytes>, tokio::task::JoinHandle<Result<(), h2::Error>>)> {
+    h2_via(app, source, std::net::SocketAddr::from(([127, 0, 0, 1], app.port))).await
+}
+
+/// [`h2_from`] through `target` (a relay).
+pub async fn h2_via(
+    app: &TestApp,
+    source: [u8; 4],
+    target: std::net::SocketAddr,
+) -> std::io::Result<(h2::client::SendRequest<bytes::Bytes>, tokio::task::JoinHandle<Result<(), h2::Error>>)> {
+    let tls = tls_from(app, source, target, &[b"h2"]).await?;
+    let (send, connection) = h2::client::handshake(tls).await.map_err(std::io::Error::other)?;
+    Ok((send, tokio::spawn(connection)))
+}
+
+/// Sends a request with `headers` on an HTTP/2 connection; `body: None` leaves the request
+/// body open (the returned stream sends it).
+pub async fn h2_send(
+    send: &mut h2::client::SendRequest<bytes::Bytes>,
+    app: &TestApp,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Option<&'static [u8]>,
+) -> (h2::client::ResponseFuture, h2::SendStream<bytes::Bytes>) {
+    let mut request = http::Request::builder().method(method).uri(app.url(path));
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let ready = send.clone().ready().await.unwrap();
+    *send = ready;
+    let end = body.is_some_and(<[u8]>::is_empty);
+    let (response, mut stream) = send.send_request(request.body(()).unwrap(), end).unwrap();
+    if let Some(bytes) = body.filter(|b| !b.is_empty()) {
+        stream.send_data(bytes::Bytes::from_static(bytes), true).unwrap();
+    }
+    (response, stream)
+}
+
+/// `GET path` on an HTTP/2 connection: the status.
+pub async fn h2_get(send: &mut h2::client::SendRequest<bytes::Bytes>, app: &TestApp, path: &str) -> u16 {
+    let (response, _) = h2_send(send, app, "GET", path, &[], Some(b"")).await;
+    let response = tokio::time::timeout(Duration::from_secs(10), response).await.unwrap().unwrap();
+    let status = response.status().as_u16();
+    let mut body = response.into_body();
+    while let Some(chunk) = body.data().await {
+        let chunk = chunk.unwrap();
+        let _ = body.flow_control().release_capacity(chunk.len());
+    }
+    status
+}
+
+/// The value of an unlabelled sample in the app's `/metrics` (read from loopback; retried for
+/// a while when the connection is refused, e.g. at a connection cap that is being freed).
+pub async fn metric(app: &TestApp, name: &str) -> u64 {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let text = loop {
+        match app.cookieless().get(app.url("/metrics")).send().await {
+            Ok(r) => break r.text().await.unwrap(),
+            Err(err) => assert!(Instant::now() < deadline, "/metrics: {err}"),
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    text.lines()
+        .find_map(|l| l.strip_prefix(name).and_then(|rest| rest.strip_prefix(' ')))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no {name} in:\n{text}"))
+}
