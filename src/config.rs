@@ -50,7 +50,8 @@ pub struct Config {
     pub server: ServerConfig,
     /// The built-in sandbox, when started with `--sandbox`.
     pub sandbox: Option<SandboxConfig>,
-    /// `METRICS_TOKEN`: bearer token for `/metrics`; unset, only loopback clients may read it.
+    /// `METRICS_TOKEN`: bearer token for `/metrics` (and `/readyz` details); unset, only a client
+    /// on this host may read them, and nobody with `TLS_TERMINATED_BY_PROXY`.
     pub metrics_token: Option<SecretString>,
     /// `RATE_LIMIT_PER_MINUTE`: requests per client IP per minute to `/api/oauth/*` and
     /// `/api/fanvue/*` (0 turns the limit off).

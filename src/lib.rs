@@ -168,6 +168,9 @@ async fn serve(mode: Mode) -> Result<(), StartError> {
     let addr = SocketAddr::new(config.server.bind, config.server.port);
     let listener = std::net::TcpListener::bind(addr).map_err(|e| StartError::Bind { addr, reason: e.to_string() })?;
     let local = listener.local_addr().map_err(|e| StartError::Bind { addr, reason: e.to_string() })?;
+    if config.server.tls == config::TlsSetting::TerminatedByProxy && config.metrics_token.is_none() {
+        tracing::warn!("TLS_TERMINATED_BY_PROXY is set and METRICS_TOKEN is not: /metrics answers nobody until it is");
+    }
     if config.session.secret_is_ephemeral {
         tracing::warn!("SESSION_SECRET is not set: using a random one, so sessions end when the server restarts");
     }

@@ -3,9 +3,13 @@
 //! and rate-limit answers. Counted in process (one registry per process, as Prometheus
 //! exporters do) and rendered in Prometheus' text format at `GET /metrics`.
 //!
-//! `/metrics` is not public: with `METRICS_TOKEN` set it needs `Authorization: Bearer
-//! <token>`; without it, it answers only clients on the loopback interface (a scraper on
-//! the same host, or a sidecar).
+//! `/metrics` is not public ([`authorized`]): with `METRICS_TOKEN` set it needs
+//! `Authorization: Bearer <token>`; without it, it answers only a client on this host, the
+//! client address being the one the rate limits use (`X-Forwarded-For` believed from
+//! `TRUSTED_PROXIES` only). Behind `TLS_TERMINATED_BY_PROXY` the token is required: there
+//! every client arrives from the proxy, often over loopback, and a forgotten
+//! `TRUSTED_PROXIES` would make the metrics public. `/readyz` tells the public ready or not;
+//! why not goes to the log, and to a caller allowed to read metrics.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write;
@@ -19,6 +23,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
+use crate::config::TlsSetting;
 use crate::state::AppState;
 
 /// Upper bounds (seconds) of the latency histogram's buckets.
@@ -246,10 +251,11 @@ pub async fn record(request: Request, next: Next) -> Response {
     response
 }
 
-/// `GET /metrics`.
-pub async fn endpoint(State(state): State<AppState>, headers: HeaderMap, request: Request) -> Response {
-    let peer = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0);
-    let allowed = match &state.config.metrics_token {
+/// Whether a request may read metrics (and readiness details): the bearer of
+/// `METRICS_TOKEN` when one is set; otherwise a client on this host, unless TLS is terminated
+/// by a proxy (then the token is required).
+pub fn authorized(state: &AppState, headers: &HeaderMap, peer: Option<SocketAddr>) -> bool {
+    match &state.config.metrics_token {
         Some(token) => headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
@@ -260,30 +266,53 @@ pub async fn endpoint(State(state): State<AppState>, headers: HeaderMap, request
                     secrecy::ExposeSecret::expose_secret(token).as_bytes(),
                 )
             }),
-        None => peer.is_some_and(|p| p.ip().is_loopback()),
-    };
-    if !allowed {
-        return (StatusCode::FORBIDDEN, "metrics need METRICS_TOKEN (Authorization: Bearer) or a loopback client")
-            .into_response();
+        None if state.config.server.tls == TlsSetting::TerminatedByProxy => false,
+        None => peer.is_some_and(|peer| {
+            crate::limits::client_ip(peer.ip(), headers, &state.config.trusted_proxies).is_loopback()
+        }),
+    }
+}
+
+fn peer(request: &Request) -> Option<SocketAddr> {
+    request.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0)
+}
+
+/// `GET /metrics`.
+pub async fn endpoint(State(state): State<AppState>, request: Request) -> Response {
+    if !authorized(&state, request.headers(), peer(&request)) {
+        let why = if state.config.server.tls == TlsSetting::TerminatedByProxy {
+            "metrics need METRICS_TOKEN (Authorization: Bearer) when TLS_TERMINATED_BY_PROXY is set"
+        } else {
+            "metrics need METRICS_TOKEN (Authorization: Bearer) or a client on this host"
+        };
+        // For a scraper's log: the reason as plain text, not the HTML error page.
+        let mut response = (StatusCode::FORBIDDEN, why).into_response();
+        response.extensions_mut().insert(crate::middleware::Passthrough);
+        return response;
     }
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], metrics().render()).into_response()
 }
 
-/// `GET /readyz`: 200 when the session store answers, 503 (with the reason) when not.
-pub async fn ready(State(state): State<AppState>) -> Response {
+/// `GET /readyz`: 200 when the session store answers, 503 when not. Why not is logged, and
+/// shown only to a caller [`authorized`] to read metrics.
+pub async fn ready(State(state): State<AppState>, request: Request) -> Response {
     use tower_sessions::SessionStore;
     let probe = tower_sessions::session::Id(0);
-    match tokio::time::timeout(Duration::from_secs(3), state.session_store.load(&probe)).await {
-        Ok(Ok(_)) => axum::Json(serde_json::json!({"status": "ready", "sessionStore": "ok"})).into_response(),
-        Ok(Err(err)) => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            axum::Json(serde_json::json!({"status": "unavailable", "sessionStore": err.to_string()})),
-        )
-            .into_response(),
-        Err(_) => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            axum::Json(serde_json::json!({"status": "unavailable", "sessionStore": "timeout"})),
-        )
-            .into_response(),
+    let problem = match tokio::time::timeout(Duration::from_secs(3), state.session_store.load(&probe)).await {
+        Ok(Ok(_)) => None,
+        Ok(Err(err)) => Some(err.to_string()),
+        Err(_) => Some("no answer within 3 s".to_owned()),
+    };
+    if let Some(problem) = &problem {
+        tracing::warn!(session_store = %problem, "not ready: the session store does not answer");
     }
+    let (status, word) = match problem {
+        None => (StatusCode::OK, "ready"),
+        Some(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+    };
+    let mut body = serde_json::json!({ "status": word });
+    if authorized(&state, request.headers(), peer(&request)) {
+        body["sessionStore"] = serde_json::Value::String(problem.unwrap_or_else(|| "ok".to_owned()));
+    }
+    (status, axum::Json(body)).into_response()
 }

@@ -100,8 +100,14 @@ impl TestApp {
         format!("https://localhost:{}", self.port)
     }
 
+    /// The app's URL for `path`: https, or plain http on 127.0.0.1 with
+    /// `TLS_TERMINATED_BY_PROXY=true` (the test then plays the proxy).
     pub fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.origin())
+        if self.env.get("TLS_TERMINATED_BY_PROXY").is_some_and(|v| v == "true") {
+            format!("http://127.0.0.1:{}{path}", self.port)
+        } else {
+            format!("{}{path}", self.origin())
+        }
     }
 
     pub fn sandbox_url(&self, path: &str) -> String {
