@@ -470,3 +470,37 @@ async fn a_dead_peer_is_detected_by_keepalive_pings() {
     assert!(after.as_ref().is_ok_and(|d| *d < Duration::from_secs(8)), "not closed by the pings: {after:?}");
     relay_task.abort();
 }
+
+/// The SQLite database (sessions and webhook events) and its -wal/-shm files are the owner's
+/// only, whether created now or left by an older install with wider permissions.
+#[cfg(unix)]
+#[tokio::test]
+async fn the_data_files_are_readable_by_their_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |path: &std::path::Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+    let app = TestApp::spawn(&[]).await;
+    login(&app, &app.client()).await;
+    let files = app.db_files();
+    let names: Vec<String> = files.iter().map(|f| f.file_name().unwrap().to_string_lossy().into_owned()).collect();
+    for expected in ["sessions.db", "sessions.db-wal", "sessions.db-shm"] {
+        assert!(names.iter().any(|n| n == expected), "{expected} in {names:?}");
+    }
+    for file in &files {
+        assert_eq!(mode(file), 0o600, "{}", file.display());
+    }
+    assert_eq!(mode(&app.dir.path().join("data")), 0o700);
+
+    // An older install's world-readable files are tightened at start.
+    let dir = Arc::new(tempfile::tempdir().unwrap());
+    std::fs::create_dir(dir.path().join("data")).unwrap();
+    for name in ["sessions.db", "sessions.db-wal"] {
+        let path = dir.path().join("data").join(name);
+        std::fs::write(&path, b"").unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+    }
+    let (port, sandbox_port) = two_free_ports();
+    let app = TestApp::spawn_in(dir, port, sandbox_port, &[]).await;
+    for file in app.db_files() {
+        assert_eq!(mode(&file), 0o600, "{}", file.display());
+    }
+}
