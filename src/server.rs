@@ -45,10 +45,6 @@ use crate::config::ConnectionLimits;
 use crate::limits::{ConnectionGate, ConnectionPermit};
 use crate::tls::HANDSHAKE_TIMEOUT;
 
-/// The HTTP/2 receive window per stream: the most of a request body the server buffers for one
-/// stream (hyper's default, stated here because upload limits rely on it).
-pub const STREAM_WINDOW_BYTES: u32 = 1024 * 1024;
-
 /// How the listener treats connections.
 #[derive(Clone, Debug)]
 pub struct ServeOptions {
@@ -129,8 +125,7 @@ fn http_builder(limits: &ConnectionLimits) -> Builder<TokioExecutor> {
         .timer(TokioTimer::new())
         .keep_alive_interval(Some(limits.keepalive_interval))
         .keep_alive_timeout(limits.keepalive_timeout)
-        .max_concurrent_streams(limits.max_streams)
-        .initial_stream_window_size(STREAM_WINDOW_BYTES);
+        .max_concurrent_streams(limits.max_streams);
     builder
 }
 

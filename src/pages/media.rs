@@ -3,6 +3,7 @@
 //! stored), and vault folders: create, rename, delete, attach media.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::task::Poll;
 
 use askama::Template;
 use axum::body::{Body, Bytes};
@@ -327,10 +328,9 @@ const PART_URL_TRIES: u32 = 3;
 /// Largest value of a form field other than the file (the `name`, anything unknown).
 pub const MAX_FIELD_BYTES: usize = 4 * 1024;
 /// What an upload's body may hold at any moment besides the file bytes the handler has taken:
-/// the preamble, part headers, the other fields, and what the multipart parser buffers. Above
-/// one HTTP/2 stream window (1 MiB, the most one read can bring), so a well-formed upload never
-/// reaches it; a part header that never ends, or a field that never does, stops here.
-pub const FORM_OVERHEAD_BYTES: u64 = 2 * 1024 * 1024;
+/// the preamble, part headers, the other fields, and what the multipart parser buffers. A part
+/// header that never ends, or a field that never does, stops here ([`FormBudget`]).
+pub const FORM_OVERHEAD_BYTES: u64 = 1024 * 1024;
 
 /// Why an upload was refused before or while its body arrived.
 #[derive(Debug, thiserror::Error)]
@@ -383,8 +383,12 @@ fn upload_error(message: impl Into<String>) -> AppError {
 }
 
 /// Counts the request body's bytes as the multipart parser pulls them, less the file bytes the
-/// handler has taken; past [`FORM_OVERHEAD_BYTES`] the body ends with an error. This bounds
-/// what the parser can buffer (it keeps a part's headers whole until they end).
+/// handler has taken: that is what the parser holds plus the form's overhead. Past
+/// [`FORM_OVERHEAD_BYTES`] the body gives the parser nothing more (it is not an error yet: a
+/// fast client can have sent file bytes the parser has not handed over). If the parser then
+/// cannot go on with what it holds — a part header or field that has not ended — the form is
+/// too large ([`FormReader::wait`] sees it in the same poll). This bounds what the parser can
+/// buffer: it keeps a part's headers whole until they end.
 #[derive(Clone, Debug, Default)]
 struct FormBudget(std::sync::Arc<BudgetCounters>);
 
@@ -392,21 +396,28 @@ struct FormBudget(std::sync::Arc<BudgetCounters>);
 struct BudgetCounters {
     pulled: AtomicU64,
     taken: AtomicU64,
-    exceeded: AtomicBool,
+    /// Set by the body when it held back in the current poll.
+    held_back: AtomicBool,
 }
 
 impl FormBudget {
     fn wrap(&self, body: Body) -> Body {
         let budget = self.clone();
-        Body::from_stream(body.into_data_stream().map(move |chunk| {
-            let chunk = chunk?;
+        let mut inner = body.into_data_stream();
+        Body::from_stream(futures_util::stream::poll_fn(move |cx| {
             let counters = &budget.0;
-            let pulled = counters.pulled.fetch_add(chunk.len() as u64, Ordering::Relaxed) + chunk.len() as u64;
-            if pulled.saturating_sub(counters.taken.load(Ordering::Relaxed)) > FORM_OVERHEAD_BYTES {
-                counters.exceeded.store(true, Ordering::Relaxed);
-                return Err(axum::Error::new(UploadError::FormTooLarge));
+            let held = counters.pulled.load(Ordering::Relaxed).saturating_sub(counters.taken.load(Ordering::Relaxed));
+            if held > FORM_OVERHEAD_BYTES {
+                // No waker: `FormReader::wait` ends the read in this same poll unless the parser
+                // hands the handler a chunk, after which it polls again.
+                counters.held_back.store(true, Ordering::Relaxed);
+                return Poll::Pending;
             }
-            Ok(chunk)
+            let next = inner.poll_next_unpin(cx);
+            if let Poll::Ready(Some(Ok(chunk))) = &next {
+                counters.pulled.fetch_add(chunk.len() as u64, Ordering::Relaxed);
+            }
+            next
         }))
     }
 
@@ -428,10 +439,21 @@ impl FormReader {
         &self,
         next: impl std::future::Future<Output = Result<T, axum::extract::multipart::MultipartError>>,
     ) -> Result<T, AppError> {
-        match tokio::time::timeout(self.idle, next).await {
-            Ok(Ok(value)) => Ok(value),
-            Ok(Err(_)) if self.budget.0.exceeded.load(Ordering::Relaxed) => Err(UploadError::FormTooLarge.into()),
-            Ok(Err(e)) => Err(upload_error(format!("The upload was interrupted: {e}"))),
+        let mut next = std::pin::pin!(next);
+        let counters = &self.budget.0;
+        let read = std::future::poll_fn(|cx| {
+            counters.held_back.store(false, Ordering::Relaxed);
+            match next.as_mut().poll(cx) {
+                Poll::Ready(result) => Poll::Ready(Some(result)),
+                // Held back, and the parser cannot go on with what it holds: too large.
+                Poll::Pending if counters.held_back.load(Ordering::Relaxed) => Poll::Ready(None),
+                Poll::Pending => Poll::Pending,
+            }
+        });
+        match tokio::time::timeout(self.idle, read).await {
+            Ok(Some(Ok(value))) => Ok(value),
+            Ok(None) => Err(UploadError::FormTooLarge.into()),
+            Ok(Some(Err(e))) => Err(upload_error(format!("The upload was interrupted: {e}"))),
             Err(_) => Err(UploadError::Stalled(self.idle.as_secs()).into()),
         }
     }
