@@ -291,19 +291,8 @@ pub fn file_contains(path: &Path, needle: &[u8]) -> bool {
 /// Sends raw bytes over TLS (trusting the app's generated certificate) and returns what
 /// came back, so tests can send what no well-behaved HTTP client would (`..` paths, NULs).
 pub async fn raw_https(app: &TestApp, request: &[u8]) -> std::io::Result<String> {
-    use rustls::pki_types::pem::PemObject;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    fanvue_app_starter::install_crypto_provider();
-    let pem = app.dir.path().join("certs/localhost.pem");
-    let mut roots = rustls::RootCertStore::empty();
-    for cert in rustls::pki_types::CertificateDer::pem_file_iter(&pem).unwrap() {
-        roots.add(cert.unwrap()).unwrap();
-    }
-    let config = rustls::ClientConfig::builder().with_root_certificates(roots).with_no_client_auth();
-    let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
-    let tcp = tokio::net::TcpStream::connect(("127.0.0.1", app.port)).await?;
-    let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
-    let mut tls = connector.connect(name, tcp).await?;
+    let mut tls = tls_from(app, [127, 0, 0, 1], std::net::SocketAddr::from(([127, 0, 0, 1], app.port)), &[]).await?;
     tls.write_all(request).await?;
     let mut out = Vec::new();
     let _ = tokio::time::timeout(Duration::from_secs(10), tls.read_to_end(&mut out)).await;
