@@ -78,6 +78,7 @@ pub async fn serve(
         builder: http_builder(limits),
         router,
         idle_timeout: limits.idle_timeout,
+        grace: options.grace,
         shutdown: shutdown.clone(),
     });
     let tasks = TaskTracker::new();
@@ -134,6 +135,7 @@ struct Connection {
     builder: Builder<TokioExecutor>,
     router: Router,
     idle_timeout: Duration,
+    grace: Duration,
     shutdown: CancellationToken,
 }
 
@@ -199,7 +201,7 @@ impl Connection {
                 }
                 () = self.shutdown.cancelled(), if close_by.is_none() => {
                     connection.as_mut().graceful_shutdown();
-                    close_by = Some(Instant::now() + crate::SHUTDOWN_GRACE);
+                    close_by = Some(Instant::now() + self.grace);
                 }
                 () = sleep_until(close_by), if close_by.is_some() => return,
             }
