@@ -245,14 +245,18 @@ const LOCAL: [u8; 4] = [127, 0, 0, 1];
 #[tokio::test]
 async fn an_idle_http2_connection_is_closed_with_goaway() {
     let app = TestApp::spawn(&[("HTTP_IDLE_TIMEOUT_SECS", "2")]).await;
-    let (mut h2, connection) = h2_from(&app, LOCAL).await.unwrap();
+    let (mut h2, connection, received) = h2_recorded(&app).await;
     assert_eq!(h2_get(&mut h2, &app, "/healthz").await, 200);
+    assert!(goaway_codes(&received.lock().unwrap()).is_empty(), "no GOAWAY while in use");
     let idle_from = Instant::now();
+    // The client's own end may race the server's close (a broken pipe): only that it ended counts.
     let ended = tokio::time::timeout(Duration::from_secs(15), connection).await;
     let waited = idle_from.elapsed();
     eprintln!("idle HTTP/2 connection closed after {waited:?}");
-    assert!(matches!(ended, Ok(Ok(Ok(())))), "closed cleanly (GOAWAY, then EOF): {ended:?}");
+    assert!(matches!(ended, Ok(Ok(_))), "closed: {ended:?}");
     assert!(waited >= Duration::from_millis(1500) && waited < Duration::from_secs(6), "{waited:?}");
+    let codes = goaway_codes(&received.lock().unwrap());
+    assert!(!codes.is_empty() && codes.iter().all(|c| *c == 0), "GOAWAY with NO_ERROR first: {codes:?}");
     assert!(h2.ready().await.is_err(), "no new request on a closed connection");
     assert!(metric(&app, "http_connections_idle_closed_total").await >= 1);
 }

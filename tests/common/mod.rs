@@ -432,6 +432,84 @@ pub async fn h2_via(
     Ok((send, tokio::spawn(connection)))
 }
 
+/// [`h2_from`], keeping every byte the server sent (HTTP/2 frames, once TLS is off them).
+pub async fn h2_recorded(
+    app: &TestApp,
+) -> (
+    h2::client::SendRequest<bytes::Bytes>,
+    tokio::task::JoinHandle<Result<(), h2::Error>>,
+    Arc<std::sync::Mutex<Vec<u8>>>,
+) {
+    let target = std::net::SocketAddr::from(([127, 0, 0, 1], app.port));
+    let tls = tls_from(app, [127, 0, 0, 1], target, &[b"h2"]).await.unwrap();
+    let received = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let io = Recording { inner: tls, received: received.clone() };
+    let (send, connection) = h2::client::handshake(io).await.unwrap();
+    (send, tokio::spawn(connection), received)
+}
+
+/// The error codes of the GOAWAY frames among HTTP/2 frames sent by a server.
+pub fn goaway_codes(frames: &[u8]) -> Vec<u32> {
+    let mut codes = Vec::new();
+    let mut rest = frames;
+    while rest.len() >= 9 {
+        let length = u32::from_be_bytes([0, rest[0], rest[1], rest[2]]) as usize;
+        let (kind, payload) = (rest[3], &rest[9..]);
+        if payload.len() < length {
+            break;
+        }
+        if kind == 0x7 && length >= 8 {
+            codes.push(u32::from_be_bytes([payload[4], payload[5], payload[6], payload[7]]));
+        }
+        rest = &payload[length..];
+    }
+    codes
+}
+
+/// A stream that keeps a copy of what is read from it.
+struct Recording<T> {
+    inner: T,
+    received: Arc<std::sync::Mutex<Vec<u8>>>,
+}
+
+impl<T: tokio::io::AsyncRead + Unpin> tokio::io::AsyncRead for Recording<T> {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        let before = buf.filled().len();
+        let polled = std::pin::Pin::new(&mut self.inner).poll_read(cx, buf);
+        let fresh = buf.filled()[before..].to_vec();
+        self.received.lock().unwrap().extend_from_slice(&fresh);
+        polled
+    }
+}
+
+impl<T: tokio::io::AsyncWrite + Unpin> tokio::io::AsyncWrite for Recording<T> {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        std::pin::Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+
+    fn poll_flush(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
 /// Sends a request with `headers` on an HTTP/2 connection; `body: None` leaves the request
 /// body open (the returned stream sends it).
 pub async fn h2_send(
