@@ -56,7 +56,8 @@ pub struct Config {
     pub server: ServerConfig,
     /// The built-in sandbox, when started with `--sandbox`.
     pub sandbox: Option<SandboxConfig>,
-    /// `METRICS_TOKEN`: bearer token for `/metrics`; unset, only loopback clients may read it.
+    /// `METRICS_TOKEN`: bearer token for `/metrics` (and `/readyz` details); unset, only a client
+    /// on this host may read them, and nobody with `TLS_TERMINATED_BY_PROXY`.
     pub metrics_token: Option<SecretString>,
     /// `RATE_LIMIT_PER_MINUTE`: requests per client IP per minute to `/api/oauth/*` and
     /// `/api/fanvue/*` (0 turns the limit off).
@@ -66,6 +67,8 @@ pub struct Config {
     /// `FANVUE_BUDGET_PER_MINUTE`: Fanvue calls per user (and per managed creator) a minute
     /// before the app answers 429 itself (Fanvue allows 200); 0 turns it off.
     pub fanvue_budget_per_minute: u32,
+    /// Media upload limits.
+    pub uploads: UploadLimits,
     /// Webhook receiving: secret, tolerance, event store, worker.
     pub webhooks: crate::webhooks::WebhookConfig,
     /// `OPERATOR_USER_UUIDS`: the Fanvue users (lower-case UUIDs, as `GET /users/me` names
@@ -216,6 +219,41 @@ pub struct ServerConfig {
     pub port: u16,
     /// How TLS is provided.
     pub tls: TlsSetting,
+    /// Connection, stream and idle limits of the listener.
+    pub limits: ConnectionLimits,
+}
+
+/// What one client, and all of them, may hold open (see README, "Operating it").
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConnectionLimits {
+    /// `HTTP_IDLE_TIMEOUT_SECS`: a connection with no request in progress for this long is
+    /// closed (HTTP/2 with GOAWAY), default 60.
+    pub idle_timeout: Duration,
+    /// `HTTP2_KEEPALIVE_INTERVAL_SECS`: an HTTP/2 connection is pinged this often, default 30.
+    pub keepalive_interval: Duration,
+    /// `HTTP2_KEEPALIVE_TIMEOUT_SECS`: a ping unanswered this long closes the connection (a
+    /// dead peer), default 20.
+    pub keepalive_timeout: Duration,
+    /// `HTTP2_MAX_CONCURRENT_STREAMS`: requests in flight on one HTTP/2 connection, default 100.
+    pub max_streams: u32,
+    /// `MAX_CONNECTIONS`: open connections for the whole instance, default 1024.
+    pub max_connections: usize,
+    /// `MAX_CONNECTIONS_PER_IP`: open connections per client address (IPv6: per /64), default
+    /// 64. Connections from `TRUSTED_PROXIES` count against `MAX_CONNECTIONS` only.
+    pub max_connections_per_ip: usize,
+}
+
+/// Limits of `POST /media/upload`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UploadLimits {
+    /// `UPLOAD_SLOTS`: uploads streaming at once on this instance (each holds one part in
+    /// memory), default 4.
+    pub slots: usize,
+    /// `UPLOAD_SLOTS_PER_USER`: of those, how many one Fanvue user may hold, default 1.
+    pub slots_per_user: usize,
+    /// `UPLOAD_IDLE_TIMEOUT_SECS`: an upload whose body sends nothing for this long is aborted
+    /// and its slot freed, default 60.
+    pub idle_timeout: Duration,
 }
 
 /// How the listener gets TLS.
@@ -300,6 +338,24 @@ impl Reader<'_> {
             self.problem(var, format!("is not set; {fix}"));
             String::new()
         })
+    }
+
+    /// A whole number of at least 1.
+    fn at_least_one(&mut self, var: &'static str, default: u64, unit: &str) -> u64 {
+        let value: u64 = self.parsed(var, default, &format!("a whole number of {unit}"));
+        if value == 0 {
+            self.problem(var, format!("must be at least 1 (unset it for the default, {default})"));
+            return default;
+        }
+        value
+    }
+
+    fn secs(&mut self, var: &'static str, default: u64) -> Duration {
+        Duration::from_secs(self.at_least_one(var, default, "seconds"))
+    }
+
+    fn count(&mut self, var: &'static str, default: usize, unit: &str) -> usize {
+        usize::try_from(self.at_least_one(var, default as u64, unit)).unwrap_or(default)
     }
 
     fn parsed<T: std::str::FromStr>(&mut self, var: &'static str, default: T, expected: &str) -> T {
@@ -574,6 +630,12 @@ impl Config {
         };
         let fanvue_budget_per_minute: u32 =
             r.parsed("FANVUE_BUDGET_PER_MINUTE", 190, "a whole number (Fanvue allows 200; 0 turns the budget off)");
+        let limits = connection_limits(&mut r);
+        let uploads = UploadLimits {
+            slots: r.count("UPLOAD_SLOTS", 4, "uploads"),
+            slots_per_user: r.count("UPLOAD_SLOTS_PER_USER", 1, "uploads"),
+            idle_timeout: r.secs("UPLOAD_IDLE_TIMEOUT_SECS", 60),
+        };
         let issuer_origin = origin(&issuer);
         let webhooks = webhook_config(&mut r, &secret, previous_secret.as_deref(), sandbox.is_some(), &store);
         let operators = operators(&mut r);
@@ -614,12 +676,13 @@ impl Config {
                 store,
                 ttl: Duration::from_secs(ttl_hours.saturating_mul(3600)),
             },
-            server: ServerConfig { bind, port, tls },
+            server: ServerConfig { bind, port, tls, limits },
             sandbox,
             metrics_token: metrics_token.map(SecretString::from),
             rate_limit_per_minute,
             trusted_proxies,
             fanvue_budget_per_minute,
+            uploads,
             webhooks,
             operators,
             embed,
@@ -666,6 +729,32 @@ fn redirect_uri(r: &mut Reader<'_>, raw: &str, base_url: &Url) -> Url {
         r.problem(VAR, format!("`{raw}` needs a path of its own, such as /api/oauth/callback"));
     }
     url
+}
+
+impl Default for ConnectionLimits {
+    fn default() -> Self {
+        ConnectionLimits {
+            idle_timeout: Duration::from_secs(60),
+            keepalive_interval: Duration::from_secs(30),
+            keepalive_timeout: Duration::from_secs(20),
+            max_streams: 100,
+            max_connections: 1024,
+            max_connections_per_ip: 64,
+        }
+    }
+}
+
+fn connection_limits(r: &mut Reader<'_>) -> ConnectionLimits {
+    let d = ConnectionLimits::default();
+    let max_streams = usize::try_from(d.max_streams).unwrap_or(usize::MAX);
+    ConnectionLimits {
+        idle_timeout: r.secs("HTTP_IDLE_TIMEOUT_SECS", d.idle_timeout.as_secs()),
+        keepalive_interval: r.secs("HTTP2_KEEPALIVE_INTERVAL_SECS", d.keepalive_interval.as_secs()),
+        keepalive_timeout: r.secs("HTTP2_KEEPALIVE_TIMEOUT_SECS", d.keepalive_timeout.as_secs()),
+        max_streams: u32::try_from(r.count("HTTP2_MAX_CONCURRENT_STREAMS", max_streams, "streams")).unwrap_or(u32::MAX),
+        max_connections: r.count("MAX_CONNECTIONS", d.max_connections, "connections"),
+        max_connections_per_ip: r.count("MAX_CONNECTIONS_PER_IP", d.max_connections_per_ip, "connections"),
+    }
 }
 
 fn tls_setting(r: &mut Reader<'_>, base_url: &Url) -> TlsSetting {
@@ -1121,6 +1210,37 @@ mod tests {
         let mut vars = GOOD.to_vec();
         vars.push(("SESSION_SECRET_PREVIOUS", "the-old-secret-the-old-secret-123"));
         assert!(load(Mode::Fanvue, &vars).ok().and_then(|c| c.session.previous_secret).is_some());
+    }
+
+    #[test]
+    fn connection_and_upload_limits_have_defaults_and_refuse_zero() {
+        let config = load(Mode::Fanvue, &GOOD).ok();
+        let limits = config.as_ref().map(|c| c.server.limits.clone());
+        assert_eq!(
+            limits,
+            Some(ConnectionLimits {
+                idle_timeout: Duration::from_secs(60),
+                keepalive_interval: Duration::from_secs(30),
+                keepalive_timeout: Duration::from_secs(20),
+                max_streams: 100,
+                max_connections: 1024,
+                max_connections_per_ip: 64,
+            })
+        );
+        assert_eq!(
+            config.map(|c| c.uploads),
+            Some(UploadLimits { slots: 4, slots_per_user: 1, idle_timeout: Duration::from_secs(60) })
+        );
+        let mut vars = GOOD.to_vec();
+        vars.extend([
+            ("HTTP_IDLE_TIMEOUT_SECS", "0"),
+            ("MAX_CONNECTIONS_PER_IP", "many"),
+            ("UPLOAD_SLOTS_PER_USER", "0"),
+        ]);
+        let found = problems(load(Mode::Fanvue, &vars));
+        let vars: Vec<_> = found.iter().map(|p| p.var).collect();
+        assert_eq!(vars, ["HTTP_IDLE_TIMEOUT_SECS", "MAX_CONNECTIONS_PER_IP", "UPLOAD_SLOTS_PER_USER"]);
+        assert!(found[0].message.contains("at least 1"), "{}", found[0].message);
     }
 
     #[test]

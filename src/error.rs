@@ -69,6 +69,9 @@ pub enum AppError {
     /// The embedded (iframe) sign-in failed.
     #[error("embedded sign-in: {0}")]
     Embedded(#[from] crate::embedded::EmbedError),
+    /// A media upload was refused (form too large, a slot already held, a stalled body).
+    #[error("upload: {0}")]
+    Upload(#[from] crate::pages::media::UploadError),
     /// A bug or an impossible state; details are logged, never shown.
     #[error("internal error: {0}")]
     Internal(String),
@@ -191,6 +194,7 @@ impl AppError {
             ),
             AppError::NotConfigured(how) => (StatusCode::SERVICE_UNAVAILABLE, "not_configured", (*how).to_owned()),
             AppError::Embedded(err) => err.classify(),
+            AppError::Upload(err) => err.classify(),
             AppError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal_error", "Something went wrong on our side.".into()),
         }
     }
@@ -279,6 +283,7 @@ mod tests {
             AppError::NotConfigured("set X"),
             AppError::Embedded(crate::embedded::EmbedError::ConsentRequired),
             AppError::Embedded(crate::embedded::EmbedError::InvalidSessionToken),
+            AppError::Upload(crate::pages::media::UploadError::Stalled(60)),
             AppError::Internal("bug".into()),
         ];
         for err in all {

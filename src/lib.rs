@@ -13,7 +13,8 @@
 //!            domain: oauth (login, refresh) · upstream (one call path) · fanvue (client,
 //!                    endpoint table) · scopes · crypto
 //!                          ▼
-//!            infrastructure: config · session (sealed store) · tls · sandbox (--sandbox)
+//!            infrastructure: config · session (sealed store) · server (listener) · tls · limits
+//!                            · sandbox (--sandbox)
 //! error.rs: domain errors ──From──► AppError ──► middleware::render_errors ──► HTML or JSON
 //! ```
 //!
@@ -41,6 +42,7 @@ pub mod proxy;
 pub mod redis;
 #[cfg(feature = "sandbox")]
 pub mod sandbox;
+pub mod server;
 pub mod session;
 pub mod state;
 pub mod tls;
@@ -54,7 +56,9 @@ use std::time::Duration;
 use axum::Router;
 use axum::http::StatusCode;
 use axum::routing::get;
+#[cfg(feature = "sandbox")]
 use axum_server::Handle;
+use tokio_util::sync::CancellationToken;
 
 use config::{Config, ConfigError, Mode};
 use state::AppState;
@@ -151,7 +155,7 @@ async fn serve(mode: Mode) -> Result<(), StartError> {
         Some(material) => Some(tls::rustls_config(material).await?),
         None => None,
     };
-    let app_handle = Handle::<SocketAddr>::new();
+    let shutdown = CancellationToken::new();
 
     #[cfg(feature = "sandbox")]
     if let Some(sandbox) = config.sandbox.clone() {
@@ -166,6 +170,9 @@ async fn serve(mode: Mode) -> Result<(), StartError> {
     let addr = SocketAddr::new(config.server.bind, config.server.port);
     let listener = std::net::TcpListener::bind(addr).map_err(|e| StartError::Bind { addr, reason: e.to_string() })?;
     let local = listener.local_addr().map_err(|e| StartError::Bind { addr, reason: e.to_string() })?;
+    if config.server.tls == config::TlsSetting::TerminatedByProxy && config.metrics_token.is_none() {
+        tracing::warn!("TLS_TERMINATED_BY_PROXY is set and METRICS_TOKEN is not: /metrics answers nobody until it is");
+    }
     if config.session.secret_is_ephemeral {
         tracing::warn!("SESSION_SECRET is not set: using a random one, so sessions end when the server restarts");
     }
@@ -177,13 +184,18 @@ async fn serve(mode: Mode) -> Result<(), StartError> {
         "serving {scheme}; open {} in your browser",
         config.base_url.as_str().trim_end_matches('/')
     );
+    let options = server::ServeOptions {
+        limits: config.server.limits.clone(),
+        trusted_proxies: config.trusted_proxies.clone(),
+        grace: SHUTDOWN_GRACE,
+    };
     let state = AppState::new(config).await?;
     state.start_webhook_worker(state.app_event_handler());
     let app = build_app(state);
     // Only the app is told to stop: the sandbox keeps answering its in-flight requests and
     // ends with the process.
-    tokio::spawn(shutdown_on_signal(app_handle.clone()));
-    tls::serve(listener, tls_config, app, app_handle)
+    tokio::spawn(shutdown_on_signal(shutdown.clone()));
+    server::serve(listener, tls_config, app, options, shutdown)
         .await
         .map_err(|e| StartError::Other(format!("server error: {e}")))?;
     tracing::info!("shut down cleanly");
@@ -224,7 +236,7 @@ async fn start_sandbox(
     Ok(())
 }
 
-async fn shutdown_on_signal(handle: Handle<SocketAddr>) {
+async fn shutdown_on_signal(shutdown: CancellationToken) {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
     };
@@ -244,5 +256,5 @@ async fn shutdown_on_signal(handle: Handle<SocketAddr>) {
         () = terminate => {},
     }
     tracing::info!("shutdown signal received; finishing in-flight requests");
-    handle.graceful_shutdown(Some(SHUTDOWN_GRACE));
+    shutdown.cancel();
 }

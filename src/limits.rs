@@ -10,11 +10,17 @@
 //!
 //! The client IP is the TCP peer, or, when the peer is one of `TRUSTED_PROXIES`, the last
 //! `X-Forwarded-For` entry that is not itself a trusted proxy. `X-Forwarded-For` from anyone
-//! else is ignored: it is just a header a client can type.
+//! else is ignored: it is just a header a client can type. Every per-client count keys on
+//! [`ip_key`]: an IPv6 client counts as its /64, since one host gets a whole /64 to pick
+//! addresses from.
+//!
+//! [`ConnectionGate`] caps open connections (`MAX_CONNECTIONS`, `MAX_CONNECTIONS_PER_IP`) for
+//! the listener; it sees only the TCP peer, so connections from a trusted proxy count against
+//! the instance's total only.
 
 use std::collections::HashMap;
-use std::net::{IpAddr, SocketAddr};
-use std::sync::Mutex;
+use std::net::{IpAddr, Ipv6Addr, SocketAddr};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::extract::{ConnectInfo, Request, State};
@@ -60,6 +66,103 @@ impl<K: std::hash::Hash + Eq> RateLimiter<K> {
     }
 }
 
+/// The key a client's counts are kept under: an IPv4 address as it is, an IPv6 address as its
+/// /64 (an IPv4-mapped one as its IPv4 address).
+pub fn ip_key(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(_) => ip,
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => {
+                let s = v6.segments();
+                IpAddr::V6(Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0))
+            }
+        },
+    }
+}
+
+/// Open connections: at most `total` for the instance and `per_ip` per client key
+/// ([`ip_key`]); a trusted proxy's connections count against the total only (its clients are
+/// behind one address). Admission is a [`ConnectionPermit`]; dropping it closes the count.
+#[derive(Debug)]
+pub struct ConnectionGate {
+    total: usize,
+    per_ip: usize,
+    trusted: Vec<IpAddr>,
+    open: Mutex<OpenConnections>,
+}
+
+#[derive(Debug, Default)]
+struct OpenConnections {
+    total: usize,
+    per_key: HashMap<IpAddr, usize>,
+}
+
+/// Which connection cap refused a connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConnectionRefusal {
+    /// `MAX_CONNECTIONS`.
+    Total,
+    /// `MAX_CONNECTIONS_PER_IP`.
+    PerIp,
+}
+
+/// One admitted connection, counted until dropped.
+#[derive(Debug)]
+pub struct ConnectionPermit {
+    gate: Arc<ConnectionGate>,
+    key: Option<IpAddr>,
+}
+
+impl ConnectionGate {
+    /// A gate with these caps (each at least 1).
+    pub fn new(total: usize, per_ip: usize, trusted: Vec<IpAddr>) -> Self {
+        ConnectionGate { total: total.max(1), per_ip: per_ip.max(1), trusted, open: Mutex::default() }
+    }
+
+    /// Admits a connection from `peer`, or says which cap it would break.
+    pub fn admit(self: &Arc<Self>, peer: IpAddr) -> Result<ConnectionPermit, ConnectionRefusal> {
+        let key = (!self.trusted.contains(&peer)).then(|| ip_key(peer));
+        let mut open = self.open.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if open.total >= self.total {
+            crate::metrics::metrics().connection_refused(false);
+            return Err(ConnectionRefusal::Total);
+        }
+        if let Some(key) = key {
+            let count = open.per_key.entry(key).or_insert(0);
+            if *count >= self.per_ip {
+                crate::metrics::metrics().connection_refused(true);
+                return Err(ConnectionRefusal::PerIp);
+            }
+            *count += 1;
+        }
+        open.total += 1;
+        crate::metrics::metrics().connection(true);
+        Ok(ConnectionPermit { gate: self.clone(), key })
+    }
+
+    /// Connections open now.
+    pub fn open(&self) -> usize {
+        self.open.lock().unwrap_or_else(std::sync::PoisonError::into_inner).total
+    }
+}
+
+impl Drop for ConnectionPermit {
+    fn drop(&mut self) {
+        crate::metrics::metrics().connection(false);
+        let mut open = self.gate.open.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        open.total = open.total.saturating_sub(1);
+        if let Some(key) = self.key
+            && let Some(count) = open.per_key.get_mut(&key)
+        {
+            *count = count.saturating_sub(1);
+            if *count == 0 {
+                open.per_key.remove(&key);
+            }
+        }
+    }
+}
+
 /// The client's address, believing `X-Forwarded-For` only from a trusted proxy.
 pub fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &[IpAddr]) -> IpAddr {
     if !trusted.contains(&peer) {
@@ -90,7 +193,7 @@ pub async fn limit(State(state): State<AppState>, request: Request, next: Next) 
         return next.run(request).await; // in-process tests have no peer
     };
     let ip = client_ip(peer, request.headers(), &state.config.trusted_proxies);
-    match state.rate_limiter.check(ip, limit, Instant::now()) {
+    match state.rate_limiter.check(ip_key(ip), limit, Instant::now()) {
         Ok(()) => next.run(request).await,
         Err(wait) => {
             tracing::info!(%ip, "rate limit reached");
@@ -139,6 +242,44 @@ mod tests {
         assert_eq!(wait, Some(50));
         assert!(limiter.check([198, 51, 100, 1].into(), 2, t0).is_ok(), "per IP");
         assert!(limiter.check(ip, 2, t0 + WINDOW).is_ok(), "a new window");
+    }
+
+    #[test]
+    fn ipv6_clients_are_keyed_on_their_64_and_ipv4_on_the_address() {
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap_or(IpAddr::from([0, 0, 0, 0]));
+        assert_eq!(ip_key(ip("2001:db8:1:2:aaaa:bbbb:cccc:dddd")), ip("2001:db8:1:2::"));
+        assert_eq!(ip_key(ip("2001:db8:1:2::1")), ip_key(ip("2001:db8:1:2:ffff::9")), "one /64, one key");
+        assert_ne!(ip_key(ip("2001:db8:1:2::1")), ip_key(ip("2001:db8:1:3::1")), "the next /64 is someone else");
+        assert_eq!(ip_key(ip("203.0.113.7")), ip("203.0.113.7"));
+        assert_eq!(ip_key(ip("::ffff:203.0.113.7")), ip("203.0.113.7"), "IPv4-mapped: the IPv4 address");
+        assert_ne!(ip_key(ip("203.0.113.7")), ip_key(ip("203.0.113.8")));
+
+        // The rate limit counts the whole /64 as one client.
+        let limiter = RateLimiter::default();
+        let t0 = Instant::now();
+        assert!(limiter.check(ip_key(ip("2001:db8::1")), 1, t0).is_ok());
+        assert!(limiter.check(ip_key(ip("2001:db8::2")), 1, t0).is_err(), "another address in the /64");
+        assert!(limiter.check(ip_key(ip("2001:db8:0:1::1")), 1, t0).is_ok(), "another /64");
+    }
+
+    #[test]
+    fn connections_are_capped_in_total_and_per_client() {
+        let proxy: IpAddr = [10, 0, 0, 2].into();
+        let gate = Arc::new(ConnectionGate::new(4, 2, vec![proxy]));
+        let a1: IpAddr = "2001:db8::1".parse().unwrap_or(proxy);
+        let a2: IpAddr = "2001:db8::2".parse().unwrap_or(proxy);
+        let first = gate.admit(a1);
+        let second = gate.admit(a2);
+        assert!(first.is_ok() && second.is_ok());
+        assert_eq!(gate.admit(a1).err(), Some(ConnectionRefusal::PerIp), "the /64 holds two already");
+        let other = gate.admit([198, 51, 100, 1].into());
+        assert!(other.is_ok(), "another client is unaffected");
+        let via_proxy = gate.admit(proxy);
+        assert!(via_proxy.is_ok(), "a trusted proxy is not capped per IP");
+        assert_eq!(gate.admit([198, 51, 100, 2].into()).err(), Some(ConnectionRefusal::Total));
+        drop(first);
+        assert_eq!(gate.open(), 3);
+        assert!(gate.admit(a1).is_ok(), "a closed connection frees its place");
     }
 
     #[test]

@@ -3,9 +3,13 @@
 //! and rate-limit answers. Counted in process (one registry per process, as Prometheus
 //! exporters do) and rendered in Prometheus' text format at `GET /metrics`.
 //!
-//! `/metrics` is not public: with `METRICS_TOKEN` set it needs `Authorization: Bearer
-//! <token>`; without it, it answers only clients on the loopback interface (a scraper on
-//! the same host, or a sidecar).
+//! `/metrics` is not public ([`authorized`]): with `METRICS_TOKEN` set it needs
+//! `Authorization: Bearer <token>`; without it, it answers only a client on this host, the
+//! client address being the one the rate limits use (`X-Forwarded-For` believed from
+//! `TRUSTED_PROXIES` only). Behind `TLS_TERMINATED_BY_PROXY` the token is required: there
+//! every client arrives from the proxy, often over loopback, and a forgotten
+//! `TRUSTED_PROXIES` would make the metrics public. `/readyz` tells the public ready or not;
+//! why not goes to the log, and to a caller allowed to read metrics.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write;
@@ -19,6 +23,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
+use crate::config::TlsSetting;
 use crate::state::AppState;
 
 /// Upper bounds (seconds) of the latency histogram's buckets.
@@ -51,6 +56,10 @@ pub struct Metrics {
     webhooks: Mutex<BTreeMap<&'static str, u64>>,
     store_loads: AtomicU64,
     store_saves: AtomicU64,
+    connections_open: AtomicU64,
+    connections_refused_total: AtomicU64,
+    connections_refused_per_ip: AtomicU64,
+    connections_idle_closed: AtomicU64,
 }
 
 /// The process-wide registry.
@@ -107,6 +116,27 @@ impl Metrics {
     pub fn session_store(&self, save: bool) {
         let counter = if save { &self.store_saves } else { &self.store_loads };
         counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A connection was admitted (`true`) or closed (`false`).
+    pub fn connection(&self, opened: bool) {
+        if opened {
+            self.connections_open.fetch_add(1, Ordering::Relaxed);
+        } else {
+            // Never below zero, even if a close were counted twice.
+            let _ = self.connections_open.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1));
+        }
+    }
+
+    /// A connection refused at once: over `MAX_CONNECTIONS_PER_IP` (`per_ip`) or `MAX_CONNECTIONS`.
+    pub fn connection_refused(&self, per_ip: bool) {
+        let counter = if per_ip { &self.connections_refused_per_ip } else { &self.connections_refused_total };
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A connection closed after `HTTP_IDLE_TIMEOUT_SECS` without a request in progress.
+    pub fn connection_idle_closed(&self) {
+        self.connections_idle_closed.fetch_add(1, Ordering::Relaxed);
     }
 
     /// A session signed in.
@@ -174,7 +204,30 @@ impl Metrics {
                 label(endpoint)
             );
         }
+        let _ = writeln!(
+            out,
+            "# HELP http_connections_open Connections open now (TLS handshakes included).\n# TYPE http_connections_open gauge\nhttp_connections_open {}",
+            self.connections_open.load(Ordering::Relaxed)
+        );
+        let _ = writeln!(
+            out,
+            "# HELP http_connections_refused_total Connections closed at once because a cap was reached, by cap.\n# TYPE http_connections_refused_total counter"
+        );
+        for (limit, counter) in
+            [("total", &self.connections_refused_total), ("per_ip", &self.connections_refused_per_ip)]
+        {
+            let _ = writeln!(
+                out,
+                "http_connections_refused_total{{limit=\"{limit}\"}} {}",
+                counter.load(Ordering::Relaxed)
+            );
+        }
         for (name, help, value) in [
+            (
+                "http_connections_idle_closed_total",
+                "Connections closed after HTTP_IDLE_TIMEOUT_SECS without a request in progress.",
+                &self.connections_idle_closed,
+            ),
             ("fanvue_token_refreshes_total", "Access-token refreshes that succeeded.", &self.refreshes),
             ("fanvue_token_refresh_failures_total", "Access-token refreshes that failed.", &self.refresh_failures),
             ("fanvue_sessions_created_total", "Sessions signed in.", &self.sessions_created),
@@ -198,10 +251,11 @@ pub async fn record(request: Request, next: Next) -> Response {
     response
 }
 
-/// `GET /metrics`.
-pub async fn endpoint(State(state): State<AppState>, headers: HeaderMap, request: Request) -> Response {
-    let peer = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0);
-    let allowed = match &state.config.metrics_token {
+/// Whether a request may read metrics (and readiness details): the bearer of
+/// `METRICS_TOKEN` when one is set; otherwise a client on this host, unless TLS is terminated
+/// by a proxy (then the token is required).
+pub fn authorized(state: &AppState, headers: &HeaderMap, peer: Option<SocketAddr>) -> bool {
+    match &state.config.metrics_token {
         Some(token) => headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
@@ -212,30 +266,53 @@ pub async fn endpoint(State(state): State<AppState>, headers: HeaderMap, request
                     secrecy::ExposeSecret::expose_secret(token).as_bytes(),
                 )
             }),
-        None => peer.is_some_and(|p| p.ip().is_loopback()),
-    };
-    if !allowed {
-        return (StatusCode::FORBIDDEN, "metrics need METRICS_TOKEN (Authorization: Bearer) or a loopback client")
-            .into_response();
+        None if state.config.server.tls == TlsSetting::TerminatedByProxy => false,
+        None => peer.is_some_and(|peer| {
+            crate::limits::client_ip(peer.ip(), headers, &state.config.trusted_proxies).is_loopback()
+        }),
+    }
+}
+
+fn peer(request: &Request) -> Option<SocketAddr> {
+    request.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0)
+}
+
+/// `GET /metrics`.
+pub async fn endpoint(State(state): State<AppState>, request: Request) -> Response {
+    if !authorized(&state, request.headers(), peer(&request)) {
+        let why = if state.config.server.tls == TlsSetting::TerminatedByProxy {
+            "metrics need METRICS_TOKEN (Authorization: Bearer) when TLS_TERMINATED_BY_PROXY is set"
+        } else {
+            "metrics need METRICS_TOKEN (Authorization: Bearer) or a client on this host"
+        };
+        // For a scraper's log: the reason as plain text, not the HTML error page.
+        let mut response = (StatusCode::FORBIDDEN, why).into_response();
+        response.extensions_mut().insert(crate::middleware::Passthrough);
+        return response;
     }
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], metrics().render()).into_response()
 }
 
-/// `GET /readyz`: 200 when the session store answers, 503 (with the reason) when not.
-pub async fn ready(State(state): State<AppState>) -> Response {
+/// `GET /readyz`: 200 when the session store answers, 503 when not. Why not is logged, and
+/// shown only to a caller [`authorized`] to read metrics.
+pub async fn ready(State(state): State<AppState>, request: Request) -> Response {
     use tower_sessions::SessionStore;
     let probe = tower_sessions::session::Id(0);
-    match tokio::time::timeout(Duration::from_secs(3), state.session_store.load(&probe)).await {
-        Ok(Ok(_)) => axum::Json(serde_json::json!({"status": "ready", "sessionStore": "ok"})).into_response(),
-        Ok(Err(err)) => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            axum::Json(serde_json::json!({"status": "unavailable", "sessionStore": err.to_string()})),
-        )
-            .into_response(),
-        Err(_) => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            axum::Json(serde_json::json!({"status": "unavailable", "sessionStore": "timeout"})),
-        )
-            .into_response(),
+    let problem = match tokio::time::timeout(Duration::from_secs(3), state.session_store.load(&probe)).await {
+        Ok(Ok(_)) => None,
+        Ok(Err(err)) => Some(err.to_string()),
+        Err(_) => Some("no answer within 3 s".to_owned()),
+    };
+    if let Some(problem) = &problem {
+        tracing::warn!(session_store = %problem, "not ready: the session store does not answer");
     }
+    let (status, word) = match problem {
+        None => (StatusCode::OK, "ready"),
+        Some(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+    };
+    let mut body = serde_json::json!({ "status": word });
+    if authorized(&state, request.headers(), peer(&request)) {
+        body["sessionStore"] = serde_json::Value::String(problem.unwrap_or_else(|| "ok".to_owned()));
+    }
+    (status, axum::Json(body)).into_response()
 }

@@ -4,8 +4,9 @@
 //! seeing a token. The path is checked ([`ApiPath`]: it cannot leave `API_BASE_URL`), the
 //! request goes through [`upstream::call`] (endpoint table, scope check before any upstream
 //! call, fresh token, one retry after 401 for reads), and Fanvue's status, body and
-//! `Retry-After`/`X-RateLimit-*` headers are passed back as they are. State-changing methods
-//! are refused cross-site by the middleware before they get here.
+//! `Retry-After`/`X-RateLimit-*` headers are passed back as they are; the Content-Type is the
+//! proxy's own ([`answer_type`]). State-changing methods are refused cross-site by the
+//! middleware before they get here.
 //!
 //! One part of the API is not served: Fanvue's webhook subscriptions (`/webhooks/…`). Creating
 //! one answers with its signing secret, which must never reach a browser (whoever holds it can
@@ -52,16 +53,9 @@ async fn forward(
     let answer = upstream::call(&state, &session, request).await?;
     let mut response = Body::from(answer.body).into_response();
     *response.status_mut() = answer.status;
+    let content_type = answer_type(answer.headers.get(header::CONTENT_TYPE));
     response.headers_mut().extend(answer.headers);
-    // Served from this app's origin: anything but JSON goes out as inert text, never HTML.
-    let is_json = response
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|ct| ct.starts_with("application/json") || ct.starts_with("application/problem+json"));
-    if !is_json {
-        response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
-    }
+    response.headers_mut().insert(header::CONTENT_TYPE, content_type);
     response.extensions_mut().insert(Passthrough);
     Ok(response)
 }
@@ -69,6 +63,22 @@ async fn forward(
 /// Fanvue's webhook subscriptions API: its answers carry signing secrets (see the module docs).
 fn is_operator_only(path: &ApiPath) -> bool {
     path.segments().next().is_some_and(|first| first.eq_ignore_ascii_case("webhooks"))
+}
+
+/// The Content-Type of a relayed answer, always the proxy's own: it is served from this app's
+/// origin, so Fanvue's header is never passed on as it came (`application/json, text/html`
+/// would render as HTML). A JSON type (`application/json` or `application/problem+json`, any
+/// case, any parameters) becomes exactly that type; anything else, or none, is inert text.
+fn answer_type(upstream: Option<&HeaderValue>) -> HeaderValue {
+    let essence = upstream
+        .and_then(|v| v.to_str().ok())
+        .and_then(|ct| ct.split(';').next())
+        .map(|t| t.trim().to_ascii_lowercase());
+    match essence.as_deref() {
+        Some("application/json") => HeaderValue::from_static("application/json"),
+        Some("application/problem+json") => HeaderValue::from_static("application/problem+json"),
+        _ => HeaderValue::from_static("text/plain; charset=utf-8"),
+    }
 }
 
 /// The body to forward: only for POST/PUT/PATCH, only JSON, and only if it parses.

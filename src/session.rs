@@ -409,9 +409,7 @@ fn without_password(url: &str) -> String {
 }
 
 async fn open_sqlite(path: &Path) -> Result<SqliteStore, String> {
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        tokio::fs::create_dir_all(dir).await.map_err(|e| format!("cannot create folder {}: {e}", dir.display()))?;
-    }
+    prepare_private_database(path)?;
     let options = SqliteConnectOptions::new()
         .filename(path)
         .create_if_missing(true)
@@ -426,6 +424,39 @@ async fn open_sqlite(path: &Path) -> Result<SqliteStore, String> {
     let store = SqliteStore::new(pool);
     store.migrate().await.map_err(|e| e.to_string())?;
     Ok(store)
+}
+
+/// Makes a SQLite database file readable by its owner only, before SQLite opens it: creates
+/// its folder (0700 when new) and the file itself (0600, left as it is when it exists). SQLite
+/// gives the `-wal` and `-shm` files it creates the database file's permissions, so they are
+/// 0600 too. The files of an older install are tightened to 0600 (best effort: a warning when
+/// they belong to someone else). The sessions' and the webhook events' stores both use it.
+pub fn prepare_private_database(path: &Path) -> Result<(), String> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        let mut folder = std::fs::DirBuilder::new();
+        folder.recursive(true);
+        #[cfg(unix)]
+        std::os::unix::fs::DirBuilderExt::mode(&mut folder, 0o700);
+        folder.create(dir).map_err(|e| format!("cannot create folder {}: {e}", dir.display()))?;
+    }
+    let mut file = std::fs::OpenOptions::new();
+    // No truncation: an existing database is kept.
+    file.write(true).create(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut file, 0o600);
+    file.open(path).map_err(|e| format!("cannot create {}: {e}", path.display()))?;
+    #[cfg(unix)]
+    for suffix in ["", "-wal", "-shm"] {
+        use std::os::unix::fs::PermissionsExt;
+        let mut name = path.as_os_str().to_owned();
+        name.push(suffix);
+        match std::fs::set_permissions(&name, std::fs::Permissions::from_mode(0o600)) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => tracing::warn!(file = %Path::new(&name).display(), error = %e, "cannot make the file owner-only"),
+        }
+    }
+    Ok(())
 }
 
 fn spawn_expired_deletion(store: SqliteStore) {

@@ -34,8 +34,8 @@ pub struct Shared {
     pub fanvue: FanvueClient,
     /// The sealed store behind the session layer.
     pub session_store: SealedStore<AnyStore>,
-    /// Uploads streaming at once: each holds one part in memory.
-    pub upload_slots: Arc<tokio::sync::Semaphore>,
+    /// Uploads streaming at once, per instance and per user: each holds one part in memory.
+    pub upload_slots: Arc<UploadSlots>,
     /// Per-client-IP request counts (`RATE_LIMIT_PER_MINUTE`).
     pub rate_limiter: Arc<crate::limits::RateLimiter>,
     /// Per-Fanvue-user call counts when sessions are not in Redis (`FANVUE_BUDGET_PER_MINUTE`).
@@ -49,9 +49,6 @@ pub struct Shared {
     /// How an embedded app's injected session token becomes tokens.
     pub embed_exchange: Arc<dyn crate::embedded::exchange::SessionTokenExchange>,
 }
-
-/// Uploads that may stream at the same time (each holds at most one part in memory).
-pub const CONCURRENT_UPLOADS: usize = 4;
 
 impl AppState {
     /// Builds the state from configuration: opens the session store, and one HTTP client
@@ -67,7 +64,7 @@ impl AppState {
         let embedded_tokens = SessionTokens::new(oauth.clone(), embedded_vault, config.session.ttl);
         let embed_exchange = embed_exchange(&config, &oauth);
         let tokens = SessionTokens::new(oauth, vault, config.session.ttl);
-        let upload_slots = Arc::new(tokio::sync::Semaphore::new(CONCURRENT_UPLOADS));
+        let upload_slots = Arc::new(UploadSlots::new(config.uploads.slots, config.uploads.slots_per_user));
         let webhooks = crate::webhooks::Webhooks::open(config.webhooks.clone())
             .await
             .map_err(|e| crate::StartError::Other(format!("{e} (WEBHOOK_STORE)")))?;
@@ -105,6 +102,72 @@ impl AppState {
     }
 }
 
+/// Upload slots: `UPLOAD_SLOTS` per instance (each upload holds one part in memory), of which
+/// one user may hold `UPLOAD_SLOTS_PER_USER`, so one creator cannot keep every other one out.
+#[derive(Debug)]
+pub struct UploadSlots {
+    instance: Arc<tokio::sync::Semaphore>,
+    per_user: std::sync::Mutex<std::collections::HashMap<String, usize>>,
+    per_user_limit: usize,
+}
+
+/// Why no upload slot was given.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SlotRefusal {
+    /// The user already holds their share.
+    User,
+    /// Every slot of the instance is taken.
+    Instance,
+}
+
+/// One held upload slot; dropping it frees it (the upload ended, failed or was abandoned).
+#[derive(Debug)]
+pub struct UploadSlot {
+    slots: Arc<UploadSlots>,
+    user: String,
+    _permit: tokio::sync::OwnedSemaphorePermit,
+}
+
+impl UploadSlots {
+    /// `total` slots for the instance, `per_user` of them for one user (both at least 1).
+    pub fn new(total: usize, per_user: usize) -> Self {
+        UploadSlots {
+            instance: Arc::new(tokio::sync::Semaphore::new(total.max(1))),
+            per_user: std::sync::Mutex::default(),
+            per_user_limit: per_user.max(1),
+        }
+    }
+
+    /// Takes a slot for `user` (any stable key for the Fanvue user), without waiting.
+    pub fn try_acquire(self: &Arc<Self>, user: &str) -> Result<UploadSlot, SlotRefusal> {
+        let mut per_user = self.per_user.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let held = per_user.get(user).copied().unwrap_or(0);
+        if held >= self.per_user_limit {
+            return Err(SlotRefusal::User);
+        }
+        let permit = self.instance.clone().try_acquire_owned().map_err(|_| SlotRefusal::Instance)?;
+        per_user.insert(user.to_owned(), held + 1);
+        Ok(UploadSlot { slots: self.clone(), user: user.to_owned(), _permit: permit })
+    }
+
+    /// Slots held right now by `user`.
+    pub fn held_by(&self, user: &str) -> usize {
+        self.per_user.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get(user).copied().unwrap_or(0)
+    }
+}
+
+impl Drop for UploadSlot {
+    fn drop(&mut self) {
+        let mut per_user = self.slots.per_user.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(held) = per_user.get_mut(&self.user) {
+            *held = held.saturating_sub(1);
+            if *held == 0 {
+                per_user.remove(&self.user);
+            }
+        }
+    }
+}
+
 /// The embedded sign-in `EMBEDDED_EXCHANGE` asks for.
 fn embed_exchange(config: &Config, oauth: &OAuthClient) -> Arc<dyn crate::embedded::exchange::SessionTokenExchange> {
     use crate::config::EmbedExchange;
@@ -132,4 +195,23 @@ fn http_client(config: &Config) -> Result<reqwest::Client, crate::StartError> {
         builder = builder.tls_certs_merge(certs);
     }
     builder.build().map_err(|e| crate::StartError::Other(format!("building the HTTP client: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn upload_slots_are_shared_out_per_user_and_freed_on_drop() {
+        let slots = Arc::new(UploadSlots::new(2, 1));
+        let first = slots.try_acquire("user:a");
+        assert!(first.is_ok());
+        assert_eq!(slots.try_acquire("user:a").err(), Some(SlotRefusal::User), "one per user");
+        let second = slots.try_acquire("user:b");
+        assert!(second.is_ok());
+        assert_eq!(slots.try_acquire("user:c").err(), Some(SlotRefusal::Instance), "the instance is full");
+        drop(first);
+        assert_eq!(slots.held_by("user:a"), 0);
+        assert!(slots.try_acquire("user:a").is_ok(), "freed when dropped");
+    }
 }

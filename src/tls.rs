@@ -7,10 +7,11 @@
 //!    generated into those files (key readable by the owner only) and the log explains how to
 //!    get a browser-trusted one with mkcert.
 //!
-//! The listener ([`serve`]) runs on axum-server: each connection's TLS handshake runs in
-//! its own task with a timeout, so a stalled or garbage-sending client never blocks the
-//! accept loop. Plain HTTP sent to the TLS port gets a `400` that says to use https://
-//! ([`PlainHttpHint`]) instead of an unreadable TLS alert.
+//! [`accept`] is one connection's TLS handshake, run in the connection's own task by the
+//! app's listener ([`crate::server`]) with a timeout, so a stalled or garbage-sending client
+//! never blocks the accept loop. Plain HTTP sent to the TLS port gets a `400` that says to use
+//! https:// ([`PlainHttpHint`]) instead of an unreadable TLS alert. [`serve`] is the simpler
+//! axum-server listener the sandbox runs on.
 
 use std::io::Write;
 use std::net::{SocketAddr, TcpListener};
@@ -150,7 +151,24 @@ pub async fn rustls_config(material: &TlsMaterial) -> Result<RustlsConfig, TlsEr
 /// How long a client may take for the TLS handshake, and to send its first request.
 pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Serves `router` on `listener` (HTTPS when `tls` is given) until `handle` shuts it down.
+/// Accepts one TLS connection for the app's listener ([`crate::server`]) within
+/// [`HANDSHAKE_TIMEOUT`], plain HTTP answered as [`PlainHttpHint`] does.
+pub async fn accept(
+    mut stream: TcpStream,
+    acceptor: &tokio_rustls::TlsAcceptor,
+) -> std::io::Result<tokio_rustls::server::TlsStream<TcpStream>> {
+    let handshake = async {
+        refuse_plain_http(&mut stream).await?;
+        acceptor.accept(stream).await
+    };
+    tokio::time::timeout(HANDSHAKE_TIMEOUT, handshake)
+        .await
+        .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "no TLS handshake in time"))?
+}
+
+/// Serves `router` on `listener` with axum-server (HTTPS when `tls` is given) until `handle`
+/// shuts it down: the sandbox's listener, and test stand-ins. The app's own listener is
+/// [`crate::server::serve`], which adds connection caps and idle timeouts.
 pub async fn serve(
     listener: TcpListener,
     tls: Option<RustlsConfig>,
@@ -184,6 +202,17 @@ const TLS_HANDSHAKE_RECORD: u8 = 0x16;
 const PLAIN_HTTP_ANSWER: &[u8] = b"HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\n\
 Connection: close\r\nContent-Length: 56\r\n\r\nThis server speaks HTTPS only: use https:// in the URL.\n";
 
+/// `Err` (after answering a 400) when the connection does not start with a TLS handshake.
+async fn refuse_plain_http(stream: &mut TcpStream) -> std::io::Result<()> {
+    let mut first = [0u8; 1];
+    if stream.peek(&mut first).await? == 1 && first[0] != TLS_HANDSHAKE_RECORD {
+        let _ = stream.write_all(PLAIN_HTTP_ANSWER).await;
+        let _ = stream.shutdown().await;
+        return Err(std::io::Error::new(std::io::ErrorKind::InvalidData, "plain HTTP on the TLS port"));
+    }
+    Ok(())
+}
+
 impl<A, S> Accept<TcpStream, S> for PlainHttpHint<A>
 where
     A: Accept<TcpStream, S> + Clone + Send + Sync + 'static,
@@ -197,16 +226,9 @@ where
     fn accept(&self, mut stream: TcpStream, service: S) -> Self::Future {
         let inner = self.inner.clone();
         Box::pin(async move {
-            let mut first = [0u8; 1];
             // axum-server times the TLS handshake, not this peek: bound it here.
-            let peeked = tokio::time::timeout(HANDSHAKE_TIMEOUT, stream.peek(&mut first)).await;
-            match peeked {
-                Ok(Ok(1)) if first[0] != TLS_HANDSHAKE_RECORD => {
-                    let _ = stream.write_all(PLAIN_HTTP_ANSWER).await;
-                    let _ = stream.shutdown().await;
-                    Err(std::io::Error::new(std::io::ErrorKind::InvalidData, "plain HTTP on the TLS port"))
-                }
-                Ok(Ok(_)) => inner.accept(stream, service).await,
+            match tokio::time::timeout(HANDSHAKE_TIMEOUT, refuse_plain_http(&mut stream)).await {
+                Ok(Ok(())) => inner.accept(stream, service).await,
                 Ok(Err(err)) => Err(err),
                 Err(_) => Err(std::io::Error::new(std::io::ErrorKind::TimedOut, "no TLS handshake")),
             }

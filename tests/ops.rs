@@ -141,3 +141,74 @@ async fn the_per_user_fanvue_budget_is_kept_without_calling_fanvue() {
         .unwrap();
     assert_eq!(creator.status(), StatusCode::OK);
 }
+
+const TOKEN: &str = "a-long-metrics-token-123";
+
+/// Behind a TLS-terminating proxy every client arrives from the proxy (here over loopback):
+/// the loopback rule would make metrics public, so METRICS_TOKEN is required there, and
+/// /readyz tells the public only whether it is ready.
+#[tokio::test]
+async fn behind_a_tls_terminating_proxy_metrics_need_the_token() {
+    let proxied = [
+        ("TLS_TERMINATED_BY_PROXY", "true"),
+        ("BASE_URL", "https://app.example.com"),
+        ("TRUSTED_PROXIES", "127.0.0.1"),
+    ];
+    let app = TestApp::spawn(&proxied).await;
+    let c = app.cookieless();
+    let r = c.get(app.url("/metrics")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN, "the proxy's own loopback address is not enough");
+    assert!(r.text().await.unwrap().contains("TLS_TERMINATED_BY_PROXY"), "says why");
+    let r = c.get(app.url("/metrics")).header("x-forwarded-for", "203.0.113.9").send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN, "a client of the proxy");
+    let body: serde_json::Value = c.get(app.url("/readyz")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(body, serde_json::json!({"status": "ready"}), "no details for the public");
+    assert!(app.logs().contains("METRICS_TOKEN is not"), "the start-up log says so");
+
+    let mut with_token = proxied.to_vec();
+    with_token.push(("METRICS_TOKEN", TOKEN));
+    let app = TestApp::spawn(&with_token).await;
+    let c = app.cookieless();
+    assert_eq!(c.get(app.url("/metrics")).send().await.unwrap().status(), StatusCode::FORBIDDEN);
+    let r = c.get(app.url("/metrics")).bearer_auth(TOKEN).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let body: serde_json::Value =
+        c.get(app.url("/readyz")).bearer_auth(TOKEN).send().await.unwrap().json().await.unwrap();
+    assert_eq!(body["sessionStore"], "ok", "details for a caller allowed to read metrics");
+}
+
+/// Without a token, "a client on this host" is the client the rate limits see: a request
+/// relayed by a trusted proxy on this host counts as the forwarded client, not as loopback.
+#[tokio::test]
+async fn a_same_host_proxy_does_not_make_metrics_public() {
+    let app = TestApp::spawn(&[("TRUSTED_PROXIES", "127.0.0.1")]).await;
+    let c = app.cookieless();
+    let r = c.get(app.url("/metrics")).header("x-forwarded-for", "203.0.113.9").send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN, "a remote client relayed by the local proxy");
+    let body: serde_json::Value =
+        c.get(app.url("/readyz")).header("x-forwarded-for", "203.0.113.9").send().await.unwrap().json().await.unwrap();
+    assert_eq!(body, serde_json::json!({"status": "ready"}));
+    assert_eq!(c.get(app.url("/metrics")).send().await.unwrap().status(), StatusCode::OK, "a scraper on this host");
+}
+
+/// A failing store: the public learns only "unavailable"; the reason is in the log and shown
+/// to the holder of METRICS_TOKEN.
+#[tokio::test]
+async fn readyz_keeps_the_failure_reason_for_the_log_and_operators() {
+    let mut redis = Redis::start();
+    let store = redis.url();
+    let app = TestApp::spawn(&[("SESSION_STORE", store.as_str()), ("METRICS_TOKEN", TOKEN)]).await;
+    redis.stop();
+    let c = app.cookieless();
+    let r = c.get(app.url("/readyz")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(body, serde_json::json!({"status": "unavailable"}), "which store failed, and why, is not public");
+    let r = c.get(app.url("/readyz")).bearer_auth(TOKEN).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let body: serde_json::Value = r.json().await.unwrap();
+    let reason = body["sessionStore"].as_str().unwrap_or_default().to_owned();
+    assert!(!reason.is_empty() && reason != "ok", "{body}");
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    assert!(app.logs().contains("not ready: the session store does not answer"), "{}", app.logs());
+}

@@ -5,6 +5,8 @@
 
 mod common;
 
+use std::time::{Duration, Instant};
+
 use common::*;
 use reqwest::{Client, StatusCode};
 
@@ -607,4 +609,141 @@ async fn pages_reuse_the_profile_read_per_session_and_the_proxy_never_does() {
     home(&uncached, &client).await;
     home(&uncached, &client).await;
     assert_eq!(uncached.stat("apiCalls").await, before + 2);
+}
+
+/// A multipart body sent as it is generated (the test never holds it): `prefix`, then `size`
+/// bytes of filler, then `suffix`.
+fn streamed_form(prefix: String, size: usize, suffix: String) -> reqwest::Body {
+    static FILL: [u8; 64 * 1024] = [b'a'; 64 * 1024];
+    let chunks = size / FILL.len();
+    let stream = futures_util::stream::iter(
+        std::iter::once(bytes::Bytes::from(prefix))
+            .chain((0..chunks).map(|_| bytes::Bytes::from_static(&FILL)))
+            .chain(std::iter::once(bytes::Bytes::from(suffix)))
+            .map(Ok::<_, std::io::Error>),
+    );
+    reqwest::Body::wrap_stream(stream)
+}
+
+const BOUNDARY: &str = "hardening-boundary-7f3a";
+const FILE_PART: &str = "\r\n--hardening-boundary-7f3a\r\nContent-Disposition: form-data; name=\"file\"; \
+    filename=\"a.png\"\r\nContent-Type: image/png\r\n\r\nxyz\r\n--hardening-boundary-7f3a--\r\n";
+
+async fn post_form(app: &TestApp, c: &Client, body: reqwest::Body) -> reqwest::Response {
+    c.post(app.url("/media/upload"))
+        .header("origin", app.origin())
+        .header("content-type", format!("multipart/form-data; boundary={BOUNDARY}"))
+        .body(body)
+        .send()
+        .await
+        .unwrap()
+}
+
+/// Only the file streams: a 200 MB `name` field (or a part header that never ends) is
+/// refused after a few KiB, and the server's peak memory stays where it was.
+#[tokio::test]
+async fn a_huge_form_field_or_part_header_does_not_grow_memory() {
+    let (app, browser) = signed_in(MEDIA_SCOPES).await;
+    // Warm-up: a normal small upload sets the baseline (buffers, TLS, the allocator's reserve).
+    let r = upload(&app, &browser, "Warm-up", noise(64 * 1024), "image/png").await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let before = app.peak_rss_kib();
+
+    let name_head = format!("--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"name\"\r\n\r\n");
+    let r = post_form(&app, &browser, streamed_form(name_head, 200_000_000, FILE_PART.to_owned())).await;
+    let status = r.status();
+    let text = r.text().await.unwrap_or_default();
+    let after_field = app.peak_rss_kib();
+    eprintln!("huge name field: {status}, peak RSS {before} KiB -> {after_field} KiB");
+    assert!(status == StatusCode::PAYLOAD_TOO_LARGE || status == StatusCode::BAD_REQUEST, "{status}: {text}");
+    assert!(text.contains("name"), "says which field: {text}");
+
+    let header_head = format!("--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"name\"\r\nX-Pad: ");
+    let r = post_form(&app, &browser, streamed_form(header_head, 200_000_000, FILE_PART.to_owned())).await;
+    let status = r.status();
+    let after_header = app.peak_rss_kib();
+    eprintln!("huge part header: {status}, peak RSS {after_field} KiB -> {after_header} KiB");
+    assert!(status == StatusCode::PAYLOAD_TOO_LARGE || status == StatusCode::BAD_REQUEST, "{status}");
+
+    let grown_mib = after_header.saturating_sub(before) / 1024;
+    assert!(grown_mib <= 6, "peak memory grew by {grown_mib} MiB");
+    let r = upload(&app, &browser, "Still fine", noise(64 * 1024), "image/png").await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER, "the server still uploads");
+}
+
+/// A request body fed through the returned sender, sent as it comes.
+fn fed_body() -> (tokio::sync::mpsc::Sender<bytes::Bytes>, reqwest::Body) {
+    let (tx, rx) = tokio::sync::mpsc::channel::<bytes::Bytes>(16);
+    let stream = futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|chunk| (Ok::<_, std::io::Error>(chunk), rx))
+    });
+    (tx, reqwest::Body::wrap_stream(stream))
+}
+
+/// One creator cannot hold every upload slot: while Ava's slow upload is in progress her
+/// second one is refused (429) and Bo's goes through; when Ava's body stalls it is aborted
+/// after UPLOAD_IDLE_TIMEOUT_SECS with a clear 408, and her slot is free again.
+#[tokio::test]
+async fn one_user_holds_one_upload_slot_and_a_stalled_upload_is_aborted() {
+    let app = TestApp::spawn(&[("OAUTH_SCOPES", MEDIA_SCOPES), ("UPLOAD_IDLE_TIMEOUT_SECS", "2")]).await;
+    let ava = app.client();
+    login(&app, &ava).await;
+    let bo = app.client();
+    login_as(&app, &bo, "bo.unsubscribed").await;
+
+    let calls = app.stat("apiCalls").await;
+    let (tx, body) = fed_body();
+    let head = format!(
+        "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"slow.bin\"\r\n\
+         Content-Type: video/mp4\r\n\r\nx"
+    );
+    tx.send(head.into()).await.unwrap();
+    let slow = tokio::spawn(
+        ava.post(app.url("/media/upload"))
+            .header("origin", app.origin())
+            .header("content-type", format!("multipart/form-data; boundary={BOUNDARY}"))
+            .body(body)
+            .send(),
+    );
+    let (stop, mut stopped) = tokio::sync::oneshot::channel::<()>();
+    let feeder = {
+        let tx = tx.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    _ = &mut stopped => return,
+                    () = tokio::time::sleep(Duration::from_millis(400)) => {
+                        if tx.send(bytes::Bytes::from_static(b"y")).await.is_err() { return; }
+                    }
+                }
+            }
+        })
+    };
+    // The upload is open at Fanvue once its first bytes arrived: Ava's slot is held.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while app.stat("apiCalls").await == calls {
+        assert!(Instant::now() < deadline, "the slow upload did not start");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    let r = upload(&app, &ava, "Second", noise(1024), "image/png").await;
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(r.text().await.unwrap().contains("already have an upload in progress"));
+    let r = upload(&app, &bo, "Bo's", noise(1024), "image/png").await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER, "another creator still uploads");
+
+    // Ava's connection goes quiet (the body stays open, nothing more is sent).
+    stop.send(()).unwrap();
+    feeder.await.unwrap();
+    let stalled_at = Instant::now();
+    let r = tokio::time::timeout(Duration::from_secs(15), slow).await.unwrap().unwrap().unwrap();
+    let waited = stalled_at.elapsed();
+    eprintln!("stalled upload answered {} after {waited:?}", r.status());
+    assert_eq!(r.status(), StatusCode::REQUEST_TIMEOUT);
+    assert!(r.text().await.unwrap().contains("no data arrived for 2 seconds"));
+    assert!(waited >= Duration::from_millis(1500) && waited < Duration::from_secs(8), "{waited:?}");
+    drop(tx);
+
+    let r = upload(&app, &ava, "After", noise(1024), "image/png").await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER, "the slot was freed");
 }

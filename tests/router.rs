@@ -29,10 +29,15 @@ fn free_port() -> u16 {
 /// The app configured against a sandbox on a free port; `with_sandbox: false` leaves that
 /// port closed (Fanvue unreachable).
 async fn harness(with_sandbox: bool) -> Harness {
+    harness_with(with_sandbox, None).await
+}
+
+/// [`harness`], with the API at `api_base` instead of the sandbox's (sign-in stays there).
+async fn harness_with(with_sandbox: bool, api_base: Option<String>) -> Harness {
     install_crypto_provider();
     let sandbox_port = free_port();
     let issuer = format!("https://127.0.0.1:{sandbox_port}");
-    let vars: HashMap<&str, String> = HashMap::from([
+    let mut vars: HashMap<&str, String> = HashMap::from([
         ("OAUTH_CLIENT_ID", "in-process-client".to_owned()),
         ("OAUTH_CLIENT_SECRET", "in-process-secret".to_owned()),
         ("SESSION_SECRET", "in-process-session-secret-0123456789".to_owned()),
@@ -44,6 +49,9 @@ async fn harness(with_sandbox: bool) -> Harness {
         // Every page view asks Fanvue (the outage test must see Fanvue go away).
         ("PROFILE_CACHE_SECS", "0".to_owned()),
     ]);
+    if let Some(api_base) = api_base {
+        vars.insert("API_BASE_URL", api_base);
+    }
     let mut config = Config::from_lookup(Mode::Fanvue, &|k| vars.get(k).cloned()).unwrap();
     let generated = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_owned()]).unwrap();
     let material = tls::TlsMaterial {
@@ -233,4 +241,54 @@ async fn the_host_prefixed_cookie_is_set_without_tls_in_front_of_the_app() {
     let attributes: Vec<&str> = raw.split(';').map(str::trim).collect();
     assert!(attributes.contains(&"Secure") && attributes.contains(&"Path=/"), "{raw}");
     assert!(!raw.to_ascii_lowercase().contains("domain="), "{raw}");
+}
+
+/// A stand-in for Fanvue's API on plain loopback HTTP: `GET /users/me?ct=…` answers a JSON
+/// body with `Content-Type: …` as given (a hostile or broken upstream).
+async fn upstream_with_any_content_type() -> String {
+    async fn me(axum::extract::RawQuery(query): axum::extract::RawQuery) -> axum::response::Response {
+        let ct = url::form_urlencoded::parse(query.unwrap_or_default().as_bytes())
+            .find(|(k, _)| k == "ct")
+            .map(|(_, v)| v.into_owned());
+        let mut response =
+            axum::response::IntoResponse::into_response(r#"{"uuid":"u","handle":"<img src=x onerror=alert(1)>"}"#);
+        response.headers_mut().remove(header::CONTENT_TYPE);
+        if let Some(ct) = ct {
+            response.headers_mut().insert(header::CONTENT_TYPE, ct.parse().unwrap());
+        }
+        response
+    }
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let app = Router::new().route("/users/me", axum::routing::get(me));
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    format!("http://127.0.0.1:{port}")
+}
+
+/// The proxy never passes Fanvue's Content-Type through as it came: JSON answers get the
+/// proxy's own `application/json` (or `application/problem+json`), anything else, including a
+/// type that merely starts like JSON, is inert text; `nosniff` is on every answer.
+#[tokio::test]
+async fn the_proxy_sets_its_own_content_type_whatever_upstream_says() {
+    let h = harness_with(true, Some(upstream_with_any_content_type().await)).await;
+    let cookie = h.signed_in().await;
+    for (upstream, expected) in [
+        ("application/json, text/html", "text/plain; charset=utf-8"),
+        ("text/html; charset=utf-8", "text/plain; charset=utf-8"),
+        ("application/jsonp", "text/plain; charset=utf-8"),
+        ("application/json;text/html", "application/json"),
+        ("application/json; charset=utf-8", "application/json"),
+        ("Application/JSON", "application/json"),
+        ("application/problem+json", "application/problem+json"),
+    ] {
+        let query: String = url::form_urlencoded::Serializer::new(String::new()).append_pair("ct", upstream).finish();
+        let (response, body) = h.get(&format!("/api/fanvue/users/me?{query}"), Some(&cookie)).await;
+        assert_eq!(response.status(), StatusCode::OK, "{upstream}: {body}");
+        assert!(body.contains("onerror"), "the stand-in's body, relayed: {body}");
+        assert_eq!(response.headers()[header::CONTENT_TYPE], expected, "upstream said {upstream}");
+        assert_eq!(response.headers()[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
+        assert_eq!(response.headers().get_all(header::CONTENT_TYPE).iter().count(), 1);
+    }
+    let (response, _) = h.get("/api/fanvue/users/me", Some(&cookie)).await;
+    assert_eq!(response.headers()[header::CONTENT_TYPE], "text/plain; charset=utf-8", "no type: text");
 }

@@ -5,6 +5,7 @@
 mod common;
 
 use std::process::Command;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::*;
@@ -239,4 +240,275 @@ async fn plain_http_mode_serves_behind_a_tls_terminating_proxy() {
     assert!(cookie.contains("Secure"), "cookies stay Secure: the public URL is https");
     assert!(!dir.path().join("certs/app.example.com.pem").exists(), "no certificate for the app");
     child.kill().await.unwrap();
+}
+
+const LOCAL: [u8; 4] = [127, 0, 0, 1];
+
+/// HTTP/2 over TLS: after one request and nothing more, the server sends GOAWAY and closes
+/// the connection once HTTP_IDLE_TIMEOUT_SECS have passed (2 s here; margin 4 s).
+#[tokio::test]
+async fn an_idle_http2_connection_is_closed_with_goaway() {
+    let app = TestApp::spawn(&[("HTTP_IDLE_TIMEOUT_SECS", "2")]).await;
+    let (mut h2, connection, received) = h2_recorded(&app).await;
+    assert_eq!(h2_get(&mut h2, &app, "/healthz").await, 200);
+    assert!(goaway_codes(&received.lock().unwrap()).is_empty(), "no GOAWAY while in use");
+    let idle_from = Instant::now();
+    // The client's own end may race the server's close (a broken pipe): only that it ended counts.
+    let ended = tokio::time::timeout(Duration::from_secs(15), connection).await;
+    let waited = idle_from.elapsed();
+    eprintln!("idle HTTP/2 connection closed after {waited:?}");
+    assert!(matches!(ended, Ok(Ok(_))), "closed: {ended:?}");
+    assert!(waited >= Duration::from_millis(1500) && waited < Duration::from_secs(6), "{waited:?}");
+    let codes = goaway_codes(&received.lock().unwrap());
+    assert!(!codes.is_empty() && codes.iter().all(|c| *c == 0), "GOAWAY with NO_ERROR first: {codes:?}");
+    assert!(h2.ready().await.is_err(), "no new request on a closed connection");
+    assert!(metric(&app, "http_connections_idle_closed_total").await >= 1);
+}
+
+/// A connection that is busy is not idle: a request body trickling in for longer than the
+/// idle timeout, then a server-sent-event stream held open, keep it; once the stream is
+/// dropped the connection is closed within the timeout.
+#[tokio::test]
+async fn a_long_request_or_stream_keeps_its_connection() {
+    let app = TestApp::spawn(&[("HTTP_IDLE_TIMEOUT_SECS", "2")]).await;
+    let cookie = signed_in_cookie(&app).await;
+    let (mut h2, connection) = h2_from(&app, LOCAL).await.unwrap();
+    let origin = app.origin();
+
+    // A slow upload: 5 s of body, a byte every 250 ms.
+    let headers = [("origin", origin.as_str()), ("content-type", "application/json")];
+    let (response, mut body) = h2_send(&mut h2, &app, "POST", "/api/fanvue/users/me", &headers, None).await;
+    body.send_data(bytes::Bytes::from_static(b"{\"a\":\""), false).unwrap();
+    for _ in 0..20 {
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        body.send_data(bytes::Bytes::from_static(b"x"), false).unwrap();
+    }
+    body.send_data(bytes::Bytes::from_static(b"\"}"), true).unwrap();
+    let response = tokio::time::timeout(Duration::from_secs(10), response).await.unwrap().unwrap();
+    assert!(response.status().is_client_error(), "answered after its body (signed out): {}", response.status());
+    assert!(!connection.is_finished(), "not cut while the body was arriving");
+
+    // A live feed held open for 5 s.
+    let (response, _) =
+        h2_send(&mut h2, &app, "GET", "/events/stream", &[("cookie", cookie.as_str())], Some(b"")).await;
+    let feed = tokio::time::timeout(Duration::from_secs(10), response).await.unwrap().unwrap();
+    assert_eq!(feed.status(), 200);
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    assert!(!connection.is_finished(), "not cut while the feed is open");
+    assert_eq!(h2_get(&mut h2, &app, "/healthz").await, 200, "the same connection still serves");
+
+    drop(feed);
+    let idle_from = Instant::now();
+    let ended = tokio::time::timeout(Duration::from_secs(15), connection).await;
+    eprintln!("closed {:?} after the feed ended", idle_from.elapsed());
+    assert!(ended.is_ok() && idle_from.elapsed() < Duration::from_secs(6));
+}
+
+/// More connections from one address than MAX_CONNECTIONS_PER_IP are closed at once; another
+/// address is served meanwhile, and a closed connection frees its place.
+#[tokio::test]
+async fn connections_are_capped_per_client_address() {
+    let app = TestApp::spawn(&[("MAX_CONNECTIONS_PER_IP", "3")]).await;
+    let crowd = [127, 0, 0, 2];
+    let mut held = Vec::new();
+    for _ in 0..3 {
+        let (mut h2, connection) = h2_from(&app, crowd).await.unwrap();
+        assert_eq!(h2_get(&mut h2, &app, "/healthz").await, 200);
+        held.push((h2, connection));
+    }
+    let refused = match h2_from(&app, crowd).await {
+        Ok((mut h2, _)) => h2.clone().ready().await.is_err() || h2_try_get(&mut h2, &app).await.is_none(),
+        Err(_) => true,
+    };
+    assert!(refused, "a fourth connection from 127.0.0.2 is closed");
+    assert_eq!(metric(&app, "http_connections_refused_total{limit=\"per_ip\"}").await, 1);
+
+    let (mut other, _) = h2_from(&app, [127, 0, 0, 3]).await.unwrap();
+    assert_eq!(h2_get(&mut other, &app, "/healthz").await, 200, "another address is unaffected");
+    assert_eq!(app.client().get(app.url("/healthz")).send().await.unwrap().status(), StatusCode::OK);
+
+    drop(held.pop());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Ok((mut h2, _)) = h2_from(&app, crowd).await
+            && h2_try_get(&mut h2, &app).await == Some(200)
+        {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the closed connection's place was not freed");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// MAX_CONNECTIONS caps the instance whoever connects.
+#[tokio::test]
+async fn connections_are_capped_in_total() {
+    let app = TestApp::spawn(&[("MAX_CONNECTIONS", "4")]).await;
+    // Only the metrics request's own connection is left from start-up.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while metric(&app, "http_connections_open").await > 1 {
+        assert!(Instant::now() < deadline, "start-up connections did not close");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let mut held = Vec::new();
+    for source in [[127, 0, 0, 2], [127, 0, 0, 2], [127, 0, 0, 3], [127, 0, 0, 3]] {
+        let (mut h2, connection) = h2_from(&app, source).await.unwrap();
+        assert_eq!(h2_get(&mut h2, &app, "/healthz").await, 200);
+        held.push((h2, connection));
+    }
+    let refused = match h2_from(&app, [127, 0, 0, 4]).await {
+        Ok((mut h2, _)) => h2_try_get(&mut h2, &app).await.is_none(),
+        Err(_) => true,
+    };
+    assert!(refused, "a fifth connection is closed, from any address");
+    drop(held.pop());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Ok((mut h2, _)) = h2_from(&app, [127, 0, 0, 4]).await
+            && h2_try_get(&mut h2, &app).await == Some(200)
+        {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the closed connection's place was not freed");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    drop(held);
+    assert!(metric(&app, "http_connections_refused_total{limit=\"total\"}").await >= 1);
+}
+
+/// `GET /healthz`, or `None` when the connection is gone.
+async fn h2_try_get(h2: &mut h2::client::SendRequest<bytes::Bytes>, app: &TestApp) -> Option<u16> {
+    let ready = tokio::time::timeout(Duration::from_secs(5), h2.clone().ready()).await.ok()?.ok()?;
+    *h2 = ready;
+    let request = http::Request::get(app.url("/healthz")).body(()).ok()?;
+    let (response, _) = h2.send_request(request, true).ok()?;
+    let response = tokio::time::timeout(Duration::from_secs(5), response).await.ok()?.ok()?;
+    Some(response.status().as_u16())
+}
+
+/// HTTP2_MAX_CONCURRENT_STREAMS is advertised, and a stream past it waits for one to end (h2
+/// queues it; a client that ignored the setting would get REFUSED_STREAM).
+#[tokio::test]
+async fn streams_per_connection_are_capped() {
+    let app = TestApp::spawn(&[("HTTP2_MAX_CONCURRENT_STREAMS", "2")]).await;
+    let (mut h2, _connection) = h2_from(&app, LOCAL).await.unwrap();
+    assert_eq!(h2_get(&mut h2, &app, "/healthz").await, 200);
+    assert_eq!(h2.current_max_send_streams(), 2, "the server's SETTINGS_MAX_CONCURRENT_STREAMS");
+
+    let origin = app.origin();
+    let headers = [("origin", origin.as_str()), ("content-type", "application/json")];
+    let (first, mut first_body) = h2_send(&mut h2, &app, "POST", "/api/fanvue/users/me", &headers, None).await;
+    let (_second, _second_body) = h2_send(&mut h2, &app, "POST", "/api/fanvue/users/me", &headers, None).await;
+    let request = http::Request::get(app.url("/healthz")).body(()).unwrap();
+    let mut third = match tokio::time::timeout(Duration::from_secs(2), h2.clone().ready()).await {
+        Ok(ready) => Box::pin(ready.unwrap().send_request(request, true).unwrap().0),
+        Err(_) => panic!("the client could not even queue a third stream"),
+    };
+    assert!(
+        tokio::time::timeout(Duration::from_secs(2), &mut third).await.is_err(),
+        "a third stream is not served while two are open"
+    );
+    first_body.send_data(bytes::Bytes::from_static(b"{}"), true).unwrap();
+    tokio::time::timeout(Duration::from_secs(10), first).await.unwrap().unwrap();
+    let third = tokio::time::timeout(Duration::from_secs(10), third).await.unwrap().unwrap();
+    assert_eq!(third.status(), 200, "served once a stream ended");
+}
+
+/// A peer that stops answering (a dead client, a cut network) is found by the HTTP/2 pings
+/// and its connection closed, even with a request in progress.
+#[tokio::test]
+async fn a_dead_peer_is_detected_by_keepalive_pings() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = TestApp::spawn(&[("HTTP2_KEEPALIVE_INTERVAL_SECS", "1"), ("HTTP2_KEEPALIVE_TIMEOUT_SECS", "1")]).await;
+    // A relay that can go silent: past `frozen` nothing reaches the server and what the server
+    // sends is read and dropped, as with a peer gone without a FIN.
+    let relay = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let relay_addr = relay.local_addr().unwrap();
+    let frozen = Arc::new(AtomicBool::new(false));
+    let (closed_tx, closed_rx) = tokio::sync::oneshot::channel::<Instant>();
+    let app_port = app.port;
+    let relay_task = {
+        let frozen = frozen.clone();
+        tokio::spawn(async move {
+            let (client, _) = relay.accept().await.unwrap();
+            let server = tokio::net::TcpStream::connect(("127.0.0.1", app_port)).await.unwrap();
+            let (mut client_read, mut client_write) = client.into_split();
+            let (mut server_read, mut server_write) = server.into_split();
+            let up_frozen = frozen.clone();
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 16 * 1024];
+                while let Ok(n) = client_read.read(&mut buf).await {
+                    if n == 0 || up_frozen.load(Ordering::SeqCst) {
+                        break;
+                    }
+                    if server_write.write_all(&buf[..n]).await.is_err() {
+                        break;
+                    }
+                }
+                // Keep the server's side open: a dead peer sends no FIN.
+                std::future::pending::<()>().await;
+                drop(server_write);
+            });
+            let mut buf = vec![0u8; 16 * 1024];
+            loop {
+                match server_read.read(&mut buf).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) if !frozen.load(Ordering::SeqCst) => {
+                        let _ = client_write.write_all(&buf[..n]).await;
+                    }
+                    Ok(_) => {}
+                }
+            }
+            let _ = closed_tx.send(Instant::now());
+        })
+    };
+    let (mut h2, _connection) = h2_via(&app, LOCAL, relay_addr).await.unwrap();
+    assert_eq!(h2_get(&mut h2, &app, "/healthz").await, 200);
+    let origin = app.origin();
+    let headers = [("origin", origin.as_str()), ("content-type", "application/json")];
+    let (_in_progress, _body) = h2_send(&mut h2, &app, "POST", "/api/fanvue/users/me", &headers, None).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    frozen.store(true, Ordering::SeqCst);
+    let silent_from = Instant::now();
+    let closed = tokio::time::timeout(Duration::from_secs(15), closed_rx).await;
+    let after = closed.map(|at| at.unwrap().duration_since(silent_from));
+    eprintln!("the server closed the silent connection after {after:?}");
+    assert!(after.as_ref().is_ok_and(|d| *d < Duration::from_secs(8)), "not closed by the pings: {after:?}");
+    relay_task.abort();
+}
+
+/// The SQLite database (sessions and webhook events) and its -wal/-shm files are the owner's
+/// only, whether created now or left by an older install with wider permissions.
+#[cfg(unix)]
+#[tokio::test]
+async fn the_data_files_are_readable_by_their_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |path: &std::path::Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+    let app = TestApp::spawn(&[]).await;
+    login(&app, &app.client()).await;
+    let files = app.db_files();
+    let names: Vec<String> = files.iter().map(|f| f.file_name().unwrap().to_string_lossy().into_owned()).collect();
+    for expected in ["sessions.db", "sessions.db-wal", "sessions.db-shm"] {
+        assert!(names.iter().any(|n| n == expected), "{expected} in {names:?}");
+    }
+    for file in &files {
+        assert_eq!(mode(file), 0o600, "{}", file.display());
+    }
+    assert_eq!(mode(&app.dir.path().join("data")), 0o700);
+
+    // An older install's world-readable files are tightened at start.
+    let dir = Arc::new(tempfile::tempdir().unwrap());
+    std::fs::create_dir(dir.path().join("data")).unwrap();
+    for name in ["sessions.db", "sessions.db-wal"] {
+        let path = dir.path().join("data").join(name);
+        std::fs::write(&path, b"").unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+    }
+    let (port, sandbox_port) = two_free_ports();
+    let app = TestApp::spawn_in(dir, port, sandbox_port, &[]).await;
+    for file in app.db_files() {
+        assert_eq!(mode(&file), 0o600, "{}", file.display());
+    }
 }

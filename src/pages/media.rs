@@ -2,11 +2,16 @@
 //! `thumbnail` variant is requested; its signed URL is used for this page only, never
 //! stored), and vault folders: create, rename, delete, attach media.
 
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::task::Poll;
+
 use askama::Template;
-use axum::body::Bytes;
-use axum::extract::{Path, RawQuery, State};
+use axum::body::{Body, Bytes};
+use axum::extract::multipart::Field;
+use axum::extract::{FromRequest, Multipart, Path, RawQuery, State};
 use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
+use futures_util::StreamExt;
 use serde_json::json;
 use tower_sessions::Session;
 
@@ -15,7 +20,7 @@ use crate::error::AppError;
 use crate::fanvue::models::{Folder, FolderItem, Media, UploadSession, UploadStatus};
 use crate::fanvue::pagination::Page;
 use crate::scopes::Scope;
-use crate::state::AppState;
+use crate::state::{AppState, SlotRefusal};
 use crate::upstream;
 
 #[derive(Template)]
@@ -321,9 +326,150 @@ const MAX_PART_SIZE: usize = 64 * 1024 * 1024;
 /// Times a part URL is asked for again after a 429 (a GET, safe to repeat).
 const PART_URL_TRIES: u32 = 3;
 
+/// Largest value of a form field other than the file (the `name`, anything unknown).
+pub const MAX_FIELD_BYTES: usize = 4 * 1024;
+/// What an upload's body may hold at any moment besides the file bytes the handler has taken:
+/// the preamble, part headers, the other fields, and what the multipart parser buffers. A part
+/// header that never ends, or a field that never does, stops here ([`FormBudget`]).
+pub const FORM_OVERHEAD_BYTES: u64 = 1024 * 1024;
+
+/// Why an upload was refused before or while its body arrived.
+#[derive(Debug, thiserror::Error)]
+pub enum UploadError {
+    /// A form field other than the file is over [`MAX_FIELD_BYTES`].
+    #[error("the {0} field is over {MAX_FIELD_BYTES} bytes")]
+    FieldTooLarge(&'static str),
+    /// The form's overhead is over [`FORM_OVERHEAD_BYTES`].
+    #[error("the form besides the file is over {FORM_OVERHEAD_BYTES} bytes")]
+    FormTooLarge,
+    /// The user already holds their upload slots (`UPLOAD_SLOTS_PER_USER`).
+    #[error("an upload of this user is already in progress")]
+    AlreadyUploading,
+    /// The body sent nothing for `UPLOAD_IDLE_TIMEOUT_SECS`.
+    #[error("the upload sent nothing for {0} s")]
+    Stalled(u64),
+}
+
+impl UploadError {
+    /// Status, code and public message.
+    pub fn classify(&self) -> (StatusCode, &'static str, String) {
+        match self {
+            UploadError::FieldTooLarge(field) => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "field_too_large",
+                format!("The {field} field is too long: at most {MAX_FIELD_BYTES} bytes."),
+            ),
+            UploadError::FormTooLarge => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "form_too_large",
+                "The upload form is malformed or too large besides the file. Send a name and a file.".into(),
+            ),
+            UploadError::AlreadyUploading => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "upload_in_progress",
+                "You already have an upload in progress. Wait for it to finish, then try again.".into(),
+            ),
+            UploadError::Stalled(secs) => (
+                StatusCode::REQUEST_TIMEOUT,
+                "upload_stalled",
+                format!("The upload stopped: no data arrived for {secs} seconds. Try again."),
+            ),
+        }
+    }
+}
+
 /// Why an upload failed, in words for the page.
 fn upload_error(message: impl Into<String>) -> AppError {
     AppError::BadRequest(message.into())
+}
+
+/// Counts the request body's bytes as the multipart parser pulls them, less the file bytes the
+/// handler has taken: that is what the parser holds plus the form's overhead. Past
+/// [`FORM_OVERHEAD_BYTES`] the body gives the parser nothing more (it is not an error yet: a
+/// fast client can have sent file bytes the parser has not handed over). If the parser then
+/// cannot go on with what it holds — a part header or field that has not ended — the form is
+/// too large ([`FormReader::wait`] sees it in the same poll). This bounds what the parser can
+/// buffer: it keeps a part's headers whole until they end.
+#[derive(Clone, Debug, Default)]
+struct FormBudget(std::sync::Arc<BudgetCounters>);
+
+#[derive(Debug, Default)]
+struct BudgetCounters {
+    pulled: AtomicU64,
+    taken: AtomicU64,
+    /// Set by the body when it held back in the current poll.
+    held_back: AtomicBool,
+}
+
+impl FormBudget {
+    fn wrap(&self, body: Body) -> Body {
+        let budget = self.clone();
+        let mut inner = body.into_data_stream();
+        Body::from_stream(futures_util::stream::poll_fn(move |cx| {
+            let counters = &budget.0;
+            let held = counters.pulled.load(Ordering::Relaxed).saturating_sub(counters.taken.load(Ordering::Relaxed));
+            if held > FORM_OVERHEAD_BYTES {
+                // No waker: `FormReader::wait` ends the read in this same poll unless the parser
+                // hands the handler a chunk, after which it polls again.
+                counters.held_back.store(true, Ordering::Relaxed);
+                return Poll::Pending;
+            }
+            let next = inner.poll_next_unpin(cx);
+            if let Poll::Ready(Some(Ok(chunk))) = &next {
+                counters.pulled.fetch_add(chunk.len() as u64, Ordering::Relaxed);
+            }
+            next
+        }))
+    }
+
+    /// The handler has taken `bytes` of the file: they no longer count.
+    fn take(&self, bytes: usize) {
+        self.0.taken.fetch_add(bytes as u64, Ordering::Relaxed);
+    }
+}
+
+/// Reads the form: every wait for the client is bounded by `UPLOAD_IDLE_TIMEOUT_SECS`, and
+/// every error says whether the form was too large, stalled or cut off.
+struct FormReader {
+    budget: FormBudget,
+    idle: std::time::Duration,
+}
+
+impl FormReader {
+    async fn wait<T>(
+        &self,
+        next: impl std::future::Future<Output = Result<T, axum::extract::multipart::MultipartError>>,
+    ) -> Result<T, AppError> {
+        let mut next = std::pin::pin!(next);
+        let counters = &self.budget.0;
+        let read = std::future::poll_fn(|cx| {
+            counters.held_back.store(false, Ordering::Relaxed);
+            match next.as_mut().poll(cx) {
+                Poll::Ready(result) => Poll::Ready(Some(result)),
+                // Held back, and the parser cannot go on with what it holds: too large.
+                Poll::Pending if counters.held_back.load(Ordering::Relaxed) => Poll::Ready(None),
+                Poll::Pending => Poll::Pending,
+            }
+        });
+        match tokio::time::timeout(self.idle, read).await {
+            Ok(Some(Ok(value))) => Ok(value),
+            Ok(None) => Err(UploadError::FormTooLarge.into()),
+            Ok(Some(Err(e))) => Err(upload_error(format!("The upload was interrupted: {e}"))),
+            Err(_) => Err(UploadError::Stalled(self.idle.as_secs()).into()),
+        }
+    }
+
+    /// A field other than the file, at most [`MAX_FIELD_BYTES`], as text.
+    async fn small_field(&self, mut field: Field<'_>, label: &'static str) -> Result<String, AppError> {
+        let mut value = Vec::new();
+        while let Some(chunk) = self.wait(field.chunk()).await? {
+            if value.len() + chunk.len() > MAX_FIELD_BYTES {
+                return Err(UploadError::FieldTooLarge(label).into());
+            }
+            value.extend_from_slice(&chunk);
+        }
+        Ok(String::from_utf8_lossy(&value).into_owned())
+    }
 }
 
 /// `POST /media/upload` (multipart form: `name`, then `file`): streams the file into
@@ -331,29 +477,39 @@ fn upload_error(message: impl Into<String>) -> AppError {
 /// `POST /media/uploads` → for each part, its presigned URL and a `PUT` → `PATCH` complete →
 /// poll `GET /media/{uuid}` until it is ready. The page's script sends
 /// `X-Upload-Progress: 1` and gets `{"next": url}` instead of a redirect.
+///
+/// Only the file streams: other fields are capped at [`MAX_FIELD_BYTES`] and the rest of the
+/// form at [`FORM_OVERHEAD_BYTES`]; one user holds at most `UPLOAD_SLOTS_PER_USER` slots; a body
+/// that sends nothing for `UPLOAD_IDLE_TIMEOUT_SECS` is aborted (its slot freed with it).
 pub async fn upload(
     State(state): State<AppState>,
     session: Session,
     headers: axum::http::HeaderMap,
-    mut form: axum::extract::Multipart,
+    request: axum::extract::Request,
 ) -> Result<Response, AppError> {
-    gate(&state, &session, &[Scope::WriteMedia]).await?;
-    let _slot = state
-        .upload_slots
-        .clone()
-        .try_acquire_owned()
-        .map_err(|_| AppError::Busy("Too many uploads are in progress. Try again in a minute."))?;
-    let interrupted =
-        |e: axum::extract::multipart::MultipartError| upload_error(format!("The upload was interrupted: {e}"));
+    let tokens = gate(&state, &session, &[Scope::WriteMedia]).await?;
+    let user = state.tokens.budget_key(&session, &tokens);
+    let _slot = state.upload_slots.try_acquire(&user).map_err(|refusal| match refusal {
+        SlotRefusal::User => AppError::from(UploadError::AlreadyUploading),
+        SlotRefusal::Instance => AppError::Busy("Too many uploads are in progress. Try again in a minute."),
+    })?;
+    let reader = FormReader { budget: FormBudget::default(), idle: state.config.uploads.idle_timeout };
+    let (parts, body) = request.into_parts();
+    let request = axum::extract::Request::from_parts(parts, reader.budget.wrap(body));
+    let mut form = Multipart::from_request(request, &state)
+        .await
+        .map_err(|e| upload_error(format!("Send the upload as a multipart form: {e}")))?;
     let mut name = String::new();
     let mut field = loop {
-        let Some(field) = form.next_field().await.map_err(interrupted)? else {
+        let Some(field) = reader.wait(form.next_field()).await? else {
             return Err(upload_error("Choose a file to upload."));
         };
         match field.name() {
-            Some("name") => name = field.text().await.map_err(interrupted)?.trim().chars().take(255).collect(),
+            Some("name") => name = reader.small_field(field, "name").await?.trim().chars().take(255).collect(),
             Some("file") => break field,
-            _ => {}
+            _ => {
+                reader.small_field(field, "extra form").await?;
+            }
         }
     };
     let filename: String = field.file_name().unwrap_or("upload").chars().take(255).collect();
@@ -368,7 +524,8 @@ pub async fn upload(
     }
     // Look at the first bytes before opening an upload at Fanvue: an empty file opens none.
     let mut first = None;
-    while let Some(chunk) = field.chunk().await.map_err(interrupted)? {
+    while let Some(chunk) = reader.wait(field.chunk()).await? {
+        reader.budget.take(chunk.len());
         if !chunk.is_empty() {
             first = Some(chunk);
             break;
@@ -420,7 +577,10 @@ pub async fn upload(
                 buffer.reserve(part_size);
             }
         }
-        next = field.chunk().await.map_err(interrupted)?;
+        next = reader.wait(field.chunk()).await?;
+        if let Some(chunk) = &next {
+            reader.budget.take(chunk.len());
+        }
     }
     if !buffer.is_empty() {
         parts.push(send_part(&state, &session, &upload_segment, parts.len() + 1, buffer.freeze()).await?);

@@ -103,8 +103,14 @@ impl TestApp {
         format!("https://localhost:{}", self.port)
     }
 
+    /// The app's URL for `path`: https, or plain http on 127.0.0.1 with
+    /// `TLS_TERMINATED_BY_PROXY=true` (the test then plays the proxy).
     pub fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.origin())
+        if self.env.get("TLS_TERMINATED_BY_PROXY").is_some_and(|v| v == "true") {
+            format!("http://127.0.0.1:{}{path}", self.port)
+        } else {
+            format!("{}{path}", self.origin())
+        }
     }
 
     pub fn sandbox_url(&self, path: &str) -> String {
@@ -288,19 +294,8 @@ pub fn file_contains(path: &Path, needle: &[u8]) -> bool {
 /// Sends raw bytes over TLS (trusting the app's generated certificate) and returns what
 /// came back, so tests can send what no well-behaved HTTP client would (`..` paths, NULs).
 pub async fn raw_https(app: &TestApp, request: &[u8]) -> std::io::Result<String> {
-    use rustls::pki_types::pem::PemObject;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    fanvue_app_starter::install_crypto_provider();
-    let pem = app.dir.path().join("certs/localhost.pem");
-    let mut roots = rustls::RootCertStore::empty();
-    for cert in rustls::pki_types::CertificateDer::pem_file_iter(&pem).unwrap() {
-        roots.add(cert.unwrap()).unwrap();
-    }
-    let config = rustls::ClientConfig::builder().with_root_certificates(roots).with_no_client_auth();
-    let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
-    let tcp = tokio::net::TcpStream::connect(("127.0.0.1", app.port)).await?;
-    let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
-    let mut tls = connector.connect(name, tcp).await?;
+    let mut tls = tls_from(app, [127, 0, 0, 1], std::net::SocketAddr::from(([127, 0, 0, 1], app.port)), &[]).await?;
     tls.write_all(request).await?;
     let mut out = Vec::new();
     let _ = tokio::time::timeout(Duration::from_secs(10), tls.read_to_end(&mut out)).await;
@@ -403,4 +398,182 @@ impl Drop for Redis {
     fn drop(&mut self) {
         self.stop();
     }
+}
+
+/// A TLS connection to `target` (the app, or a relay in front of it) trusting the app's
+/// generated certificate, from the loopback address `source` (127.0.0.2, 127.0.0.3… act as
+/// other clients), offering `alpn`.
+pub async fn tls_from(
+    app: &TestApp,
+    source: [u8; 4],
+    target: std::net::SocketAddr,
+    alpn: &[&[u8]],
+) -> std::io::Result<tokio_rustls::client::TlsStream<tokio::net::TcpStream>> {
+    use rustls::pki_types::pem::PemObject;
+    fanvue_app_starter::install_crypto_provider();
+    let pem = app.dir.path().join("certs/localhost.pem");
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in rustls::pki_types::CertificateDer::pem_file_iter(&pem).unwrap() {
+        roots.add(cert.unwrap()).unwrap();
+    }
+    let mut config = rustls::ClientConfig::builder().with_root_certificates(roots).with_no_client_auth();
+    config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
+    let socket = tokio::net::TcpSocket::new_v4()?;
+    socket.bind(std::net::SocketAddr::from((source, 0)))?;
+    let tcp = socket.connect(target).await?;
+    let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+    let tls = tokio_rustls::TlsConnector::from(Arc::new(config)).connect(name, tcp);
+    tokio::time::timeout(Duration::from_secs(10), tls).await.map_err(|_| std::io::ErrorKind::TimedOut)?
+}
+
+/// An HTTP/2 connection to the app from `source`: the request handle and the connection's
+/// task, which ends when the server closes the connection (`Ok` after a GOAWAY).
+pub async fn h2_from(
+    app: &TestApp,
+    source: [u8; 4],
+) -> std::io::Result<(h2::client::SendRequest<bytes::Bytes>, tokio::task::JoinHandle<Result<(), h2::Error>>)> {
+    h2_via(app, source, std::net::SocketAddr::from(([127, 0, 0, 1], app.port))).await
+}
+
+/// [`h2_from`] through `target` (a relay).
+pub async fn h2_via(
+    app: &TestApp,
+    source: [u8; 4],
+    target: std::net::SocketAddr,
+) -> std::io::Result<(h2::client::SendRequest<bytes::Bytes>, tokio::task::JoinHandle<Result<(), h2::Error>>)> {
+    let tls = tls_from(app, source, target, &[b"h2"]).await?;
+    let (send, connection) = h2::client::handshake(tls).await.map_err(std::io::Error::other)?;
+    Ok((send, tokio::spawn(connection)))
+}
+
+/// [`h2_from`], keeping every byte the server sent (HTTP/2 frames, once TLS is off them).
+pub async fn h2_recorded(
+    app: &TestApp,
+) -> (
+    h2::client::SendRequest<bytes::Bytes>,
+    tokio::task::JoinHandle<Result<(), h2::Error>>,
+    Arc<std::sync::Mutex<Vec<u8>>>,
+) {
+    let target = std::net::SocketAddr::from(([127, 0, 0, 1], app.port));
+    let tls = tls_from(app, [127, 0, 0, 1], target, &[b"h2"]).await.unwrap();
+    let received = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let io = Recording { inner: tls, received: received.clone() };
+    let (send, connection) = h2::client::handshake(io).await.unwrap();
+    (send, tokio::spawn(connection), received)
+}
+
+/// The error codes of the GOAWAY frames among HTTP/2 frames sent by a server.
+pub fn goaway_codes(frames: &[u8]) -> Vec<u32> {
+    let mut codes = Vec::new();
+    let mut rest = frames;
+    while rest.len() >= 9 {
+        let length = u32::from_be_bytes([0, rest[0], rest[1], rest[2]]) as usize;
+        let (kind, payload) = (rest[3], &rest[9..]);
+        if payload.len() < length {
+            break;
+        }
+        if kind == 0x7 && length >= 8 {
+            codes.push(u32::from_be_bytes([payload[4], payload[5], payload[6], payload[7]]));
+        }
+        rest = &payload[length..];
+    }
+    codes
+}
+
+/// A stream that keeps a copy of what is read from it.
+struct Recording<T> {
+    inner: T,
+    received: Arc<std::sync::Mutex<Vec<u8>>>,
+}
+
+impl<T: tokio::io::AsyncRead + Unpin> tokio::io::AsyncRead for Recording<T> {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        let before = buf.filled().len();
+        let polled = std::pin::Pin::new(&mut self.inner).poll_read(cx, buf);
+        let fresh = buf.filled()[before..].to_vec();
+        self.received.lock().unwrap().extend_from_slice(&fresh);
+        polled
+    }
+}
+
+impl<T: tokio::io::AsyncWrite + Unpin> tokio::io::AsyncWrite for Recording<T> {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        std::pin::Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+
+    fn poll_flush(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+/// Sends a request with `headers` on an HTTP/2 connection; `body: None` leaves the request
+/// body open (the returned stream sends it).
+pub async fn h2_send(
+    send: &mut h2::client::SendRequest<bytes::Bytes>,
+    app: &TestApp,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Option<&'static [u8]>,
+) -> (h2::client::ResponseFuture, h2::SendStream<bytes::Bytes>) {
+    let mut request = http::Request::builder().method(method).uri(app.url(path));
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let ready = send.clone().ready().await.unwrap();
+    *send = ready;
+    let end = body.is_some_and(<[u8]>::is_empty);
+    let (response, mut stream) = send.send_request(request.body(()).unwrap(), end).unwrap();
+    if let Some(bytes) = body.filter(|b| !b.is_empty()) {
+        stream.send_data(bytes::Bytes::from_static(bytes), true).unwrap();
+    }
+    (response, stream)
+}
+
+/// `GET path` on an HTTP/2 connection: the status.
+pub async fn h2_get(send: &mut h2::client::SendRequest<bytes::Bytes>, app: &TestApp, path: &str) -> u16 {
+    let (response, _) = h2_send(send, app, "GET", path, &[], Some(b"")).await;
+    let response = tokio::time::timeout(Duration::from_secs(10), response).await.unwrap().unwrap();
+    let status = response.status().as_u16();
+    let mut body = response.into_body();
+    while let Some(chunk) = body.data().await {
+        let chunk = chunk.unwrap();
+        let _ = body.flow_control().release_capacity(chunk.len());
+    }
+    status
+}
+
+/// The value of an unlabelled sample in the app's `/metrics` (read from loopback; retried for
+/// a while when the connection is refused, e.g. at a connection cap that is being freed).
+pub async fn metric(app: &TestApp, name: &str) -> u64 {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let text = loop {
+        match app.cookieless().get(app.url("/metrics")).send().await {
+            Ok(r) => break r.text().await.unwrap(),
+            Err(err) => assert!(Instant::now() < deadline, "/metrics: {err}"),
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    text.lines()
+        .find_map(|l| l.strip_prefix(name).and_then(|rest| rest.strip_prefix(' ')))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no {name} in:\n{text}"))
 }

@@ -68,11 +68,8 @@ impl SqliteEvents {
     pub async fn open(kind: &EventStoreKind) -> Result<Self, StoreError> {
         let pool = match kind {
             EventStoreKind::Sqlite(path) => {
-                if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-                    tokio::fs::create_dir_all(dir)
-                        .await
-                        .map_err(|e| StoreError::new(format!("cannot create folder {}: {e}", dir.display())))?;
-                }
+                // Owner-only file (and so -wal/-shm), as the sessions' database.
+                crate::session::prepare_private_database(path).map_err(StoreError::new)?;
                 file_pool(path).await?
             }
             EventStoreKind::Memory | EventStoreKind::Redis(_) => {
