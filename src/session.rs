@@ -427,7 +427,7 @@ async fn open_sqlite(path: &Path) -> Result<SqliteStore, String> {
 }
 
 /// Makes a SQLite database file readable by its owner only, before SQLite opens it: creates
-/// its folder (0700 when new) and the file itself (0600, left as it is when it exists). SQLite
+/// its folder (0700 when new) and the file itself (0600) when it does not exist yet. SQLite
 /// gives the `-wal` and `-shm` files it creates the database file's permissions, so they are
 /// 0600 too. The files of an older install are tightened to 0600 (best effort: a warning when
 /// they belong to someone else). The sessions' and the webhook events' stores both use it.
@@ -439,12 +439,20 @@ pub fn prepare_private_database(path: &Path) -> Result<(), String> {
         std::os::unix::fs::DirBuilderExt::mode(&mut folder, 0o700);
         folder.create(dir).map_err(|e| format!("cannot create folder {}: {e}", dir.display()))?;
     }
+    // Only a file that does not exist yet is created (0600) here. An existing database is never
+    // opened: SQLite's locks are POSIX record locks, which a process loses on *every* descriptor
+    // of the file when it closes *any* one of them, so opening and closing the file beside a
+    // SQLite connection of this process (the sessions' and the events' stores share one file)
+    // would drop that connection's locks, and with them the WAL's safety (writes were lost).
     let mut file = std::fs::OpenOptions::new();
-    // No truncation: an existing database is kept.
-    file.write(true).create(true);
+    file.write(true).create_new(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut file, 0o600);
-    file.open(path).map_err(|e| format!("cannot create {}: {e}", path.display()))?;
+    match file.open(path) {
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(e) => return Err(format!("cannot create {}: {e}", path.display())),
+    }
     #[cfg(unix)]
     for suffix in ["", "-wal", "-shm"] {
         use std::os::unix::fs::PermissionsExt;
