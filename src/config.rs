@@ -30,7 +30,7 @@ pub const SANDBOX_CLIENT_ID: &str = "fanvue-app-starter-sandbox";
 /// The app's UUID in the sandbox's App Store.
 pub const SANDBOX_APP_UUID: &str = "0b1e4a8c-7d2f-4c39-a6e5-9f8d7c6b5a41";
 /// The sandbox app's paid plan.
-pub const SANDBOX_PLAN_UUID: &str = "6f3a2b1c-9e8d-4f7a-b5c4-3d2e1f0a9b8c";
+pub const SANDBOX_PLAN_UUID: &str = crate::webhooks::samples::PLAN_UUID;
 
 /// How the app is started.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -137,33 +137,7 @@ impl AppStoreConfig {
     }
 }
 
-/// OAuth 2.0 client settings.
-#[derive(Clone, Debug)]
-pub struct OAuthConfig {
-    /// `OAUTH_CLIENT_ID`.
-    pub client_id: String,
-    /// `OAUTH_CLIENT_SECRET` (redacted in `Debug`).
-    pub client_secret: SecretString,
-    /// `OAUTH_SCOPES`: the app's scopes; the system scopes are added at login.
-    pub scopes: ScopeSet,
-    /// `OAUTH_REDIRECT_URI`, default `{BASE_URL}/api/oauth/callback`.
-    pub redirect_uri: Url,
-    /// `OAUTH_ISSUER_BASE_URL` without a trailing slash.
-    pub issuer: Url,
-    /// `OAUTH_RESPONSE_MODE`.
-    pub response_mode: ResponseMode,
-    /// `OAUTH_PROMPT`, e.g. `login` to force a fresh Fanvue login.
-    pub prompt: Option<String>,
-}
-
-/// How the provider returns the authorization response.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ResponseMode {
-    /// Redirect with `?code=…&state=…` (default).
-    Query,
-    /// Cross-site POST of an HTML form to the callback.
-    FormPost,
-}
+pub use fanvue::oauth::{OAuthConfig, ResponseMode};
 
 /// Fanvue REST API settings.
 #[derive(Clone, Debug)]

@@ -5,14 +5,14 @@
 //! secret in the environment yields independent keys for independent jobs, and rotating the
 //! secret invalidates all of them at once.
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
 use hkdf::Hkdf;
 use hmac::{Hmac, Mac};
 use rand::RngCore;
 use sha2::Sha256;
+
+pub use fanvue::crypto::{b64, constant_time_eq, hex, hmac_sha256, random_token, unb64};
 
 /// Version byte in front of every sealed blob, so the format can change later.
 const SEAL_VERSION: u8 = 1;
@@ -90,47 +90,6 @@ pub enum CryptoError {
     /// Wrong key, wrong associated data, or tampered ciphertext.
     #[error("sealed data could not be opened (wrong key or tampered)")]
     Open,
-}
-
-/// HMAC-SHA256 of `message` under a raw `key` (a secret given to us, such as a webhook
-/// signing secret, rather than one derived here). `None` never happens in practice: HMAC
-/// takes keys of any length.
-pub fn hmac_sha256(key: &[u8], message: &[u8]) -> Option<[u8; 32]> {
-    let mut mac = <Hmac<Sha256> as hmac::Mac>::new_from_slice(key).ok()?;
-    hmac::Mac::update(&mut mac, message);
-    Some(hmac::Mac::finalize(mac).into_bytes().into())
-}
-
-/// Lower-case hex of `bytes`.
-pub fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write;
-    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut out, b| {
-        let _ = write!(out, "{b:02x}");
-        out
-    })
-}
-
-/// `bytes` random bytes, base64url-encoded without padding.
-pub fn random_token(bytes: usize) -> String {
-    let mut buf = vec![0u8; bytes];
-    rand::thread_rng().fill_bytes(&mut buf);
-    URL_SAFE_NO_PAD.encode(buf)
-}
-
-/// Compares two secrets in time independent of where they differ.
-pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    use subtle::ConstantTimeEq;
-    a.len() == b.len() && bool::from(a.ct_eq(b))
-}
-
-/// base64url without padding (the encoding of every token this crate mints).
-pub fn b64(bytes: &[u8]) -> String {
-    URL_SAFE_NO_PAD.encode(bytes)
-}
-
-/// Decodes base64url without padding.
-pub fn unb64(text: &str) -> Option<Vec<u8>> {
-    URL_SAFE_NO_PAD.decode(text).ok()
 }
 
 #[cfg(test)]

@@ -113,7 +113,7 @@ async fn login(
     // `scope=` asks for more than OAUTH_SCOPES for this login (the missing-scope page's
     // reconnect); only known scope names count.
     let extra: ScopeSet = params.iter().filter(|(key, _)| key == "scope").filter_map(|(_, v)| v.parse().ok()).collect();
-    let (url, pending) = state.oauth().begin(ReturnTo::parse(return_to), extra, now_unix());
+    let (url, pending) = state.oauth().begin(ReturnTo::parse(return_to).as_str(), extra, now_unix());
     let signed_in = state.tokens.current(&session).await?.is_some();
     locked_change(&state, &session, || async {
         let mut pendings: Vec<PendingLogin> = session.get(PENDING_KEY).await?.unwrap_or_default();
@@ -188,7 +188,7 @@ async fn finish_login(state: &AppState, session: &Session, params: CallbackParam
     let Some(code) = params.code else {
         return Ok(home_with_error(codes::BAD_CALLBACK));
     };
-    let return_to = pending.return_to.clone();
+    let return_to = ReturnTo::parse(Some(&pending.return_to));
     match state.oauth().exchange(code, pending, now_unix()).await {
         Ok(tokens) => {
             state.tokens.sign_in(session, &tokens).await?;

@@ -396,9 +396,7 @@ pub fn require_uuid(value: &str, what: &str) -> Result<(), AppError> {
 
 /// Whether `s` is a UUID (8-4-4-4-12 hex digits).
 pub fn is_uuid(s: &str) -> bool {
-    let groups: Vec<&str> = s.split('-').collect();
-    groups.len() == 5
-        && groups.iter().zip([8, 4, 4, 4, 12]).all(|(g, n)| g.len() == n && g.bytes().all(|b| b.is_ascii_hexdigit()))
+    crate::fanvue::path::is_uuid(s)
 }
 
 /// Money in minor units (cents) as `$12.34` (refunds as `-$1.50`).

@@ -22,12 +22,10 @@
 //! - [`routes`]: the receiving endpoints.
 
 pub mod at_rest;
-pub mod events;
 pub mod handler;
 pub mod routes;
-pub mod samples;
 pub mod send;
-pub mod signature;
+pub use fanvue::webhooks::{events, samples, signature};
 pub mod store;
 pub mod subscriptions;
 pub mod worker;

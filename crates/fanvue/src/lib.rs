@@ -24,6 +24,10 @@
 //! - [`pagination`]: the two list shapes (page/size/hasMore and cursor/nextCursor);
 //! - [`range`]: [`range::DayRange`], the insights date range as the reference wants it;
 //! - [`error`]: [`FanvueError`], upstream statuses as types;
+//! - [`oauth`]: signing in with Fanvue (authorization code + PKCE, refresh, revocation, the
+//!   embedded apps' exchanges) and [`oauth::TokenSet`];
+//! - [`webhooks`]: `X-Fanvue-Signature` verification, typed events, samples;
+//! - [`crypto`]: the primitives those formats use (HMAC-SHA256, hex, base64url);
 //! - `contract` (feature `contract`): Fanvue's published API reference as data, with request and
 //!   response checks (the sandbox and the contract tests use it).
 
@@ -32,13 +36,16 @@
 pub mod client;
 #[cfg(feature = "contract")]
 pub mod contract;
+pub mod crypto;
 pub mod endpoints;
 pub mod error;
 pub mod models;
+pub mod oauth;
 pub mod pagination;
 pub mod path;
 pub mod range;
 pub mod scopes;
+pub mod webhooks;
 
 pub use client::{ApiRequest, ApiResponse, FanvueClient};
 pub use endpoints::Endpoint;

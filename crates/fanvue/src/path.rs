@@ -61,6 +61,13 @@ impl ApiPath {
     }
 }
 
+/// Whether `s` is a UUID (8-4-4-4-12 hex digits), as Fanvue's ids are.
+pub fn is_uuid(s: &str) -> bool {
+    let groups: Vec<&str> = s.split('-').collect();
+    groups.len() == 5
+        && groups.iter().zip([8, 4, 4, 4, 12]).all(|(g, n)| g.len() == n && g.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
 fn decode_segment(raw: &str) -> Result<String, PathError> {
     if raw.is_empty() {
         return Err(PathError("empty segment"));

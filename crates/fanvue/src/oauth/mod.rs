@@ -1,25 +1,22 @@
-//! Fanvue login: OAuth 2.0 authorization code flow with PKCE against ORY Hydra.
+//! Signing in with Fanvue: the OAuth 2.0 authorization code flow with PKCE against Fanvue's
+//! provider (ORY Hydra), and the tokens it gives.
 //!
-//! The flow, end to end:
-//! 1. `GET /api/oauth/login` — [`OAuthClient::begin`] makes a PKCE verifier (S256), a 256-bit
-//!    `state` and a `nonce`, stores them as a [`PendingLogin`] in the server-side session and
-//!    redirects to `{issuer}/oauth2/auth`.
+//! The flow, end to end (the caller keeps the [`PendingLogin`] between steps 1 and 4, e.g.
+//! in a server-side session):
+//! 1. [`OAuthClient::begin`] makes a PKCE verifier (S256), a 256-bit `state` and a `nonce`,
+//!    and the URL of `{issuer}/oauth2/auth` to send the browser to.
 //! 2. The user signs in at Fanvue and allows (or denies) the app's scopes.
-//! 3. Fanvue sends the browser back to `/api/oauth/callback` with `code` and `state`, as a
-//!    query string (GET) or as a cross-site form POST (`OAUTH_RESPONSE_MODE=form_post`).
-//! 4. The callback takes the pending login out of the session (read once), compares `state`
-//!    in constant time and [`OAuthClient::exchange`]s the code with the verifier, using
-//!    `client_secret_basic`.
-//! 5. The session id is renewed (no fixation) and the [`TokenSet`] stored, sealed.
-//! 6. Before each API call, [`session_tokens`] renews an access token that is about to
-//!    expire, once per session however many requests race for it (refresh tokens are
-//!    single-use).
+//! 3. Fanvue sends the browser back to the redirect URI with `code` and `state`, as a query
+//!    string or as a cross-site form POST ([`ResponseMode::FormPost`]).
+//! 4. The caller checks `state` ([`PendingLogin::state_matches`], constant time) and
+//!    [`OAuthClient::exchange`]s the code with the verifier, using `client_secret_basic`.
+//! 5. [`OAuthClient::refresh`] renews the access token; Fanvue rotates refresh tokens, so the
+//!    new [`TokenSet`] must be saved before it is used.
 //!
-//! This module knows nothing about HTTP routing; the handlers live in [`routes`].
+//! Embedded apps trade the session token Fanvue injects into their iframe with
+//! [`OAuthClient::authorize_on_behalf`] (the documented flow) or [`OAuthClient::jwt_bearer`].
+//! Nothing here knows about HTTP routing or sessions.
 
-pub mod return_to;
-pub mod routes;
-pub mod session_tokens;
 pub mod tokens;
 
 use std::future::Future;
@@ -38,12 +35,39 @@ use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
 use url::Url;
 
-use crate::config::{OAuthConfig, ResponseMode};
 use crate::crypto;
 use crate::scopes::{Scope, ScopeSet};
 
-pub use return_to::ReturnTo;
-pub use tokens::TokenSet;
+pub use tokens::{TokenSet, now_unix};
+
+/// An app's OAuth client settings, as Fanvue's Builder shows them.
+#[derive(Clone, Debug)]
+pub struct OAuthConfig {
+    /// The Client ID.
+    pub client_id: String,
+    /// The Client Secret (redacted in `Debug`).
+    pub client_secret: secrecy::SecretString,
+    /// The app's scopes; the system scopes (`openid offline_access offline`) are added at login.
+    pub scopes: ScopeSet,
+    /// The registered redirect URI, exactly as registered (Fanvue compares it character for
+    /// character).
+    pub redirect_uri: Url,
+    /// The provider's base URL, e.g. `https://auth.fanvue.com`.
+    pub issuer: Url,
+    /// How the provider returns the authorization response.
+    pub response_mode: ResponseMode,
+    /// `prompt`, e.g. `login` to force a fresh Fanvue login.
+    pub prompt: Option<String>,
+}
+
+/// How the provider returns the authorization response.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ResponseMode {
+    /// Redirect with `?code=…&state=…` (the default).
+    Query,
+    /// Cross-site POST of an HTML form to the redirect URI.
+    FormPost,
+}
 
 /// A login that has been started but not completed: kept in the session between steps 1
 /// and 4, consumed by the callback. Every secret field redacts itself in `Debug`.
@@ -52,8 +76,9 @@ pub struct PendingLogin {
     state: CsrfToken,
     verifier: PkceCodeVerifier,
     nonce: CsrfToken,
-    /// Where to go after login.
-    pub return_to: ReturnTo,
+    /// Where to go after login, as the caller gave it to [`OAuthClient::begin`] (validate it
+    /// before redirecting: it is whatever the login link carried).
+    pub return_to: String,
     /// Unix time the login started; older than [`PENDING_LOGIN_TTL_SECS`] is refused.
     pub started_at: i64,
 }
@@ -202,7 +227,7 @@ impl OAuthClient {
 
     /// Step 1: the authorize URL and the secrets to keep until the callback. `extra` adds
     /// scopes to this login only (a "reconnect" for a page whose scope was not granted).
-    pub fn begin(&self, return_to: ReturnTo, extra: ScopeSet, now: i64) -> (Url, PendingLogin) {
+    pub fn begin(&self, return_to: &str, extra: ScopeSet, now: i64) -> (Url, PendingLogin) {
         let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
         let nonce = CsrfToken::new_random_len(16);
         let scopes = Scope::SYSTEM
@@ -223,7 +248,7 @@ impl OAuthClient {
             request = request.add_extra_param("prompt", prompt.clone());
         }
         let (url, state) = request.url();
-        let pending = PendingLogin { state, verifier, nonce, return_to, started_at: now };
+        let pending = PendingLogin { state, verifier, nonce, return_to: return_to.to_owned(), started_at: now };
         (url, pending)
     }
 
@@ -324,8 +349,8 @@ impl OAuthClient {
     /// [`OAuthClient::exchange`] and the returned [`PendingLogin`], as the off-platform
     /// callback does.
     ///
-    /// The wire is an assumption (Fanvue's appendix is not public), documented in
-    /// [`crate::embedded::exchange`]: a back-channel form `POST` answered with JSON
+    /// The wire is an assumption (Fanvue's appendix is not public): a back-channel form
+    /// `POST` to `endpoint` answered with JSON
     /// `{code, state}` or an OAuth error. No client secret is sent: Fanvue "never sees your
     /// client secret, PKCE verifier, or the resulting tokens"; the code is worthless without
     /// both, which only the token endpoint sees.
@@ -391,7 +416,7 @@ impl OAuthClient {
         if !crypto::constant_time_eq(state.secret().as_bytes(), answered.as_bytes()) {
             return Err(OAuthError::StateMismatch);
         }
-        let pending = PendingLogin { state, verifier, nonce, return_to: ReturnTo::home(), started_at: now };
+        let pending = PendingLogin { state, verifier, nonce, return_to: "/".to_owned(), started_at: now };
         Ok((code, pending))
     }
 
@@ -512,30 +537,22 @@ mod tests {
     use super::*;
 
     fn client() -> OAuthClient {
-        let config = crate::config::Config::from_lookup(crate::config::Mode::Fanvue, &|k| match k {
-            "OAUTH_CLIENT_ID" => Some("client-123".into()),
-            "OAUTH_CLIENT_SECRET" => Some("s3cret".into()),
-            "SESSION_SECRET" => Some("x".repeat(32)),
-            "OAUTH_SCOPES" => Some("read:self read:chat".into()),
-            "OAUTH_PROMPT" => Some("login".into()),
-            _ => None,
-        });
-        let config = config.map_err(|e| e.to_string());
-        let oauth = config.map(|c| c.oauth);
-        let oauth = match oauth {
-            Ok(o) => o,
-            Err(e) => panic!("{e}"),
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let config = OAuthConfig {
+            client_id: "client-123".into(),
+            client_secret: "s3cret".to_owned().into(),
+            scopes: ScopeSet::parse_granted("read:self read:chat"),
+            redirect_uri: Url::parse("https://my-fanvue-app.dev:3001/api/oauth/callback").unwrap(),
+            issuer: Url::parse("https://auth.fanvue.com").unwrap(),
+            response_mode: ResponseMode::Query,
+            prompt: Some("login".into()),
         };
-        match OAuthClient::new(&oauth, reqwest::Client::new()) {
-            Ok(c) => c,
-            Err(e) => panic!("{e}"),
-        }
+        OAuthClient::new(&config, reqwest::Client::new()).unwrap()
     }
 
     #[test]
     fn authorize_url_carries_pkce_state_nonce_and_all_scopes() {
-        crate::install_crypto_provider();
-        let (url, pending) = client().begin(ReturnTo::home(), ScopeSet::empty(), 0);
+        let (url, pending) = client().begin("/", ScopeSet::empty(), 0);
         assert!(url.as_str().starts_with("https://auth.fanvue.com/oauth2/auth?"));
         let q: std::collections::HashMap<_, _> = url.query_pairs().into_owned().collect();
         assert_eq!(q["response_type"], "code");

@@ -331,7 +331,7 @@ pub fn audience(value: &Value) -> Option<String> {
     } else {
         at(&["recipientUuid"])
     };
-    found.filter(|uuid| crate::pages::is_uuid(uuid)).map(str::to_ascii_lowercase)
+    found.filter(|uuid| crate::path::is_uuid(uuid)).map(str::to_ascii_lowercase)
 }
 
 fn is_envelope(value: &Value) -> bool {

@@ -19,8 +19,10 @@ pub const NAMES: [&str; 9] = [
     "app.payment.refunded",
 ];
 
-/// The sandbox's creator and a fan of theirs (the same ids as the sandbox's seeded world).
+/// The samples' creator and a fan of theirs (the same ids as the sandbox's seeded world).
 pub const CREATOR_UUID: &str = "a3c1e6f2-5b7d-4e8a-9c0f-1d2e3f4a5b6c";
+/// The app plan the App Store samples were bought (the sandbox's plan).
+pub const PLAN_UUID: &str = "6f3a2b1c-9e8d-4f7a-b5c4-3d2e1f0a9b8c";
 const FAN_UUID: &str = "5939ae62-3eb5-4433-954f-f78c7b4282f3";
 
 /// A sample: its kind and body.
@@ -111,7 +113,7 @@ pub fn sample(name: &str, now: &str) -> Option<Sample> {
                 now,
                 json!({"object": "payment", "status": "succeeded", "gross": 999, "net": 799, "currency": "USD",
                        "purchase_reference": format!("appotp_{}", crate::crypto::random_token(8)),
-                       "item": {"uuid": crate::config::SANDBOX_PLAN_UUID}, "purchaser": {"uuid": CREATOR_UUID}}),
+                       "item": {"uuid": PLAN_UUID}, "purchaser": {"uuid": CREATOR_UUID}}),
             ),
         ),
         "app.payment.refunded" => (
@@ -121,7 +123,7 @@ pub fn sample(name: &str, now: &str) -> Option<Sample> {
                 now,
                 json!({"object": "refund", "status": "succeeded", "amount": 999, "currency": "USD",
                        "purchase_reference": format!("appotp_{}", crate::crypto::random_token(8)),
-                       "item": {"uuid": crate::config::SANDBOX_PLAN_UUID}, "purchaser": {"uuid": CREATOR_UUID}}),
+                       "item": {"uuid": PLAN_UUID}, "purchaser": {"uuid": CREATOR_UUID}}),
             ),
         ),
         _ => return None,
@@ -144,6 +146,6 @@ mod tests {
         }
         assert!(sample("nope", "x").is_none());
         let id = random_uuid();
-        assert!(crate::pages::is_uuid(&id) && id.as_bytes()[14] == b'4', "{id}");
+        assert!(crate::path::is_uuid(&id) && id.as_bytes()[14] == b'4', "{id}");
     }
 }
