@@ -34,12 +34,11 @@ async fn main() {
         ("SANDBOX_RATE_LIMIT", "100000000"),
         ("RUST_LOG", "warn"),
     ];
-    let (port, sandbox_port) = two_free_ports();
-    let a = TestApp::spawn_in(dir.clone(), port, sandbox_port, &env).await;
+    let a = TestApp::spawn_in(dir.clone(), Listeners::new(), &env).await;
     let join = a.sandbox_url("");
     let mut env_b = env.to_vec();
     env_b.push(("SANDBOX_JOIN", join.as_str()));
-    let b = TestApp::spawn_in(dir, free_port(), a.sandbox_port, &env_b).await;
+    let b = TestApp::spawn_in(dir, Listeners::joining(a.sandbox_port), &env_b).await;
     let browser = a.client();
     login(&a, &browser).await;
 

@@ -25,22 +25,6 @@ pub const MIN_SECRET_LEN: usize = 32;
 /// victim into the attacker's account (login fixation).
 pub const DEFAULT_SESSION_COOKIE_NAME: &str = "__Host-fanvue_oauth";
 
-/// Client id the in-process sandbox registers for the app.
-pub const SANDBOX_CLIENT_ID: &str = "fanvue-app-starter-sandbox";
-/// The app's UUID in the sandbox's App Store.
-pub const SANDBOX_APP_UUID: &str = "0b1e4a8c-7d2f-4c39-a6e5-9f8d7c6b5a41";
-/// The sandbox app's paid plan.
-pub const SANDBOX_PLAN_UUID: &str = crate::webhooks::samples::PLAN_UUID;
-
-/// How the app is started.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Mode {
-    /// Against Fanvue (or any provider configured through the environment).
-    Fanvue,
-    /// Together with the built-in sandbox, which supplies the provider settings.
-    Sandbox,
-}
-
 /// The whole configuration.
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -54,8 +38,6 @@ pub struct Config {
     pub session: SessionConfig,
     /// Listener settings.
     pub server: ServerConfig,
-    /// The built-in sandbox, when started with `--sandbox`.
-    pub sandbox: Option<SandboxConfig>,
     /// `METRICS_TOKEN`: bearer token for `/metrics` (and `/readyz` details); unset, only a client
     /// on this host may read them, and nobody with `TLS_TERMINATED_BY_PROXY`.
     pub metrics_token: Option<SecretString>,
@@ -160,8 +142,6 @@ pub struct ApiConfig {
 pub struct SessionConfig {
     /// `SESSION_SECRET`: the master key for sealing sessions (redacted in `Debug`).
     pub secret: SecretString,
-    /// Whether the secret was generated for this run (sandbox without `SESSION_SECRET`).
-    pub secret_is_ephemeral: bool,
     /// `SESSION_SECRET_PREVIOUS`: the secret being rotated out; records sealed with it are
     /// re-sealed with `SESSION_SECRET` as they are used.
     pub previous_secret: Option<SecretString>,
@@ -247,23 +227,6 @@ pub enum TlsSetting {
     },
     /// `TLS_TERMINATED_BY_PROXY=true`: plain HTTP for a TLS-terminating proxy in front.
     TerminatedByProxy,
-}
-
-/// Settings of the built-in sandbox.
-#[derive(Clone, Debug)]
-pub struct SandboxConfig {
-    /// `SANDBOX_PORT`, default 3002; the sandbox listens on 127.0.0.1 only.
-    pub port: u16,
-    /// `SANDBOX_ACCESS_TOKEN_TTL_SECS`, default 3600 like Fanvue.
-    pub access_token_ttl: Duration,
-    /// `SANDBOX_LATENCY_MS`: added to every API and token answer, to see the app with a slow
-    /// Fanvue.
-    pub latency: Duration,
-    /// `SANDBOX_RATE_LIMIT`: the sandbox's per-user budget a minute (Fanvue's: 200).
-    pub rate_limit: u32,
-    /// `SANDBOX_JOIN`: the URL of a sandbox another instance runs (same `SESSION_SECRET`):
-    /// this instance uses it instead of starting its own.
-    pub join: Option<String>,
 }
 
 /// One configuration problem: which variable, what is wrong, how to fix it.
@@ -411,36 +374,20 @@ fn is_loopback(url: &Url) -> bool {
 
 impl Config {
     /// Reads the configuration from the process environment (after `.env` was loaded).
-    pub fn from_env(mode: Mode) -> Result<Self, ConfigError> {
-        Self::from_lookup(mode, &|var| std::env::var(var).ok())
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(&|var| std::env::var(var).ok())
     }
 
-    /// Reads the configuration through `lookup` (tests pass a map).
-    pub fn from_lookup(mode: Mode, lookup: &dyn Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+    /// Reads the configuration through `lookup`: the environment, a map in tests, or the
+    /// environment seen through the sandbox (`--sandbox`, which supplies the provider's
+    /// settings and defaults for the rest).
+    pub fn from_lookup(lookup: &dyn Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let mut r = Reader { lookup, problems: Vec::new() };
-        let sandbox = match mode {
-            Mode::Sandbox => Some(SandboxConfig {
-                port: r.parsed("SANDBOX_PORT", 3002, "a port number (0-65535)"),
-                access_token_ttl: Duration::from_secs(r.parsed(
-                    "SANDBOX_ACCESS_TOKEN_TTL_SECS",
-                    3600,
-                    "a whole number of seconds",
-                )),
-                latency: Duration::from_millis(r.parsed("SANDBOX_LATENCY_MS", 0, "a whole number of milliseconds")),
-                join: r.get("SANDBOX_JOIN"),
-                rate_limit: r.parsed("SANDBOX_RATE_LIMIT", 200, "a whole number of requests a minute"),
-            }),
-            Mode::Fanvue => None,
-        };
         let port: u16 = r.parsed("PORT", 3001, "a port number (0-65535)");
         let bind: IpAddr =
             r.parsed("BIND_ADDRESS", IpAddr::from([0, 0, 0, 0]), "an IP address such as 0.0.0.0 or 127.0.0.1");
 
-        let default_base = match mode {
-            Mode::Sandbox => format!("https://localhost:{port}"),
-            Mode::Fanvue => "https://my-fanvue-app.dev:3001".to_owned(),
-        };
-        let base_raw = r.get("BASE_URL").unwrap_or(default_base);
+        let base_raw = r.get("BASE_URL").unwrap_or_else(|| "https://my-fanvue-app.dev:3001".to_owned());
         let base_url = r.https_url("BASE_URL", &base_raw);
         if base_url.path() != "" && base_url.path() != "/" {
             r.problem("BASE_URL", "must be an origin without a path, e.g. https://my-fanvue-app.dev:3001");
@@ -450,27 +397,14 @@ impl Config {
             r.get("OAUTH_REDIRECT_URI").unwrap_or_else(|| format!("{}/api/oauth/callback", origin(&base_url)));
         let redirect_uri = redirect_uri(&mut r, &redirect_raw, &base_url);
 
-        let (client_id, client_secret, issuer, api_base) = match &sandbox {
-            Some(sb) => {
-                let issuer = sb.join.clone().unwrap_or_else(|| format!("https://127.0.0.1:{}", sb.port));
-                (
-                    SANDBOX_CLIENT_ID.to_owned(),
-                    // Set below from SESSION_SECRET: instances joining one sandbox share it.
-                    SecretString::from(String::new()),
-                    r.url("SANDBOX_JOIN", &issuer),
-                    r.url("SANDBOX_JOIN", &format!("{issuer}/api")),
-                )
-            }
-            None => (
-                r.required("OAUTH_CLIENT_ID", "copy the Client ID of your app in Fanvue's Builder (Developer area)"),
-                SecretString::from(r.required(
-                    "OAUTH_CLIENT_SECRET",
-                    "copy the Client Secret shown once when the app was created in Fanvue's Builder (regenerate it if lost)",
-                )),
-                r.upstream_url("OAUTH_ISSUER_BASE_URL", "https://auth.fanvue.com"),
-                r.upstream_url("API_BASE_URL", "https://api.fanvue.com"),
-            ),
-        };
+        let client_id =
+            r.required("OAUTH_CLIENT_ID", "copy the Client ID of your app in Fanvue's Builder (Developer area)");
+        let client_secret = SecretString::from(r.required(
+            "OAUTH_CLIENT_SECRET",
+            "copy the Client Secret shown once when the app was created in Fanvue's Builder (regenerate it if lost)",
+        ));
+        let issuer = r.upstream_url("OAUTH_ISSUER_BASE_URL", "https://auth.fanvue.com");
+        let api_base = r.upstream_url("API_BASE_URL", "https://api.fanvue.com");
 
         let scopes = match r.get("OAUTH_SCOPES") {
             Some(list) => ScopeSet::parse_strict(&list).unwrap_or_else(|err| {
@@ -480,7 +414,6 @@ impl Config {
                 );
                 ScopeSet::empty()
             }),
-            None if sandbox.is_some() => ScopeSet::all(),
             None => ScopeSet::parse_granted("read:self"),
         };
 
@@ -519,27 +452,16 @@ impl Config {
         let profile_cache_ttl =
             Duration::from_secs(r.parsed("PROFILE_CACHE_SECS", 30, "a whole number of seconds (0 turns it off)"));
 
-        let (secret, secret_is_ephemeral) = match (r.get("SESSION_SECRET"), &sandbox) {
-            (Some(secret), _) => {
-                if secret.chars().count() < MIN_SECRET_LEN {
-                    r.problem(
-                        "SESSION_SECRET",
-                        format!("is {} characters; it must be at least {MIN_SECRET_LEN}. Generate one with `openssl rand -hex 32`", secret.chars().count()),
-                    );
-                }
-                (secret, false)
-            }
-            (None, Some(sb)) => {
-                if sb.join.is_some() {
-                    r.problem("SANDBOX_JOIN", "needs SESSION_SECRET, the same as the instance running the sandbox");
-                }
-                (crate::crypto::random_token(32), true)
-            }
-            (None, None) => (
-                r.required("SESSION_SECRET", "generate one with `openssl rand -hex 32` (at least 32 characters)"),
-                false,
-            ),
-        };
+        let secret = r.required("SESSION_SECRET", "generate one with `openssl rand -hex 32` (at least 32 characters)");
+        if !secret.is_empty() && secret.chars().count() < MIN_SECRET_LEN {
+            r.problem(
+                "SESSION_SECRET",
+                format!(
+                    "is {} characters; it must be at least {MIN_SECRET_LEN}. Generate one with `openssl rand -hex 32`",
+                    secret.chars().count()
+                ),
+            );
+        }
         let previous_secret = r.get("SESSION_SECRET_PREVIOUS");
         if let Some(previous) = &previous_secret {
             if previous.chars().count() < MIN_SECRET_LEN {
@@ -610,11 +532,10 @@ impl Config {
             slots_per_user: r.count("UPLOAD_SLOTS_PER_USER", 1, "uploads"),
             idle_timeout: r.secs("UPLOAD_IDLE_TIMEOUT_SECS", 60),
         };
-        let issuer_origin = origin(&issuer);
-        let webhooks = webhook_config(&mut r, &secret, previous_secret.as_deref(), sandbox.is_some(), &store);
+        let webhooks = webhook_config(&mut r, &secret, previous_secret.as_deref(), &store);
         let operators = operators(&mut r);
-        let embed = embed_config(&mut r, &cookie_name, &issuer, sandbox.as_ref().map(|_| issuer_origin.as_str()));
-        let app_store = app_store_config(&mut r, &embed, sandbox.as_ref().map(|_| issuer_origin.as_str()));
+        let embed = embed_config(&mut r, &cookie_name, &issuer);
+        let app_store = app_store_config(&mut r, &embed);
         let metrics_token = r.get("METRICS_TOKEN");
         if metrics_token.as_ref().is_some_and(|t| t.chars().count() < 16) {
             r.problem("METRICS_TOKEN", "must be at least 16 characters (or unset it to allow loopback clients only)");
@@ -624,34 +545,17 @@ impl Config {
             return Err(ConfigError(r.problems));
         }
         Ok(Config {
-            oauth: OAuthConfig {
-                client_id,
-                // The sandbox's client secret derives from SESSION_SECRET, so every instance
-                // with the same secret can use one sandbox (SANDBOX_JOIN).
-                client_secret: match &sandbox {
-                    Some(_) => SecretString::from(crate::crypto::b64(
-                        &crate::crypto::Key::derive(secret.as_bytes(), "sandbox-client-secret-v1").mac(b"client"),
-                    )),
-                    None => client_secret,
-                },
-                scopes,
-                redirect_uri,
-                issuer,
-                response_mode,
-                prompt,
-            },
+            oauth: OAuthConfig { client_id, client_secret, scopes, redirect_uri, issuer, response_mode, prompt },
             api: ApiConfig { base_url: api_base, version, timeout, extra_root_pem, profile_cache_ttl },
             base_url,
             session: SessionConfig {
                 secret: SecretString::from(secret),
-                secret_is_ephemeral,
                 previous_secret: previous_secret.map(SecretString::from),
                 cookie_name,
                 store,
                 ttl: Duration::from_secs(ttl_hours.saturating_mul(3600)),
             },
             server: ServerConfig { bind, port, tls, limits },
-            sandbox,
             metrics_token: metrics_token.map(SecretString::from),
             rate_limit_per_minute,
             trusted_proxies,
@@ -769,17 +673,12 @@ fn webhook_config(
     r: &mut Reader<'_>,
     session_secret: &str,
     previous_session_secret: Option<&str>,
-    sandbox: bool,
     sessions: &StoreKind,
 ) -> crate::webhooks::WebhookConfig {
     use crate::webhooks::store::EventStoreKind;
     let mut secrets: Vec<SecretString> = Vec::new();
-    match r.get("FANVUE_WEBHOOK_SECRET") {
-        Some(secret) => secrets.push(secret.into()),
-        // The sandbox signs with a secret derived like its client secret, so the CLI and a
-        // second instance with the same SESSION_SECRET agree on it.
-        None if sandbox => secrets.push(sandbox_webhook_secret(session_secret).into()),
-        None => {}
+    if let Some(secret) = r.get("FANVUE_WEBHOOK_SECRET") {
+        secrets.push(secret.into());
     }
     if let Some(previous) = r.get("FANVUE_WEBHOOK_SECRET_PREVIOUS") {
         if secrets.is_empty() {
@@ -847,14 +746,7 @@ fn operators(r: &mut Reader<'_>) -> Vec<String> {
     operators
 }
 
-/// The webhook signing secret the sandbox uses when `FANVUE_WEBHOOK_SECRET` is not set.
-pub fn sandbox_webhook_secret(session_secret: &str) -> String {
-    crate::crypto::b64(
-        &crate::crypto::Key::derive(session_secret.as_bytes(), "sandbox-webhook-secret-v1").mac(b"webhook"),
-    )
-}
-
-fn embed_config(r: &mut Reader<'_>, session_cookie: &str, issuer: &Url, sandbox_origin: Option<&str>) -> EmbedConfig {
+fn embed_config(r: &mut Reader<'_>, session_cookie: &str, issuer: &Url) -> EmbedConfig {
     let raw = r.get("FANVUE_PLATFORM_URL").unwrap_or_else(|| "https://www.fanvue.com".to_owned());
     let mut platform_origins = Vec::new();
     for item in raw.split([',', ' ']).filter(|s| !s.is_empty()) {
@@ -868,10 +760,6 @@ fn embed_config(r: &mut Reader<'_>, session_cookie: &str, issuer: &Url, sandbox_
             ),
         }
     }
-    if let Some(sandbox) = sandbox_origin {
-        // The sandbox's creator surface frames the app too.
-        platform_origins.push(sandbox.to_owned());
-    }
     let cookie_name = r.get("EMBEDDED_SESSION_COOKIE_NAME").unwrap_or_else(|| format!("{session_cookie}_embedded"));
     if cookie_name == session_cookie || !cookie_name.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b)) {
         r.problem(
@@ -879,17 +767,17 @@ fn embed_config(r: &mut Reader<'_>, session_cookie: &str, issuer: &Url, sandbox_
             "must differ from SESSION_COOKIE_NAME and contain only letters, digits, `-`, `_` and `.`",
         );
     }
-    let exchange = embed_exchange(r, issuer, sandbox_origin.is_some());
+    let exchange = embed_exchange(r, issuer);
     EmbedConfig { platform_origins, cookie_name, exchange }
 }
 
-/// `EMBEDDED_EXCHANGE` and, for the default, `FANVUE_EMBED_AUTHORIZE_URL` (the sandbox's own
-/// authorize half under `--sandbox`, as every other provider URL).
-fn embed_exchange(r: &mut Reader<'_>, issuer: &Url, sandbox: bool) -> EmbedExchange {
+/// `EMBEDDED_EXCHANGE` and, for the default, `FANVUE_EMBED_AUTHORIZE_URL` (derived from the
+/// issuer when unset).
+fn embed_exchange(r: &mut Reader<'_>, issuer: &Url) -> EmbedExchange {
     const URL_VAR: &str = "FANVUE_EMBED_AUTHORIZE_URL";
     let default_url =
         format!("{}{}", issuer.as_str().trim_end_matches('/'), crate::embedded::exchange::AUTHORIZE_ON_BEHALF_PATH);
-    let configured_url = if sandbox { None } else { r.get(URL_VAR) };
+    let configured_url = r.get(URL_VAR);
     match r.get("EMBEDDED_EXCHANGE").as_deref() {
         None | Some("authorize-on-behalf") => {
             let authorize_url = match configured_url {
@@ -917,7 +805,7 @@ fn embed_exchange(r: &mut Reader<'_>, issuer: &Url, sandbox: bool) -> EmbedExcha
     }
 }
 
-fn app_store_config(r: &mut Reader<'_>, embed: &EmbedConfig, sandbox_origin: Option<&str>) -> AppStoreConfig {
+fn app_store_config(r: &mut Reader<'_>, embed: &EmbedConfig) -> AppStoreConfig {
     let uuid_var = |r: &mut Reader<'_>, var: &'static str| {
         let value = r.get(var)?;
         if crate::pages::is_uuid(&value) {
@@ -927,13 +815,12 @@ fn app_store_config(r: &mut Reader<'_>, embed: &EmbedConfig, sandbox_origin: Opt
             None
         }
     };
-    let app_uuid = uuid_var(r, "FANVUE_APP_UUID").or_else(|| sandbox_origin.map(|_| SANDBOX_APP_UUID.to_owned()));
-    let plan_uuid =
-        uuid_var(r, "FANVUE_APP_PLAN_UUID").or_else(|| sandbox_origin.map(|_| SANDBOX_PLAN_UUID.to_owned()));
+    let app_uuid = uuid_var(r, "FANVUE_APP_UUID");
+    let plan_uuid = uuid_var(r, "FANVUE_APP_PLAN_UUID");
     let listing_url = match (r.get("FANVUE_APP_STORE_URL"), &app_uuid) {
         (Some(raw), _) => Some(r.https_url("FANVUE_APP_STORE_URL", &raw)),
         (None, Some(app)) => {
-            let platform = sandbox_origin.or(embed.platform_origins.first().map(String::as_str));
+            let platform = embed.platform_origins.first().map(String::as_str);
             platform.and_then(|p| Url::parse(&format!("{p}/app-store/{app}")).ok())
         }
         (None, None) => None,
@@ -961,9 +848,9 @@ mod tests {
 
     use super::*;
 
-    fn load(mode: Mode, vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+    fn load(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
         let map: HashMap<String, String> = vars.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
-        Config::from_lookup(mode, &move |k| map.get(k).cloned())
+        Config::from_lookup(&move |k| map.get(k).cloned())
     }
 
     const GOOD: [(&str, &str); 3] = [
@@ -978,7 +865,7 @@ mod tests {
 
     #[test]
     fn defaults_follow_the_nextjs_starter() {
-        let config = load(Mode::Fanvue, &GOOD).ok();
+        let config = load(&GOOD).ok();
         let c = config.as_ref();
         assert_eq!(c.map(|c| c.origin()).as_deref(), Some("https://my-fanvue-app.dev:3001"));
         assert_eq!(c.map(|c| c.oauth.redirect_uri.as_str()), Some("https://my-fanvue-app.dev:3001/api/oauth/callback"));
@@ -994,7 +881,7 @@ mod tests {
         // `__Host-` names (which need `Secure`) keep working.
         let mut vars = GOOD.to_vec();
         vars.push(("TLS_TERMINATED_BY_PROXY", "true"));
-        let config = load(Mode::Fanvue, &vars).ok();
+        let config = load(&vars).ok();
         let c = config.as_ref();
         assert_eq!(c.map(|c| c.server.tls.clone()), Some(TlsSetting::TerminatedByProxy));
         assert_eq!(c.map(|c| c.base_url.scheme()), Some("https"));
@@ -1003,21 +890,21 @@ mod tests {
         // The Next.js starter's name, set explicitly, is kept (and the embedded one follows it).
         let mut vars = GOOD.to_vec();
         vars.push(("SESSION_COOKIE_NAME", "fanvue_oauth"));
-        let config = load(Mode::Fanvue, &vars).ok();
+        let config = load(&vars).ok();
         assert_eq!(config.as_ref().map(|c| c.session.cookie_name.as_str()), Some("fanvue_oauth"));
         assert_eq!(config.as_ref().map(|c| c.embed.cookie_name.as_str()), Some("fanvue_oauth_embedded"));
     }
 
     #[test]
     fn operators_are_nobody_by_default_and_named_by_uuid() {
-        assert_eq!(load(Mode::Fanvue, &GOOD).ok().map(|c| c.operators), Some(Vec::new()));
+        assert_eq!(load(&GOOD).ok().map(|c| c.operators), Some(Vec::new()));
         let mut vars = GOOD.to_vec();
         vars.push((
             "OPERATOR_USER_UUIDS",
             "A3C1E6F2-5B7D-4E8A-9C0F-1D2E3F4A5B6C, b0b0b0b0-1c2d-4e3f-8a9b-0c1d2e3f4a5b",
         ));
         assert_eq!(
-            load(Mode::Fanvue, &vars).ok().map(|c| c.operators),
+            load(&vars).ok().map(|c| c.operators),
             Some(vec![
                 "a3c1e6f2-5b7d-4e8a-9c0f-1d2e3f4a5b6c".to_owned(),
                 "b0b0b0b0-1c2d-4e3f-8a9b-0c1d2e3f4a5b".to_owned()
@@ -1025,14 +912,14 @@ mod tests {
         );
         let mut vars = GOOD.to_vec();
         vars.push(("OPERATOR_USER_UUIDS", "ava.sandbox"));
-        let found = problems(load(Mode::Fanvue, &vars));
+        let found = problems(load(&vars));
         assert_eq!(found.iter().map(|p| p.var).collect::<Vec<_>>(), ["OPERATOR_USER_UUIDS"]);
         assert!(found[0].message.contains("`ava.sandbox` is not a UUID"));
     }
 
     #[test]
     fn embedding_webhook_and_app_store_settings_are_checked() {
-        let config = load(Mode::Fanvue, &GOOD).ok();
+        let config = load(&GOOD).ok();
         let c = config.as_ref();
         assert_eq!(c.map(|c| c.embed.platform_origins.clone()), Some(vec!["https://www.fanvue.com".to_owned()]));
         assert_eq!(c.map(|c| c.embed.cookie_name.as_str()), Some("__Host-fanvue_oauth_embedded"));
@@ -1051,7 +938,7 @@ mod tests {
             ("WEBHOOK_STORE", "postgres://x"),
             ("EMBEDDED_SESSION_COOKIE_NAME", "__Host-fanvue_oauth"),
         ]);
-        let vars: Vec<_> = problems(load(Mode::Fanvue, &vars)).iter().map(|p| p.var).collect();
+        let vars: Vec<_> = problems(load(&vars)).iter().map(|p| p.var).collect();
         assert_eq!(
             vars,
             [
@@ -1069,7 +956,7 @@ mod tests {
             ("FANVUE_APP_UUID", "0B1E4A8C-7D2F-4C39-A6E5-9F8D7C6B5A41"),
             ("FANVUE_APP_PLAN_UUID", "6f3a2b1c-9e8d-4f7a-b5c4-3d2e1f0a9b8c"),
         ]);
-        let checkout = load(Mode::Fanvue, &vars).ok().and_then(|c| c.app_store.checkout_url()).map(String::from);
+        let checkout = load(&vars).ok().and_then(|c| c.app_store.checkout_url()).map(String::from);
         assert_eq!(
             checkout.as_deref(),
             Some(
@@ -1080,33 +967,26 @@ mod tests {
 
     #[test]
     fn the_embedded_exchange_is_authorize_on_behalf_unless_jwt_bearer_is_chosen() {
-        let exchange = |mode, vars: &[(&str, &str)]| {
+        let exchange = |vars: &[(&str, &str)]| {
             let mut all = GOOD.to_vec();
             all.extend_from_slice(vars);
-            load(mode, &all).map(|c| c.embed.exchange)
+            load(&all).map(|c| c.embed.exchange)
         };
         let on_behalf = |url: &str| EmbedExchange::AuthorizeOnBehalf {
             authorize_url: Url::parse(url).ok().unwrap_or_else(fallback_url),
         };
         assert_eq!(
-            exchange(Mode::Fanvue, &[]).ok(),
+            exchange(&[]).ok(),
             Some(on_behalf("https://auth.fanvue.com/oauth2/authorize-on-behalf")),
             "derived from OAUTH_ISSUER_BASE_URL"
         );
         assert_eq!(
-            exchange(Mode::Fanvue, &[("FANVUE_EMBED_AUTHORIZE_URL", "https://api.fanvue.com/embedded/authorize/")])
-                .ok(),
+            exchange(&[("FANVUE_EMBED_AUTHORIZE_URL", "https://api.fanvue.com/embedded/authorize/")]).ok(),
             Some(on_behalf("https://api.fanvue.com/embedded/authorize"))
         );
-        assert_eq!(exchange(Mode::Fanvue, &[("EMBEDDED_EXCHANGE", "jwt-bearer")]).ok(), Some(EmbedExchange::JwtBearer));
-        // --sandbox: the sandbox's authorize half, whatever .env says for Fanvue.
-        assert_eq!(
-            exchange(Mode::Sandbox, &[("FANVUE_EMBED_AUTHORIZE_URL", "https://api.fanvue.com/x")]).ok(),
-            Some(on_behalf("https://127.0.0.1:3002/oauth2/authorize-on-behalf"))
-        );
+        assert_eq!(exchange(&[("EMBEDDED_EXCHANGE", "jwt-bearer")]).ok(), Some(EmbedExchange::JwtBearer));
 
-        let found =
-            exchange(Mode::Fanvue, &[("EMBEDDED_EXCHANGE", "jwt_bearer")]).err().map(|e| e.0).unwrap_or_default();
+        let found = exchange(&[("EMBEDDED_EXCHANGE", "jwt_bearer")]).err().map(|e| e.0).unwrap_or_default();
         assert_eq!(found.iter().map(|p| p.var).collect::<Vec<_>>(), ["EMBEDDED_EXCHANGE"]);
         assert!(found[0].message.contains("`jwt_bearer`") && found[0].message.contains("`authorize-on-behalf`"));
         assert!(found[0].message.contains("`jwt-bearer`"));
@@ -1115,7 +995,7 @@ mod tests {
             vec![("FANVUE_EMBED_AUTHORIZE_URL", "https://api.fanvue.com/authorize?x=1")],
             vec![("FANVUE_EMBED_AUTHORIZE_URL", "https://api.fanvue.com/x"), ("EMBEDDED_EXCHANGE", "jwt-bearer")],
         ] {
-            let found = exchange(Mode::Fanvue, &bad).err().map(|e| e.0).unwrap_or_default();
+            let found = exchange(&bad).err().map(|e| e.0).unwrap_or_default();
             let vars: Vec<_> = found.iter().map(|p| p.var).collect();
             assert_eq!(vars, ["FANVUE_EMBED_AUTHORIZE_URL"], "{bad:?}");
         }
@@ -1123,7 +1003,7 @@ mod tests {
 
     #[test]
     fn missing_variables_are_all_named_with_a_fix() {
-        let found = problems(load(Mode::Fanvue, &[]));
+        let found = problems(load(&[]));
         let vars: Vec<_> = found.iter().map(|p| p.var).collect();
         assert_eq!(vars, ["OAUTH_CLIENT_ID", "OAUTH_CLIENT_SECRET", "SESSION_SECRET"]);
         assert!(found[2].message.contains("openssl rand -hex 32"));
@@ -1134,24 +1014,21 @@ mod tests {
         let mut vars = GOOD.to_vec();
         vars.push(("PORT", ""));
         vars.push(("API_BASE_URL", "  "));
-        let config = load(Mode::Fanvue, &vars).ok();
+        let config = load(&vars).ok();
         assert_eq!(config.as_ref().map(|c| c.server.port), Some(3001));
         assert_eq!(config.map(|c| c.api.base_url.to_string()).as_deref(), Some("https://api.fanvue.com/"));
     }
 
     #[test]
     fn short_secret_unknown_scope_and_plain_http_are_refused() {
-        let found = problems(load(
-            Mode::Fanvue,
-            &[
-                ("OAUTH_CLIENT_ID", "c"),
-                ("OAUTH_CLIENT_SECRET", "s"),
-                ("SESSION_SECRET", "too-short"),
-                ("OAUTH_SCOPES", "read:self read:wallet"),
-                ("OAUTH_ISSUER_BASE_URL", "http://auth.example.com"),
-                ("API_BASE_URL", "http://127.0.0.1:9999"),
-            ],
-        ));
+        let found = problems(load(&[
+            ("OAUTH_CLIENT_ID", "c"),
+            ("OAUTH_CLIENT_SECRET", "s"),
+            ("SESSION_SECRET", "too-short"),
+            ("OAUTH_SCOPES", "read:self read:wallet"),
+            ("OAUTH_ISSUER_BASE_URL", "http://auth.example.com"),
+            ("API_BASE_URL", "http://127.0.0.1:9999"),
+        ]));
         let vars: Vec<_> = found.iter().map(|p| p.var).collect();
         assert_eq!(vars, ["OAUTH_ISSUER_BASE_URL", "OAUTH_SCOPES", "SESSION_SECRET"]);
         assert!(found[1].message.contains("read:wallet"));
@@ -1161,7 +1038,7 @@ mod tests {
     fn the_redirect_uri_is_kept_exactly_and_must_be_servable() {
         let mut vars = GOOD.to_vec();
         vars.push(("OAUTH_REDIRECT_URI", "https://my-fanvue-app.dev:3001/callback/"));
-        let config = load(Mode::Fanvue, &vars).ok();
+        let config = load(&vars).ok();
         assert_eq!(config.map(|c| c.oauth.redirect_uri.path().to_owned()).as_deref(), Some("/callback/"));
         for bad in [
             "https://other.example/api/oauth/callback",
@@ -1170,7 +1047,7 @@ mod tests {
         ] {
             let mut vars = GOOD.to_vec();
             vars.push(("OAUTH_REDIRECT_URI", bad));
-            assert_eq!(problems(load(Mode::Fanvue, &vars))[0].var, "OAUTH_REDIRECT_URI", "{bad}");
+            assert_eq!(problems(load(&vars))[0].var, "OAUTH_REDIRECT_URI", "{bad}");
         }
     }
 
@@ -1179,16 +1056,16 @@ mod tests {
         let mut vars = GOOD.to_vec();
         vars.push(("SESSION_SECRET_PREVIOUS", "0123456789abcdef0123456789abcdef"));
         vars.push(("METRICS_TOKEN", "short"));
-        let found = problems(load(Mode::Fanvue, &vars));
+        let found = problems(load(&vars));
         assert_eq!(found.iter().map(|p| p.var).collect::<Vec<_>>(), ["SESSION_SECRET_PREVIOUS", "METRICS_TOKEN"]);
         let mut vars = GOOD.to_vec();
         vars.push(("SESSION_SECRET_PREVIOUS", "the-old-secret-the-old-secret-123"));
-        assert!(load(Mode::Fanvue, &vars).ok().and_then(|c| c.session.previous_secret).is_some());
+        assert!(load(&vars).ok().and_then(|c| c.session.previous_secret).is_some());
     }
 
     #[test]
     fn connection_and_upload_limits_have_defaults_and_refuse_zero() {
-        let config = load(Mode::Fanvue, &GOOD).ok();
+        let config = load(&GOOD).ok();
         let limits = config.as_ref().map(|c| c.server.limits.clone());
         assert_eq!(
             limits,
@@ -1211,7 +1088,7 @@ mod tests {
             ("MAX_CONNECTIONS_PER_IP", "many"),
             ("UPLOAD_SLOTS_PER_USER", "0"),
         ]);
-        let found = problems(load(Mode::Fanvue, &vars));
+        let found = problems(load(&vars));
         let vars: Vec<_> = found.iter().map(|p| p.var).collect();
         assert_eq!(vars, ["HTTP_IDLE_TIMEOUT_SECS", "MAX_CONNECTIONS_PER_IP", "UPLOAD_SLOTS_PER_USER"]);
         assert!(found[0].message.contains("at least 1"), "{}", found[0].message);
@@ -1222,21 +1099,10 @@ mod tests {
         let mut vars = GOOD.to_vec();
         vars.push(("TLS_CERT_PATH", "/nonexistent/cert.pem"));
         vars.push(("TLS_KEY_PATH", "/nonexistent/key.pem"));
-        let found = problems(load(Mode::Fanvue, &vars));
+        let found = problems(load(&vars));
         assert_eq!(found.iter().map(|p| p.var).collect::<Vec<_>>(), ["TLS_CERT_PATH", "TLS_KEY_PATH"]);
         let mut vars = GOOD.to_vec();
         vars.push(("TLS_CERT_PATH", "/etc/hostname"));
-        assert_eq!(problems(load(Mode::Fanvue, &vars))[0].var, "TLS_KEY_PATH");
-    }
-
-    #[test]
-    fn sandbox_needs_nothing_and_supplies_the_provider() {
-        let config = load(Mode::Sandbox, &[]).ok();
-        let c = config.as_ref();
-        assert_eq!(c.map(|c| c.origin()).as_deref(), Some("https://localhost:3001"));
-        assert_eq!(c.map(|c| c.oauth.issuer.as_str()), Some("https://127.0.0.1:3002/"));
-        assert_eq!(c.map(|c| c.api.base_url.as_str()), Some("https://127.0.0.1:3002/api"));
-        assert_eq!(c.map(|c| c.session.secret_is_ephemeral), Some(true));
-        assert_eq!(c.map(|c| c.oauth.scopes), Some(ScopeSet::all()));
+        assert_eq!(problems(load(&vars))[0].var, "TLS_KEY_PATH");
     }
 }

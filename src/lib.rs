@@ -40,8 +40,6 @@ pub mod oauth;
 pub mod pages;
 pub mod proxy;
 pub mod redis;
-#[cfg(feature = "sandbox")]
-pub mod sandbox;
 pub mod server;
 pub mod session;
 pub mod state;
@@ -56,12 +54,19 @@ use std::time::Duration;
 use axum::Router;
 use axum::http::StatusCode;
 use axum::routing::get;
-#[cfg(feature = "sandbox")]
-use axum_server::Handle;
 use tokio_util::sync::CancellationToken;
 
-use config::{Config, ConfigError, Mode};
+use config::{Config, ConfigError};
 use state::AppState;
+
+/// How the binary was started.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// Against Fanvue (or any provider configured through the environment).
+    Fanvue,
+    /// With the built-in sandbox (`--sandbox`), which supplies the provider's settings.
+    Sandbox,
+}
 
 /// How long in-flight requests get to finish after SIGTERM/SIGINT.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
@@ -135,10 +140,39 @@ pub async fn healthcheck() -> ExitCode {
     if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE }
 }
 
+/// Listening sockets handed over by whoever started the process (systemd socket activation,
+/// `systemfd`, the test harness): `LISTEN_FDS` sockets from fd 3, the first for the app and,
+/// with `--sandbox`, the second for the sandbox. A handed-over socket is used as it is, so the
+/// port is never free between whoever chose it and the server (no race with other programs),
+/// and a privileged port needs no privileges here. `PORT` still names the port in `BASE_URL`.
+#[derive(Debug, Default)]
+pub struct Inherited {
+    app: Option<std::net::TcpListener>,
+    // Taken (and so closed) in a production build too, where nothing serves on it.
+    #[cfg_attr(not(feature = "sandbox"), allow(dead_code))]
+    sandbox: Option<std::net::TcpListener>,
+}
+
+impl Inherited {
+    /// Takes the sockets named by `LISTEN_FDS` (and removes the variables, so nothing this
+    /// process starts inherits them). Call it before any other thread starts: it edits the
+    /// environment.
+    pub fn from_env() -> Result<Self, String> {
+        let mut fds = listenfd::ListenFd::from_env();
+        let mut take = |index: usize, what: &str| {
+            fds.take_tcp_listener(index)
+                .map_err(|e| format!("LISTEN_FDS: socket {} ({what}) is not a listening TCP socket: {e}", index + 3))
+        };
+        let app = take(0, "the app's")?;
+        let sandbox = take(1, "the sandbox's")?;
+        Ok(Inherited { app, sandbox })
+    }
+}
+
 /// Runs the server (and the sandbox in [`Mode::Sandbox`]) until SIGTERM/SIGINT.
-pub async fn run(mode: Mode) -> ExitCode {
+pub async fn run(mode: Mode, inherited: Inherited) -> ExitCode {
     install_crypto_provider();
-    match serve(mode).await {
+    match serve(mode, inherited).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("error: {err}");
@@ -147,9 +181,27 @@ pub async fn run(mode: Mode) -> ExitCode {
     }
 }
 
-async fn serve(mode: Mode) -> Result<(), StartError> {
-    #[cfg_attr(not(feature = "sandbox"), allow(unused_mut))]
-    let mut config = Config::from_env(mode)?;
+async fn serve(mode: Mode, inherited: Inherited) -> Result<(), StartError> {
+    let env = |var: &str| std::env::var(var).ok();
+    // Refused before anything touches the disk (certificates, databases).
+    #[cfg(not(feature = "sandbox"))]
+    if mode == Mode::Sandbox {
+        return Err(StartError::Other(
+            "this binary was built without the sandbox (cargo feature `sandbox`): run it without --sandbox".into(),
+        ));
+    }
+    #[cfg(feature = "sandbox")]
+    let sandbox = match mode {
+        Mode::Sandbox => Some(with_sandbox::Prepared::read(&env)?),
+        Mode::Fanvue => None,
+    };
+    #[cfg(feature = "sandbox")]
+    let mut config = match &sandbox {
+        Some(sandbox) => Config::from_lookup(&sandbox.layer(&env))?,
+        None => Config::from_lookup(&env)?,
+    };
+    #[cfg(not(feature = "sandbox"))]
+    let config = Config::from_lookup(&env)?;
     let material = tls::load_or_generate(&config.server.tls)?;
     let tls_config = match &material {
         Some(material) => Some(tls::rustls_config(material).await?),
@@ -158,23 +210,18 @@ async fn serve(mode: Mode) -> Result<(), StartError> {
     let shutdown = CancellationToken::new();
 
     #[cfg(feature = "sandbox")]
-    if let Some(sandbox) = config.sandbox.clone() {
-        let app_cert = material.as_ref().map(|m| m.cert_pem.clone());
-        start_sandbox(&mut config, sandbox.port, Handle::new(), app_cert.as_deref()).await?;
-    }
-    #[cfg(not(feature = "sandbox"))]
-    if config.sandbox.is_some() {
-        return Err(StartError::Other("this binary was built without the sandbox (cargo feature `sandbox`)".into()));
+    if let Some(sandbox) = sandbox {
+        sandbox.start(&mut config, material.as_ref().map(|m| m.cert_pem.clone()), inherited.sandbox).await?;
     }
 
     let addr = SocketAddr::new(config.server.bind, config.server.port);
-    let listener = std::net::TcpListener::bind(addr).map_err(|e| StartError::Bind { addr, reason: e.to_string() })?;
+    let listener = match inherited.app {
+        Some(listener) => listener,
+        None => std::net::TcpListener::bind(addr).map_err(|e| StartError::Bind { addr, reason: e.to_string() })?,
+    };
     let local = listener.local_addr().map_err(|e| StartError::Bind { addr, reason: e.to_string() })?;
     if config.server.tls == config::TlsSetting::TerminatedByProxy && config.metrics_token.is_none() {
         tracing::warn!("TLS_TERMINATED_BY_PROXY is set and METRICS_TOKEN is not: /metrics answers nobody until it is");
-    }
-    if config.session.secret_is_ephemeral {
-        tracing::warn!("SESSION_SECRET is not set: using a random one, so sessions end when the server restarts");
     }
     let scheme = if tls_config.is_some() { "https" } else { "http (TLS terminated by a proxy)" };
     tracing::info!(
@@ -202,38 +249,106 @@ async fn serve(mode: Mode) -> Result<(), StartError> {
     Ok(())
 }
 
-/// Starts the in-process sandbox with `certs/127.0.0.1.pem` (generated once when missing)
-/// and makes the app's HTTP client trust that certificate (added to, not replacing, the
-/// system roots).
+/// `--sandbox`: the sandbox's environment layer under the app's configuration, and the
+/// sandbox itself started next to the app.
 #[cfg(feature = "sandbox")]
-async fn start_sandbox(
-    config: &mut Config,
-    port: u16,
-    handle: Handle<SocketAddr>,
-    app_cert_pem: Option<&[u8]>,
-) -> Result<(), StartError> {
-    let setting = config::TlsSetting::Auto { host: "127.0.0.1".to_owned() };
-    let material =
-        tls::load_or_generate(&setting)?.ok_or_else(|| StartError::Other("the sandbox needs a certificate".into()))?;
-    let mut roots = config.api.extra_root_pem.take().unwrap_or_default();
-    roots.extend_from_slice(&material.cert_pem);
-    config.api.extra_root_pem = Some(roots);
-    if let Some(join) = config.sandbox.as_ref().and_then(|s| s.join.clone()) {
-        // Another instance runs the sandbox (same folder, so the same certs/127.0.0.1.pem).
-        tracing::info!("sandbox: joining the one at {join}");
-        return Ok(());
+mod with_sandbox {
+    use std::net::{IpAddr, SocketAddr};
+
+    use fanvue_sandbox::env::SandboxEnv;
+    use secrecy::ExposeSecret;
+
+    use super::StartError;
+    use crate::config::{Config, ConfigError, Problem, TlsSetting};
+
+    /// The sandbox's settings and the session secret the app runs with.
+    pub struct Prepared {
+        env: SandboxEnv,
+        session_secret: String,
+        generated_secret: bool,
     }
-    let sandbox_tls = tls::rustls_config(&material).await?;
-    let signing_secret = crypto::b64(&crypto::Key::derive(&material.key_pem, "sandbox-signing-v1").mac(b"sandbox"));
-    let state = sandbox::SandboxState::from_config(config, &signing_secret, app_cert_pem);
-    let addr = sandbox::spawn(state, port, sandbox_tls, handle).map_err(|e| StartError::Bind {
-        addr: SocketAddr::from(([127, 0, 0, 1], port)),
-        reason: format!("{e} (the sandbox's port; set SANDBOX_PORT)"),
-    })?;
-    tracing::info!(
-        "sandbox: a stand-in for Fanvue's sign-in and API at https://{addr} (the app trusts its certificate; your browser will ask once)"
-    );
-    Ok(())
+
+    impl Prepared {
+        /// Reads the `SANDBOX_*` variables; without `SESSION_SECRET` a random one is used (so
+        /// sessions end at restart, which the log says).
+        pub fn read(env: &dyn Fn(&str) -> Option<String>) -> Result<Self, StartError> {
+            let sandbox = SandboxEnv::read(env).map_err(|problems| {
+                ConfigError(problems.into_iter().map(|p| Problem { var: p.var, message: p.message }).collect())
+            })?;
+            let given = env("SESSION_SECRET").filter(|s| !s.trim().is_empty());
+            let generated_secret = given.is_none();
+            let session_secret = given.unwrap_or_else(|| crate::crypto::random_token(32));
+            Ok(Prepared { env: sandbox, session_secret, generated_secret })
+        }
+
+        /// The app's environment seen through the sandbox.
+        pub fn layer<'a>(&self, env: &'a dyn Fn(&str) -> Option<String>) -> impl Fn(&str) -> Option<String> + 'a {
+            self.env.layer(env, &self.session_secret)
+        }
+
+        /// Starts the sandbox with `certs/127.0.0.1.pem` (generated once when missing), or joins
+        /// the one `SANDBOX_JOIN` names, and makes the app's HTTP client trust its certificate
+        /// (added to, not replacing, the system roots).
+        pub async fn start(
+            self,
+            config: &mut Config,
+            app_cert_pem: Option<Vec<u8>>,
+            inherited: Option<std::net::TcpListener>,
+        ) -> Result<(), StartError> {
+            if self.generated_secret {
+                tracing::warn!(
+                    "SESSION_SECRET is not set: using a random one, so sessions end when the server restarts"
+                );
+            }
+            let setting = TlsSetting::Auto { host: "127.0.0.1".to_owned() };
+            let material = crate::tls::load_or_generate(&setting)?
+                .ok_or_else(|| StartError::Other("the sandbox needs a certificate".into()))?;
+            let mut roots = config.api.extra_root_pem.take().unwrap_or_default();
+            roots.extend_from_slice(&material.cert_pem);
+            config.api.extra_root_pem = Some(roots);
+            if let Some(join) = &self.env.join {
+                // Another instance runs the sandbox (same folder, so the same certificate).
+                tracing::info!("sandbox: joining the one at {join}");
+                return Ok(());
+            }
+            let origin = config.origin();
+            // Deliveries reach the app on this machine, whatever name BASE_URL gives it.
+            let ip =
+                if config.server.bind.is_unspecified() { IpAddr::from([127, 0, 0, 1]) } else { config.server.bind };
+            let port = config.base_url.port_or_known_default().unwrap_or(config.server.port);
+            let mut app = fanvue_sandbox::AppSettings::new(&origin, config.oauth.scopes);
+            app.webhooks_url = format!("{origin}{}", crate::webhooks::routes::PATH);
+            app.webhook_secret = config.webhooks.verifier.current_secret().map(|s| s.expose_secret().to_owned());
+            app.cert_pem = app_cert_pem;
+            app.resolve = Some(SocketAddr::new(ip, port));
+            let client = fanvue_sandbox::RegisteredClient {
+                id: config.oauth.client_id.clone(),
+                secret: config.oauth.client_secret.expose_secret().to_owned(),
+                redirect_uris: vec![config.oauth.redirect_uri.to_string()],
+            };
+            let mut settings = fanvue_sandbox::Settings::for_app(client, app);
+            settings.port = self.env.port;
+            settings.access_token_ttl = self.env.access_token_ttl;
+            settings.latency = self.env.latency;
+            settings.rate_limit = self.env.rate_limit;
+            settings.tls = Some(fanvue_sandbox::TlsPem { cert_pem: material.cert_pem, key_pem: material.key_pem });
+            let spawned = match inherited {
+                Some(listener) => fanvue_sandbox::spawn_on(listener, settings).await,
+                None => fanvue_sandbox::spawn(settings).await,
+            };
+            let running = spawned.map_err(|e| StartError::Bind {
+                addr: SocketAddr::from(([127, 0, 0, 1], self.env.port)),
+                reason: format!("{e} (the sandbox's port; set SANDBOX_PORT)"),
+            })?;
+            tracing::info!(
+                "sandbox: a stand-in for Fanvue's sign-in and API at {} (the app trusts its certificate; your browser will ask once)",
+                running.issuer()
+            );
+            // It serves for as long as the process runs (dropping the handle does not stop it).
+            drop(running);
+            Ok(())
+        }
+    }
 }
 
 async fn shutdown_on_signal(shutdown: CancellationToken) {

@@ -3,7 +3,7 @@
 
 use std::process::ExitCode;
 
-use fanvue_app_starter::config::Mode;
+use fanvue_app_starter::Mode;
 
 /// mimalloc instead of glibc's malloc: under load the server spent a fifth of its time in
 /// malloc/free (measured with perf in `benches/suite.rs`); mimalloc's per-thread heaps cut
@@ -24,8 +24,25 @@ Usage: fanvue-app-starter [--sandbox]
 
 Logging: RUST_LOG (default `info`), LOG_FORMAT (`pretty` or `json`). Configuration: see the README.";
 
-#[tokio::main]
-async fn main() -> ExitCode {
+fn main() -> ExitCode {
+    // Before the runtime's threads exist: taking handed-over sockets edits the environment.
+    let inherited = match fanvue_app_starter::Inherited::from_env() {
+        Ok(inherited) => inherited,
+        Err(err) => {
+            eprintln!("error: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime.block_on(start(inherited)),
+        Err(err) => {
+            eprintln!("error: cannot start the async runtime: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn start(inherited: fanvue_app_starter::Inherited) -> ExitCode {
     let mut mode = Mode::Fanvue;
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.first().is_some_and(|a| a == "webhook") {
@@ -79,5 +96,5 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     }
-    fanvue_app_starter::run(mode).await
+    fanvue_app_starter::run(mode, inherited).await
 }

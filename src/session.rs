@@ -336,7 +336,11 @@ impl TokenVault {
     /// Forgets the tokens of session `id`.
     pub async fn delete(&self, id: Id) -> session_store::Result<()> {
         self.remember(id, None);
-        self.store.delete(&id).await
+        let deleted = self.store.delete(&id).await;
+        // And again once the row is gone: a read that overlapped the delete may have seen the
+        // row, and must not put it back in memory (the session would stay signed in here).
+        self.remember(id, None);
+        deleted
     }
 
     /// The Redis store, when several instances share the sessions.
@@ -524,6 +528,34 @@ mod tests {
         let mut data = std::collections::HashMap::new();
         data.insert("tokens".to_owned(), Value::String(value.to_owned()));
         Record { id: Id::default(), data, expiry_date: time::OffsetDateTime::now_utc() + time::Duration::hours(1) }
+    }
+
+    /// A read racing a sign-out must not leave the deleted tokens in the vault's memory: every
+    /// round signs in, then reads and deletes at once, then reads again, which must find none.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_read_overlapping_a_delete_never_brings_the_tokens_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = AnyStore::Sqlite(open_sqlite(&dir.path().join("sessions.db")).await.unwrap());
+        let vault = TokenVault::new(store, "0123456789abcdef0123456789abcdef", None);
+        let tokens = TokenSet {
+            access_token: oauth2::AccessToken::new("ory_at_race".into()),
+            refresh_token: None,
+            expires_at: i64::MAX / 4,
+            scopes: fanvue::scopes::ScopeSet::empty(),
+            user: None,
+        };
+        let expires = time::OffsetDateTime::now_utc() + time::Duration::hours(1);
+        for round in 0..300 {
+            let id = Id::default();
+            vault.save(id, &tokens, expires).await.unwrap();
+            let (reader, deleter) = (vault.clone(), vault.clone());
+            let read = tokio::spawn(async move { reader.load(id).await });
+            let delete = tokio::spawn(async move { deleter.delete(id).await });
+            let (read, delete) = (read.await.unwrap(), delete.await.unwrap());
+            read.unwrap();
+            delete.unwrap();
+            assert!(vault.load(id).await.unwrap().is_none(), "round {round}: signed in again after the delete");
+        }
     }
 
     #[tokio::test]

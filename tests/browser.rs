@@ -240,7 +240,7 @@ async fn chromium_screenshots_the_main_pages() {
         std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
     }
     // The app inside the sandbox's creator surface (Ava approved the app when she signed in).
-    let app_uuid = fanvue_app_starter::config::SANDBOX_APP_UUID;
+    let app_uuid = fanvue_sandbox::APP_UUID;
     c.goto(&app.sandbox_url(&format!("/app-store/{app_uuid}/creator-surface"))).await.unwrap();
     let frame = c.wait().at_most(Duration::from_secs(15)).for_element(Locator::Id("app-frame")).await.unwrap();
     frame.enter_frame().await.unwrap();
@@ -257,7 +257,7 @@ async fn embedded_flow(prefs: serde_json::Value) -> Option<(String, bool)> {
     let browser = browser_with(prefs).await?;
     let app = TestApp::spawn(&[]).await;
     let c = &browser.client;
-    let app_uuid = fanvue_app_starter::config::SANDBOX_APP_UUID;
+    let app_uuid = fanvue_sandbox::APP_UUID;
     c.goto(&app.sandbox_url(&format!("/app-store/{app_uuid}/creator-surface?as=ava.sandbox"))).await.unwrap();
     c.wait().at_most(Duration::from_secs(15)).for_element(Locator::Id("approve")).await.unwrap().click().await.unwrap();
     let frame = c.wait().at_most(Duration::from_secs(15)).for_element(Locator::Id("app-frame")).await.unwrap();
@@ -316,7 +316,7 @@ async fn chromium_shows_consent_required_and_invalid_session_token_inside_the_fr
     let Some(browser) = browser().await else { return };
     let app = TestApp::spawn(&[]).await;
     let c = &browser.client;
-    let app_uuid = fanvue_app_starter::config::SANDBOX_APP_UUID;
+    let app_uuid = fanvue_sandbox::APP_UUID;
     for (query, code, title) in [
         ("as=bo.unsubscribed&force=1", "consent_required", "Approve the app first"),
         ("as=ava.sandbox&force=1&stale=1", "invalid_session_token", "This session expired"),

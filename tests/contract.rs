@@ -459,16 +459,14 @@ mod walk {
 
 mod sandbox {
     //! The sandbox's router in process, signed in with every scope.
-    use std::collections::HashMap;
-
     use axum::Router;
     use axum::body::Body;
     use axum::http::{Method, Request, StatusCode, header};
     use base64::Engine;
-    use fanvue_app_starter::config::{Config, Mode};
-    use fanvue_app_starter::crypto;
-    use fanvue_app_starter::sandbox::{SandboxState, router};
-    use fanvue_app_starter::scopes::Scope;
+    use fanvue_app_starter::scopes::{Scope, ScopeSet};
+    use fanvue_sandbox::{AppSettings, RegisteredClient, SandboxState, Settings, crypto, router};
+
+    const REDIRECT: &str = "https://localhost:3001/api/oauth/callback";
     use http_body_util::BodyExt;
     use serde_json::Value;
     use sha2::Digest;
@@ -497,23 +495,29 @@ mod sandbox {
         /// A fresh sandbox (its own seeded world) and an access token with every scope.
         pub async fn start() -> Sandbox {
             // A budget no test run reaches: these tests call every endpoint, some twice.
-            let vars = HashMap::from([("SANDBOX_PORT", "3002"), ("SANDBOX_RATE_LIMIT", "100000")]);
-            let config = Config::from_lookup(Mode::Sandbox, &|k| vars.get(k).map(|v| (*v).to_owned())).unwrap();
-            let app = router(SandboxState::from_config(&config, "contract-test-signing", None));
+            let client = RegisteredClient {
+                id: fanvue_sandbox::CLIENT_ID.to_owned(),
+                secret: "contract-test-client-secret".to_owned(),
+                redirect_uris: vec![REDIRECT.to_owned()],
+            };
+            let mut settings =
+                Settings::for_app(client.clone(), AppSettings::new("https://localhost:3001", ScopeSet::all()));
+            settings.rate_limit = 100_000;
+            let app = router(SandboxState::new(&settings, "https://127.0.0.1:3002", "contract-test-signing"));
             let mut sandbox = Sandbox { app, token: String::new() };
-            sandbox.token = sandbox.sign_in(&config).await;
+            sandbox.token = sandbox.sign_in(&client).await;
             sandbox
         }
 
-        async fn sign_in(&self, config: &Config) -> String {
+        async fn sign_in(&self, client: &RegisteredClient) -> String {
             let verifier = crypto::random_token(32);
             let challenge = crypto::b64(&sha2::Sha256::digest(verifier.as_bytes()));
             let scope: Vec<&str> =
                 ["openid", "offline_access"].into_iter().chain(Scope::ALL.iter().map(|(_, name)| *name)).collect();
-            let redirect = config.oauth.redirect_uri.as_str();
+            let redirect = REDIRECT;
             let query = url::form_urlencoded::Serializer::new(String::new())
                 .append_pair("response_type", "code")
-                .append_pair("client_id", &config.oauth.client_id)
+                .append_pair("client_id", &client.id)
                 .append_pair("redirect_uri", redirect)
                 .append_pair("scope", &scope.join(" "))
                 .append_pair("state", "state-0123456789")
@@ -532,9 +536,7 @@ mod sandbox {
             let location = response.headers()[header::LOCATION].to_str().unwrap().to_owned();
             let code =
                 url::Url::parse(&location).unwrap().query_pairs().find(|(k, _)| k == "code").unwrap().1.into_owned();
-            let secret = secrecy::ExposeSecret::expose_secret(&config.oauth.client_secret).to_owned();
-            let basic =
-                base64::engine::general_purpose::STANDARD.encode(format!("{}:{secret}", config.oauth.client_id));
+            let basic = base64::engine::general_purpose::STANDARD.encode(format!("{}:{}", client.id, client.secret));
             let form = url::form_urlencoded::Serializer::new(String::new())
                 .append_pair("grant_type", "authorization_code")
                 .append_pair("code", &code)
@@ -669,7 +671,7 @@ async fn fill(sb: &Sandbox, base: &str, name: &str, fixture: &mut Fixture) -> Re
             upload
         }
         ("parts", _) => "1".to_owned(),
-        ("apps", _) => fanvue_app_starter::config::SANDBOX_APP_UUID.to_owned(),
+        ("apps", _) => fanvue_sandbox::APP_UUID.to_owned(),
         _ => return Err(format!("the test cannot fill {{{name}}} after {base}: teach `fill` where to read one")),
     })
 }

@@ -8,13 +8,12 @@
 
 mod common;
 
-use std::collections::HashMap;
 use std::time::Duration;
 
 use common::*;
 use reqwest::StatusCode;
 
-const APP_UUID: &str = fanvue_app_starter::config::SANDBOX_APP_UUID;
+const APP_UUID: &str = fanvue_sandbox::APP_UUID;
 
 /// The session token the sandbox's creator surface injects for `account` (approving the app
 /// first unless `approve` is false, then framing it anyway).
@@ -275,10 +274,8 @@ mod authorize_half {
     use axum::body::Body;
     use axum::http::{Request, header};
     use base64::Engine;
-    use fanvue_app_starter::config::{Config, Mode};
-    use fanvue_app_starter::crypto;
-    use fanvue_app_starter::sandbox::{SandboxState, router};
     use fanvue_app_starter::scopes::ScopeSet;
+    use fanvue_sandbox::{AppSettings, RegisteredClient, SandboxState, Settings, crypto, router};
     use http_body_util::BodyExt;
     use serde_json::{Value, json};
     use sha2::Digest;
@@ -288,7 +285,7 @@ mod authorize_half {
 
     const REDIRECT: &str = "https://localhost:3001/api/oauth/callback";
     const SIGNING: &str = "sandbox-test-signing";
-    const AVA: &str = fanvue_app_starter::sandbox::api::USER_UUID;
+    const AVA: &str = fanvue_sandbox::api::USER_UUID;
     const SCOPE: &str = "openid offline_access offline read:self";
 
     struct Sandbox {
@@ -303,11 +300,14 @@ mod authorize_half {
     }
 
     fn sandbox() -> Sandbox {
-        let vars = HashMap::from([("SANDBOX_PORT", "3002")]);
-        let config = Config::from_lookup(Mode::Sandbox, &|k| vars.get(k).map(|v| (*v).to_owned())).unwrap();
-        let secret = secrecy::ExposeSecret::expose_secret(&config.oauth.client_secret).to_owned();
-        let basic = base64::engine::general_purpose::STANDARD.encode(format!("{}:{secret}", config.oauth.client_id));
-        Sandbox { sb: SandboxState::from_config(&config, SIGNING, None), basic }
+        let client = RegisteredClient {
+            id: fanvue_sandbox::CLIENT_ID.to_owned(),
+            secret: "sandbox-test-client-secret".to_owned(),
+            redirect_uris: vec![REDIRECT.to_owned()],
+        };
+        let basic = base64::engine::general_purpose::STANDARD.encode(format!("{}:{}", client.id, client.secret));
+        let settings = Settings::for_app(client, AppSettings::new("https://localhost:3001", ScopeSet::all()));
+        Sandbox { sb: SandboxState::new(&settings, "https://127.0.0.1:3002", SIGNING), basic }
     }
 
     fn pkce() -> (String, String) {
@@ -322,7 +322,7 @@ mod authorize_half {
     /// A session token signed with the sandbox's key, with these claims (to forge the ones
     /// the creator surface never mints).
     fn signed_token(claims: &Value) -> String {
-        let key = crypto::Key::derive(SIGNING.as_bytes(), "sandbox-session-token-v1");
+        let key = crypto::derive(SIGNING.as_bytes(), "sandbox-session-token-v1");
         let header = crypto::b64(br#"{"alg":"HS256","typ":"JWT"}"#);
         let payload = crypto::b64(claims.to_string().as_bytes());
         let mac = crypto::b64(&key.mac(format!("{header}.{payload}").as_bytes()));
@@ -331,7 +331,7 @@ mod authorize_half {
 
     impl Sandbox {
         fn account(&self, handle: &str) -> &'static str {
-            fanvue_app_starter::sandbox::users::find(handle).unwrap().uuid
+            fanvue_sandbox::users::find(handle).unwrap().uuid
         }
 
         /// What the creator surface injects for `handle` (after approving the app if `approve`).

@@ -8,8 +8,8 @@ mod common;
 use common::*;
 use reqwest::StatusCode;
 
-const APP_UUID: &str = fanvue_app_starter::config::SANDBOX_APP_UUID;
-const PLAN_UUID: &str = fanvue_app_starter::config::SANDBOX_PLAN_UUID;
+const APP_UUID: &str = fanvue_sandbox::APP_UUID;
+const PLAN_UUID: &str = fanvue_sandbox::PLAN_UUID;
 /// The seeded agency's third creator, whose plan is not active (the first two are).
 const UNCOVERED_CREATOR: &str = "000c4ea7-0002-4ea7-8000-000000000002";
 

@@ -17,12 +17,11 @@ async fn two_instances(redis: &Redis, extra: &[(&str, &str)]) -> (TestApp, TestA
     let store = redis.url();
     let mut env = vec![("SESSION_STORE", store.as_str())];
     env.extend_from_slice(extra);
-    let (port, sandbox_port) = two_free_ports();
-    let a = TestApp::spawn_in(dir.clone(), port, sandbox_port, &env).await;
+    let a = TestApp::spawn_in(dir.clone(), Listeners::new(), &env).await;
     let join = a.sandbox_url("");
     let mut env_b = env.clone();
     env_b.push(("SANDBOX_JOIN", join.as_str()));
-    let b = TestApp::spawn_in(dir, free_port(), a.sandbox_port, &env_b).await;
+    let b = TestApp::spawn_in(dir, Listeners::joining(a.sandbox_port), &env_b).await;
     (a, b)
 }
 
@@ -127,8 +126,7 @@ async fn rotating_the_session_secret_keeps_everyone_signed_in() {
     let redis = Redis::start();
     let dir = Arc::new(tempfile::tempdir().unwrap());
     let store = redis.url();
-    let (port, sandbox_port) = two_free_ports();
-    let mut app = TestApp::spawn_in(dir, port, sandbox_port, &[("SESSION_STORE", store.as_str())]).await;
+    let mut app = TestApp::spawn_in(dir, Listeners::new(), &[("SESSION_STORE", store.as_str())]).await;
     let browser = app.client();
     login(&app, &browser).await;
     let before = redis.dump();

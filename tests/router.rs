@@ -3,22 +3,19 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
 
 use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, Response, StatusCode, header};
-use axum_server::Handle;
-use fanvue_app_starter::config::{Config, Mode};
-use fanvue_app_starter::sandbox::{self, SandboxState};
+use fanvue_app_starter::config::Config;
 use fanvue_app_starter::state::AppState;
-use fanvue_app_starter::{build_app, install_crypto_provider, tls};
+use fanvue_app_starter::{build_app, install_crypto_provider};
 use http_body_util::BodyExt;
 use tower::ServiceExt;
 
 struct Harness {
     app: Router,
-    sandbox: Option<Handle<SocketAddr>>,
+    sandbox: Option<fanvue_sandbox::Running>,
     sandbox_port: u16,
 }
 
@@ -52,24 +49,24 @@ async fn harness_with(with_sandbox: bool, api_base: Option<String>) -> Harness {
     if let Some(api_base) = api_base {
         vars.insert("API_BASE_URL", api_base);
     }
-    let mut config = Config::from_lookup(Mode::Fanvue, &|k| vars.get(k).cloned()).unwrap();
+    let mut config = Config::from_lookup(&|k| vars.get(k).cloned()).unwrap();
     let generated = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_owned()]).unwrap();
-    let material = tls::TlsMaterial {
+    let material = fanvue_sandbox::TlsPem {
         cert_pem: generated.cert.pem().into_bytes(),
         key_pem: generated.signing_key.serialize_pem().into_bytes(),
     };
     config.api.extra_root_pem = Some(material.cert_pem.clone());
     let sandbox = if with_sandbox {
-        let handle = Handle::new();
-        let rustls = tls::rustls_config(&material).await.unwrap();
-        sandbox::spawn(
-            SandboxState::from_config(&config, "router-test-signing", None),
-            sandbox_port,
-            rustls,
-            handle.clone(),
-        )
-        .unwrap();
-        Some(handle)
+        let client = fanvue_sandbox::RegisteredClient {
+            id: config.oauth.client_id.clone(),
+            secret: "in-process-secret".to_owned(),
+            redirect_uris: vec![config.oauth.redirect_uri.to_string()],
+        };
+        let app = fanvue_sandbox::AppSettings::new(&config.origin(), config.oauth.scopes);
+        let mut settings = fanvue_sandbox::Settings::for_app(client, app);
+        settings.port = sandbox_port;
+        settings.tls = Some(material);
+        Some(fanvue_sandbox::spawn(settings).await.unwrap())
     } else {
         None
     };
@@ -214,7 +211,7 @@ async fn a_full_login_in_process_then_fanvue_going_down_keeps_the_session() {
     assert!(body.contains("read:fan"));
 
     // Fanvue goes away: a friendly error, and the session stays.
-    h.sandbox.as_ref().unwrap().shutdown();
+    h.sandbox.as_ref().unwrap().stop();
     tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     let (response, body) = h.get("/", Some(&cookie)).await;
     assert_eq!(response.status(), StatusCode::BAD_GATEWAY);

@@ -8,9 +8,8 @@ use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use base64::Engine;
-use fanvue_app_starter::config::{Config, Mode};
-use fanvue_app_starter::crypto;
-use fanvue_app_starter::sandbox::{SandboxState, router};
+use fanvue_app_starter::scopes::ScopeSet;
+use fanvue_sandbox::{AppSettings, RegisteredClient, SandboxState, Settings, crypto, router};
 use http_body_util::BodyExt;
 use serde_json::Value;
 use sha2::Digest;
@@ -24,11 +23,15 @@ struct Sandbox {
 }
 
 fn sandbox(ttl: &str) -> Sandbox {
-    let vars: HashMap<&str, &str> = HashMap::from([("SANDBOX_PORT", "3002"), ("SANDBOX_ACCESS_TOKEN_TTL_SECS", ttl)]);
-    let config = Config::from_lookup(Mode::Sandbox, &|k| vars.get(k).map(|v| (*v).to_owned())).unwrap();
-    let secret = secrecy::ExposeSecret::expose_secret(&config.oauth.client_secret).to_owned();
-    let basic = base64::engine::general_purpose::STANDARD.encode(format!("{}:{secret}", config.oauth.client_id));
-    Sandbox { app: router(SandboxState::from_config(&config, "sandbox-test-signing", None)), basic }
+    let client = RegisteredClient {
+        id: fanvue_sandbox::CLIENT_ID.to_owned(),
+        secret: "sandbox-test-client-secret".to_owned(),
+        redirect_uris: vec![REDIRECT.to_owned()],
+    };
+    let basic = base64::engine::general_purpose::STANDARD.encode(format!("{}:{}", client.id, client.secret));
+    let mut settings = Settings::for_app(client, AppSettings::new("https://localhost:3001", ScopeSet::all()));
+    settings.access_token_ttl = std::time::Duration::from_secs(ttl.parse().unwrap());
+    Sandbox { app: router(SandboxState::new(&settings, "https://127.0.0.1:3002", "sandbox-test-signing")), basic }
 }
 
 struct Reply {
@@ -324,7 +327,7 @@ impl Sandbox {
 }
 
 /// Every id the seed gives out, in every world.
-fn seeded_ids(world: &fanvue_app_starter::sandbox::seed::World) -> Vec<String> {
+fn seeded_ids(world: &fanvue_sandbox::seed::World) -> Vec<String> {
     let mut ids: Vec<String> = world.fans.iter().map(|f| f.uuid.clone()).collect();
     ids.extend(world.chats.iter().flat_map(|c| c.messages.iter().map(|m| m.uuid.clone())));
     ids.extend(world.posts.iter().map(|p| p.uuid.clone()));
@@ -378,7 +381,7 @@ async fn ids_made_through_the_api_never_equal_seeded_ones() {
     let link = sb.call("POST", "/api/tracking-links", &at, Some(link)).await;
     assert_eq!(link.status, StatusCode::CREATED);
 
-    let seeded = seeded_ids(&fanvue_app_starter::sandbox::seed::World::seed(time::OffsetDateTime::now_utc(), "x"));
+    let seeded = seeded_ids(&fanvue_sandbox::seed::World::seed(time::OffsetDateTime::now_utc(), "x"));
     assert!(seeded.len() > 1000, "every world's ids: {}", seeded.len());
     for created in [
         media.to_owned(),
@@ -394,7 +397,7 @@ async fn ids_made_through_the_api_never_equal_seeded_ones() {
 }
 
 fn fan(i: u32) -> String {
-    fanvue_app_starter::sandbox::seed::uuid(0xfa0, i)
+    fanvue_sandbox::seed::uuid(0xfa0, i)
 }
 
 #[tokio::test]

@@ -209,24 +209,24 @@ fn a_taken_port_is_a_clear_error() {
 
 #[tokio::test]
 async fn plain_http_mode_serves_behind_a_tls_terminating_proxy() {
-    let port = free_port();
+    let listeners = Listeners::new();
+    let port = listeners.app_port();
     let dir = tempfile::tempdir().unwrap();
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_fanvue-app-starter"))
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_fanvue-app-starter"));
+    command
         .arg("--sandbox")
         .current_dir(dir.path())
         .env_clear()
         .envs([
             ("PORT", port.to_string()),
-            ("SANDBOX_PORT", free_port().to_string()),
             ("BIND_ADDRESS", "127.0.0.1".into()),
             ("TLS_TERMINATED_BY_PROXY", "true".into()),
             ("BASE_URL", "https://app.example.com".into()),
         ])
-        .kill_on_drop(true)
         .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+        .stderr(std::process::Stdio::null());
+    listeners.hand_to(&mut command);
+    let mut child = tokio::process::Command::from(command).kill_on_drop(true).spawn().unwrap();
     let client = client_builder().build().unwrap();
     let deadline = Instant::now() + Duration::from_secs(15);
     let response = loop {
@@ -506,8 +506,7 @@ async fn the_data_files_are_readable_by_their_owner_only() {
         std::fs::write(&path, b"").unwrap();
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
     }
-    let (port, sandbox_port) = two_free_ports();
-    let app = TestApp::spawn_in(dir, port, sandbox_port, &[]).await;
+    let app = TestApp::spawn_in(dir, Listeners::new(), &[]).await;
     for file in app.db_files() {
         assert_eq!(mode(&file), 0o600, "{}", file.display());
     }

@@ -541,7 +541,7 @@ async fn the_sandbox_emits_events_and_honours_subscriptions_made_by_the_operator
 
     // That URL accepts only that subscription's secret: the app's own is refused there...
     let body = follower_of(AVA).to_string();
-    let app_secret = fanvue_app_starter::config::sandbox_webhook_secret(common::SECRET);
+    let app_secret = fanvue_sandbox::env::webhook_secret(common::SECRET);
     let path = endpoint_url.trim_start_matches(&app.origin()).to_owned();
     let (status, answer) = post(&app, &path, Some(&header_value(&app_secret, now(), body.as_bytes())), &body).await;
     assert_eq!((status, answer["error"].as_str()), (StatusCode::UNAUTHORIZED, Some("signature_mismatch")));

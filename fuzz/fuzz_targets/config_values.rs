@@ -1,6 +1,6 @@
 //! Any value in any variable gives a configuration or a list of problems, never a panic.
 #![no_main]
-use fanvue_app_starter::config::{Config, Mode};
+use fanvue_app_starter::config::Config;
 use libfuzzer_sys::fuzz_target;
 
 const VARS: [&str; 12] = [
@@ -13,6 +13,5 @@ fuzz_target!(|data: &[u8]| {
     let mut values = text.split('\n');
     let pairs: Vec<(&str, String)> = VARS.iter().map(|v| (*v, values.next().unwrap_or("").to_owned())).collect();
     let lookup = |name: &str| pairs.iter().find(|(k, _)| *k == name).map(|(_, v)| v.clone());
-    let _ = Config::from_lookup(Mode::Fanvue, &lookup);
-    let _ = Config::from_lookup(Mode::Sandbox, &lookup);
+    let _ = Config::from_lookup(&lookup);
 });

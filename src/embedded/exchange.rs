@@ -57,9 +57,7 @@ use super::EmbedError;
 use crate::oauth::tokens::now_unix;
 use crate::oauth::{OAuthClient, OAuthError, TokenSet};
 
-/// Path of the authorize half under `OAUTH_ISSUER_BASE_URL`: the default of
-/// `FANVUE_EMBED_AUTHORIZE_URL` and where the sandbox serves it.
-pub const AUTHORIZE_ON_BEHALF_PATH: &str = "/oauth2/authorize-on-behalf";
+pub use fanvue::oauth::AUTHORIZE_ON_BEHALF_PATH;
 
 /// Turns an injected session token into tokens for the creator it names.
 #[async_trait]
@@ -204,7 +202,7 @@ mod tests {
         let addr = listener.local_addr().unwrap_or_else(|e| panic!("{e}"));
         tokio::spawn(async move { axum::serve(listener, app).await });
         let issuer = format!("http://{addr}");
-        let config = crate::config::Config::from_lookup(crate::config::Mode::Fanvue, &|k| match k {
+        let config = crate::config::Config::from_lookup(&|k| match k {
             "OAUTH_CLIENT_ID" => Some("client-123".into()),
             "OAUTH_CLIENT_SECRET" => Some("s3cret-never-sent".into()),
             "SESSION_SECRET" => Some("x".repeat(32)),

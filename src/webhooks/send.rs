@@ -52,8 +52,10 @@ pub async fn run(args: &[String]) -> ExitCode {
     };
     let secret = match (env("FANVUE_WEBHOOK_SECRET"), env("SESSION_SECRET")) {
         (Some(secret), _) => secret,
-        (None, Some(session)) => crate::config::sandbox_webhook_secret(&session),
-        (None, None) => {
+        // What the sandbox signs with when FANVUE_WEBHOOK_SECRET is not set.
+        #[cfg(feature = "sandbox")]
+        (None, Some(session)) => fanvue_sandbox::env::webhook_secret(&session),
+        _ => {
             eprintln!(
                 "error: FANVUE_WEBHOOK_SECRET is not set. Put the app's signing secret in .env (with --sandbox, any value \
                  works if the app is restarted with the same .env), or set SESSION_SECRET as the app has it."

@@ -17,12 +17,52 @@ pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
-/// Two different free ports (two calls to [`free_port`] can return the same one, since each
-/// port is released before the next is asked for).
-pub fn two_free_ports() -> (u16, u16) {
-    let first = TcpListener::bind("127.0.0.1:0").unwrap();
-    let second = TcpListener::bind("127.0.0.1:0").unwrap();
-    (first.local_addr().unwrap().port(), second.local_addr().unwrap().port())
+/// The listening sockets a [`TestApp`] is started on, bound here and handed to the binary
+/// (`LISTEN_FDS`, as systemd does). The harness keeps them for the app's whole life, restarts
+/// included, so no other test (or program) can take a port between its choice and its use.
+pub struct Listeners {
+    app: Arc<TcpListener>,
+    /// `Err(port)`: the app joins the sandbox someone else runs on `port` (`SANDBOX_JOIN`).
+    sandbox: Result<Arc<TcpListener>, u16>,
+}
+
+impl Listeners {
+    /// A port for the app and one for its sandbox.
+    pub fn new() -> Listeners {
+        Listeners { app: Arc::new(bind_any()), sandbox: Ok(Arc::new(bind_any())) }
+    }
+
+    /// A port for the app, which uses the sandbox already listening on `sandbox_port`.
+    pub fn joining(sandbox_port: u16) -> Listeners {
+        Listeners { app: Arc::new(bind_any()), sandbox: Err(sandbox_port) }
+    }
+
+    pub fn app_port(&self) -> u16 {
+        self.app.local_addr().unwrap().port()
+    }
+
+    fn sandbox_port(&self) -> u16 {
+        match &self.sandbox {
+            Ok(listener) => listener.local_addr().unwrap().port(),
+            Err(port) => *port,
+        }
+    }
+
+    /// Hands the sockets to `command` as fds 3 (and 4), with `LISTEN_FDS`.
+    pub fn hand_to(&self, command: &mut Command) {
+        use command_fds::{CommandFdExt, FdMapping};
+        let owned = |listener: &TcpListener| std::os::fd::OwnedFd::from(listener.try_clone().unwrap());
+        let mut mappings = vec![FdMapping { parent_fd: owned(&self.app), child_fd: 3 }];
+        if let Ok(sandbox) = &self.sandbox {
+            mappings.push(FdMapping { parent_fd: owned(sandbox), child_fd: 4 });
+        }
+        command.env("LISTEN_FDS", mappings.len().to_string());
+        command.fd_mappings(mappings).unwrap();
+    }
+}
+
+fn bind_any() -> TcpListener {
+    TcpListener::bind("127.0.0.1:0").unwrap()
 }
 
 /// One running app + sandbox process.
@@ -31,6 +71,7 @@ pub struct TestApp {
     pub sandbox_port: u16,
     pub dir: Arc<tempfile::TempDir>,
     pub env: HashMap<String, String>,
+    listeners: Listeners,
     child: Option<Child>,
     log: PathBuf,
 }
@@ -45,12 +86,12 @@ impl TestApp {
     /// Starts with the defaults plus `env`.
     pub async fn spawn(env: &[(&str, &str)]) -> TestApp {
         let dir = Arc::new(tempfile::tempdir().unwrap());
-        let (port, sandbox_port) = two_free_ports();
-        Self::spawn_in(dir, port, sandbox_port, env).await
+        Self::spawn_in(dir, Listeners::new(), env).await
     }
 
-    /// Starts in `dir` on the given ports (used to restart on the same state).
-    pub async fn spawn_in(dir: Arc<tempfile::TempDir>, port: u16, sandbox_port: u16, env: &[(&str, &str)]) -> TestApp {
+    /// Starts in `dir` (which may hold an earlier instance's state) on `listeners`.
+    pub async fn spawn_in(dir: Arc<tempfile::TempDir>, listeners: Listeners, env: &[(&str, &str)]) -> TestApp {
+        let (port, sandbox_port) = (listeners.app_port(), listeners.sandbox_port());
         let mut vars: HashMap<String, String> = HashMap::new();
         vars.insert("PORT".into(), port.to_string());
         vars.insert("SANDBOX_PORT".into(), sandbox_port.to_string());
@@ -61,7 +102,7 @@ impl TestApp {
             vars.insert((*k).into(), (*v).into());
         }
         let log = dir.path().join(format!("server-{port}-{}.log", rand_suffix()));
-        let mut app = TestApp { port, sandbox_port, dir, env: vars, child: None, log };
+        let mut app = TestApp { port, sandbox_port, dir, env: vars, listeners, child: None, log };
         app.start();
         app.wait_ready().await;
         app
@@ -69,17 +110,17 @@ impl TestApp {
 
     fn start(&mut self) {
         let log = std::fs::File::create(&self.log).unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_fanvue-app-starter"))
+        let mut command = Command::new(env!("CARGO_BIN_EXE_fanvue-app-starter"));
+        command
             .arg("--sandbox")
             .current_dir(self.dir.path())
             .env_clear()
             .envs(&self.env)
             .stdin(Stdio::null())
             .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .unwrap();
-        self.child = Some(child);
+            .stderr(log);
+        self.listeners.hand_to(&mut command);
+        self.child = Some(command.spawn().unwrap());
     }
 
     async fn wait_ready(&mut self) {
@@ -345,13 +386,26 @@ pub struct Redis {
 }
 
 impl Redis {
+    /// Starts one on a free port. The port is free when asked for, yet another program may bind
+    /// it before redis-server does: then redis-server exits, and another port is tried.
     pub fn start() -> Redis {
         let mut redis = Redis { port: free_port(), dir: tempfile::tempdir().unwrap(), child: None };
-        redis.launch();
-        redis
+        for _ in 0..5 {
+            if redis.try_launch() {
+                return redis;
+            }
+            redis.port = free_port();
+        }
+        panic!("redis-server did not start on any of 5 free ports");
     }
 
+    /// Starts it again on its port (after [`Redis::stop`]).
     pub fn launch(&mut self) {
+        assert!(self.try_launch(), "redis-server did not start again on port {}", self.port);
+    }
+
+    /// Starts redis-server and waits until it answers; `false` when it exited (port taken).
+    fn try_launch(&mut self) -> bool {
         let child = Command::new("redis-server")
             .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1", "--appendonly", "yes", "--save", ""])
             .arg("--dir")
@@ -362,7 +416,18 @@ impl Redis {
             .expect("redis-server not found: install Debian's redis-server (scripts/test does)");
         self.child = Some(child);
         let deadline = Instant::now() + Duration::from_secs(10);
-        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+        loop {
+            if let Some(child) = self.child.as_mut()
+                && child.try_wait().unwrap().is_some()
+            {
+                self.child = None;
+                return false;
+            }
+            // Answering is not enough: it must be this folder's server, not another's.
+            let dir = Command::new("redis-cli").args(["-p", &self.port.to_string(), "config", "get", "dir"]).output();
+            if dir.is_ok_and(|out| String::from_utf8_lossy(&out.stdout).contains(&*self.dir.path().to_string_lossy())) {
+                return true;
+            }
             assert!(Instant::now() < deadline, "redis-server did not start");
             std::thread::sleep(Duration::from_millis(20));
         }

@@ -1,11 +1,54 @@
 //! The primitives Fanvue's formats are made of: HMAC-SHA256 (webhook signatures), hex and
-//! base64url (signatures, JWTs, opaque tokens), constant-time comparison and random tokens.
+//! base64url (signatures, JWTs, opaque tokens), constant-time comparison and random tokens;
+//! and [`Key`], one secret's independent keys (HKDF-SHA256), which the app and the sandbox
+//! both sign and seal with.
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use hkdf::Hkdf;
 use hmac::{Hmac, Mac};
 use rand::RngCore;
 use sha2::Sha256;
+
+/// A 32-byte key derived from a secret for one job. `Debug` never prints it.
+#[derive(Clone)]
+pub struct Key([u8; 32]);
+
+impl std::fmt::Debug for Key {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Key([redacted])")
+    }
+}
+
+impl Key {
+    /// The key for `label`, derived from `master` with HKDF-SHA256 under `salt` (the program's
+    /// name: the same secret gives another program other keys).
+    pub fn derive(salt: &[u8], master: &[u8], label: &str) -> Self {
+        let hk = Hkdf::<Sha256>::new(Some(salt), master);
+        let mut okm = [0u8; 32];
+        // 32 bytes is far below HKDF-SHA256's 8160-byte limit, so expand cannot fail.
+        if hk.expand(label.as_bytes(), &mut okm).is_err() {
+            okm = [0u8; 32];
+        }
+        Key(okm)
+    }
+
+    /// HMAC-SHA256 of `message` under this key.
+    pub fn mac(&self, message: &[u8]) -> [u8; 32] {
+        // HMAC pads a key shorter than the 64-byte block with zeros; doing it here makes the
+        // key the fixed size `KeyInit::new` takes, which cannot fail.
+        let mut block = [0u8; 64];
+        block[..32].copy_from_slice(&self.0);
+        let mut mac = <Hmac<Sha256> as hmac::digest::KeyInit>::new(&block.into());
+        mac.update(message);
+        mac.finalize().into_bytes().into()
+    }
+
+    /// The key's bytes, for a cipher that takes them.
+    pub fn expose(&self) -> &[u8; 32] {
+        &self.0
+    }
+}
 
 /// HMAC-SHA256 of `message` under `key` (any length); `None` only if HMAC refused the key,
 /// which it never does for HMAC-SHA256.
@@ -50,6 +93,16 @@ pub fn unb64(text: &str) -> Option<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn mac_is_standard_hmac_sha256() {
+        // RFC 4231 test case 2 uses a 4-byte key; the same zero padding applies to ours.
+        let mut key = Key([0u8; 32]);
+        key.0[..4].copy_from_slice(b"Jefe");
+        let expected = "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843";
+        let hex: String = key.mac(b"what do ya want for nothing?").iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(hex, expected);
+    }
 
     #[test]
     fn hmac_is_rfc_4231_and_comparisons_are_by_content_and_length() {

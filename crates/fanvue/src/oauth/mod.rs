@@ -40,6 +40,11 @@ use crate::scopes::{Scope, ScopeSet};
 
 pub use tokens::{TokenSet, now_unix};
 
+/// Path of the embedded apps' authorize half under the provider's base URL: assumed (Fanvue's
+/// appendix is not public); the starter's default for `FANVUE_EMBED_AUTHORIZE_URL`, and where
+/// the sandbox serves it.
+pub const AUTHORIZE_ON_BEHALF_PATH: &str = "/oauth2/authorize-on-behalf";
+
 /// An app's OAuth client settings, as Fanvue's Builder shows them.
 #[derive(Clone, Debug)]
 pub struct OAuthConfig {

@@ -12,8 +12,8 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::crypto::{self, Key};
-use crate::oauth::tokens::now_unix;
-use crate::scopes::ScopeSet;
+use fanvue::oauth::now_unix;
+use fanvue::scopes::ScopeSet;
 
 /// How long an authorization code is valid (Hydra's default).
 pub const CODE_TTL_SECS: i64 = 600;
@@ -25,7 +25,7 @@ pub const RATE_LIMIT: u32 = 200;
 /// Fanvue's budget window.
 pub const RATE_WINDOW_SECS: i64 = 60;
 
-/// The one OAuth client the sandbox knows: this app.
+/// The one OAuth client the sandbox knows: the app. `Debug` leaves the secret out.
 #[derive(Clone)]
 pub struct RegisteredClient {
     /// `client_id`.
@@ -34,6 +34,12 @@ pub struct RegisteredClient {
     pub secret: String,
     /// Exact redirect URIs accepted.
     pub redirect_uris: Vec<String>,
+}
+
+impl std::fmt::Debug for RegisteredClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RegisteredClient").field("id", &self.id).field("redirect_uris", &self.redirect_uris).finish()
+    }
 }
 
 /// An authorize request waiting for Allow/Deny.
@@ -265,8 +271,8 @@ impl SandboxStore {
         Self {
             inner: Arc::new(Inner {
                 client,
-                token_key: Key::derive(secret.as_bytes(), "sandbox-access-token-v1"),
-                session_token_key: Key::derive(secret.as_bytes(), "sandbox-session-token-v1"),
+                token_key: crypto::derive(secret.as_bytes(), "sandbox-access-token-v1"),
+                session_token_key: crypto::derive(secret.as_bytes(), "sandbox-session-token-v1"),
                 access_ttl,
                 rate_limit,
                 data: Mutex::new(data),
@@ -374,7 +380,7 @@ impl SandboxStore {
             "iss": format!("{issuer}/app-integration"),
             "sub": user,
             "aud": [
-                format!("{issuer}{}", crate::embedded::exchange::AUTHORIZE_ON_BEHALF_PATH),
+                format!("{issuer}{}", fanvue::oauth::AUTHORIZE_ON_BEHALF_PATH),
                 format!("{issuer}/oauth2/token"),
             ],
             "client_id": self.inner.client.id,
@@ -440,7 +446,7 @@ impl SandboxStore {
         session_token: &str,
         mut request: ConsentRequest,
     ) -> Result<String, GrantError> {
-        let audience = format!("{issuer}{}", crate::embedded::exchange::AUTHORIZE_ON_BEHALF_PATH);
+        let audience = format!("{issuer}{}", fanvue::oauth::AUTHORIZE_ON_BEHALF_PATH);
         let invalid = |why: &str| ("invalid_session_token", format!("The session token is not valid: {why}."));
         let mut data = self.data();
         let claims = self.spend_session_token(&mut data, session_token, &audience).map_err(invalid)?;

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use super::paging::page;
 use super::shapes;
 use super::{Call, Reply, invalid, refused};
-use crate::sandbox::seed::World;
+use crate::seed::World;
 
 pub fn creators(w: &World, call: &Call<'_>) -> Reply {
     page(call, w.creators.iter().map(shapes::creator).collect())

@@ -11,7 +11,7 @@ use time::{Duration, OffsetDateTime};
 use super::paging::{cursor, page};
 use super::shapes::{self, VARIANTS};
 use super::{Acting, Call, Refusal, Reply, content, invalid, lists, not_found, refused, uuids};
-use crate::sandbox::seed::{Chat, Message, Template, World, iso};
+use crate::seed::{Chat, Message, Template, World, iso};
 
 /// The chat with this fan.
 fn chat_index(w: &World, fan_uuid: &str) -> Result<usize, Refusal> {

@@ -2,7 +2,7 @@
 //! `X-Fanvue-API-Version` header (400 missing or unknown, 410 sunset), the bearer token (401),
 //! the endpoint's scopes from the shared endpoint table (403), the per-user budget of 200
 //! requests per 60 s (429 with `Retry-After`), then the request against Fanvue's published
-//! reference ([`crate::fanvue::contract`]): a path parameter of the wrong format is a 400
+//! reference ([`fanvue::contract`]): a path parameter of the wrong format is a 400
 //! `{"message"}`, a value the reference refuses a 400 `{"errors": [...]}`. Every answer
 //! carries `X-RateLimit-*`.
 //!
@@ -20,9 +20,9 @@ use serde_json::json;
 
 use super::SandboxState;
 use super::store::{Side, Violation};
-use crate::fanvue::ApiPath;
-use crate::fanvue::contract::{self, Operation};
-use crate::fanvue::endpoints::{self, Lookup};
+use fanvue::ApiPath;
+use fanvue::contract::{self, Operation};
+use fanvue::endpoints::{self, Lookup};
 
 /// The seeded creator's UUID.
 pub const USER_UUID: &str = "a3c1e6f2-5b7d-4e8a-9c0f-1d2e3f4a5b6c";
@@ -93,7 +93,7 @@ pub async fn dispatch(State(sb): State<SandboxState>, request: Request) -> Respo
         Err(retry_after) => {
             let mut response = api_error(StatusCode::TOO_MANY_REQUESTS, json!({"error": "Too Many Requests"}));
             response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
-            rate_headers(&mut response, 0, sb.store.rate_limit(), crate::oauth::tokens::now_unix() + retry_after);
+            rate_headers(&mut response, 0, sb.store.rate_limit(), fanvue::oauth::now_unix() + retry_after);
             return response;
         }
     };

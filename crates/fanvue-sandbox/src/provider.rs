@@ -5,7 +5,7 @@
 //!
 //! For embedded apps, `POST /oauth2/authorize-on-behalf` plays Fanvue's authorize half of the
 //! delegated flow (session token in, one-time code out; the wire is this starter's assumption,
-//! see [`crate::embedded::exchange`]), and the token endpoint also takes the jwt-bearer grant.
+//! the app's `EMBEDDED_EXCHANGE`), and the token endpoint also takes the jwt-bearer grant.
 //!
 //! As at Hydra, an unknown client or a redirect URI that does not match exactly gets an error
 //! page and no redirect; every other authorize error is sent back to the app.
@@ -21,11 +21,11 @@ use serde::Deserialize;
 use super::SandboxState;
 use super::store::ConsentRequest;
 use crate::crypto;
-use crate::oauth::tokens::now_unix;
-use crate::scopes::{Scope, ScopeSet};
+use fanvue::oauth::now_unix;
+use fanvue::scopes::{Scope, ScopeSet};
 
 #[derive(Template)]
-#[template(path = "sandbox/consent.html")]
+#[template(path = "consent.html")]
 struct ConsentPage<'a> {
     client_id: &'a str,
     challenge: &'a str,
@@ -35,14 +35,14 @@ struct ConsentPage<'a> {
 }
 
 #[derive(Template)]
-#[template(path = "sandbox/form_post.html")]
+#[template(path = "form_post.html")]
 struct FormPostPage<'a> {
     action: &'a str,
     fields: Vec<(&'a str, String)>,
 }
 
 #[derive(Template)]
-#[template(path = "sandbox/error.html")]
+#[template(path = "error.html")]
 struct ErrorPage<'a> {
     title: &'a str,
     message: &'a str,

@@ -10,7 +10,7 @@ use time::{Duration, OffsetDateTime, format_description::well_known::Rfc3339};
 use super::paging::page;
 use super::shapes;
 use super::{Call, Refusal, Reply, content, invalid, not_found};
-use crate::sandbox::seed::{Post, World, iso};
+use crate::seed::{Post, World, iso};
 
 const COMMENTS: [&str; 6] = [
     "Gorgeous 😍",

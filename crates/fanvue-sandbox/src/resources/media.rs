@@ -10,8 +10,8 @@ use time::OffsetDateTime;
 use super::paging::page;
 use super::shapes::{self, VARIANTS};
 use super::{Call, Refusal, Reply, invalid, name_field, not_found, refused, uuids};
-use crate::sandbox::SandboxState;
-use crate::sandbox::seed::{Folder, Media, Upload, World, iso};
+use crate::SandboxState;
+use crate::seed::{Folder, Media, Upload, World, iso};
 
 /// Part size the sandbox asks for (S3's minimum for every part but the last).
 pub const PART_SIZE: u64 = 5 * 1024 * 1024;

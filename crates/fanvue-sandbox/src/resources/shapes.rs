@@ -4,7 +4,7 @@
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 
-use crate::sandbox::seed::{Chat, Creator, Fan, Link, Media, Message, Post, World, iso};
+use crate::seed::{Chat, Creator, Fan, Link, Media, Message, Post, World, iso};
 
 /// A user as the fan lists, chats and top spenders show one.
 pub fn user(fan: &Fan) -> Value {

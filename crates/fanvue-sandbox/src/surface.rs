@@ -23,7 +23,7 @@ const COVERED_CREATORS: usize = 2;
 pub const SESSION_TOKEN_TTL_SECS: i64 = 60;
 
 #[derive(Template)]
-#[template(path = "sandbox/surface.html")]
+#[template(path = "surface.html")]
 struct SurfacePage<'a> {
     account: &'a Account,
     accounts: &'a [Account],
@@ -35,7 +35,7 @@ struct SurfacePage<'a> {
 }
 
 #[derive(Template)]
-#[template(path = "sandbox/app_store.html")]
+#[template(path = "app_store.html")]
 struct ListingPage<'a> {
     app_uuid: &'a str,
     plan_uuid: &'a str,
@@ -47,8 +47,7 @@ struct ListingPage<'a> {
 
 /// `None` for the sandbox's app, else the 404 Fanvue gives for an unknown app.
 fn unknown_app(app_uuid: &str) -> Option<Response> {
-    (app_uuid != crate::config::SANDBOX_APP_UUID)
-        .then(|| (StatusCode::NOT_FOUND, "not_found: no such app").into_response())
+    (app_uuid != crate::APP_UUID).then(|| (StatusCode::NOT_FOUND, "not_found: no such app").into_response())
 }
 
 fn query(raw: Option<String>) -> std::collections::HashMap<String, String> {
@@ -80,7 +79,7 @@ pub async fn creator_surface(
         accounts: &users::ACCOUNTS,
         app_uuid: &app_uuid,
         frame_src,
-        consent_scopes: sb.app.scopes.iter().map(crate::scopes::Scope::as_str).collect(),
+        consent_scopes: sb.app.scopes.iter().map(fanvue::scopes::Scope::as_str).collect(),
     };
     super::render(&page)
 }
@@ -119,7 +118,7 @@ pub async fn listing(
     let q = query(raw);
     let page = ListingPage {
         app_uuid: &app_uuid,
-        plan_uuid: crate::config::SANDBOX_PLAN_UUID,
+        plan_uuid: crate::PLAN_UUID,
         checkout: q.get("action").is_some_and(|a| a == "checkout"),
         accounts: &users::ACCOUNTS,
         done: q.get("subscribed").and_then(|u| users::find(u)),
@@ -144,7 +143,7 @@ pub async fn checkout(
 
 /// `GET /apps/{appUuid}/subscription/me` for the token's account.
 pub fn entitlement(sb: &SandboxState, call: &Call<'_>, user: &str) -> Response {
-    if call.params.first().map(String::as_str) != Some(crate::config::SANDBOX_APP_UUID) {
+    if call.params.first().map(String::as_str) != Some(crate::APP_UUID) {
         return (StatusCode::NOT_FOUND, axum::Json(json!({"message": "App not found"}))).into_response();
     }
     let account = users::find(user).unwrap_or(users::default_account());
@@ -162,7 +161,7 @@ pub fn entitlement(sb: &SandboxState, call: &Call<'_>, user: &str) -> Response {
     } else {
         Vec::new()
     };
-    answer["appUuid"] = json!(crate::config::SANDBOX_APP_UUID);
+    answer["appUuid"] = json!(crate::APP_UUID);
     answer["managedCreators"] = json!(managed);
     axum::Json(answer).into_response()
 }
@@ -174,7 +173,7 @@ fn plan_json(user: &str, active: bool) -> serde_json::Value {
         "userUuid": user,
         "hasActiveSubscription": active,
         "status": if active { "active" } else { "none" },
-        "planUuid": active.then_some(crate::config::SANDBOX_PLAN_UUID),
+        "planUuid": active.then_some(crate::PLAN_UUID),
         "planName": active.then_some("Pro Monthly"),
         "currentPeriodEnd": active.then_some(period_end),
         "cancelAtPeriodEnd": false,

@@ -10,7 +10,7 @@ use time::OffsetDateTime;
 use super::paging::page;
 use super::shapes;
 use super::{Call, Refusal, Reply, name_field, not_found, refused, uuids};
-use crate::sandbox::seed::{CustomList, World, iso};
+use crate::seed::{CustomList, World, iso};
 
 /// The smart lists, in the reference's order, with their names.
 const SMART_LISTS: [(&str, &str); 7] = [

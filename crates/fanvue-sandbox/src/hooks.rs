@@ -20,8 +20,8 @@ use serde_json::{Value, json};
 use super::SandboxState;
 use super::resources::Call;
 use super::store::Delivery;
-use crate::webhooks::events::{Kind, PLATFORM_EVENTS};
-use crate::webhooks::{samples, signature};
+use fanvue::webhooks::events::{Kind, PLATFORM_EVENTS};
+use fanvue::webhooks::{samples, signature};
 
 /// Attempts per delivery (the first and two retries).
 const ATTEMPTS: u32 = 3;
@@ -48,7 +48,7 @@ pub async fn emit(sb: &SandboxState, name: &str, purchaser: Option<&str>) -> Vec
         let wanted = subscription_name(name);
         // A subscription is its creator's: it gets the events addressed to them (events that
         // name nobody, such as App Store ones, go to any subscription listing them).
-        let addressee = crate::webhooks::events::audience(&body);
+        let addressee = fanvue::webhooks::events::audience(&body);
         let subscribed: Vec<(String, Option<String>)> = sb
             .store
             .hooks()
@@ -58,7 +58,7 @@ pub async fn emit(sb: &SandboxState, name: &str, purchaser: Option<&str>) -> Vec
             .map(|h| (h.url, Some(h.signing_secret)))
             .collect();
         if subscribed.is_empty() {
-            let base = format!("{}{}", sb.app.origin, crate::webhooks::routes::PATH);
+            let base = sb.app.webhooks_url.clone();
             let url = match sample.kind.slug() {
                 Some(slug) => format!("{base}/{slug}"),
                 None => base,
@@ -101,7 +101,7 @@ async fn deliver(
 ) -> Delivery {
     let mut request = sb.app.http.post(url).header(header::CONTENT_TYPE, "application/json").body(body.to_vec());
     if let Some(secret) = secret {
-        let t = crate::oauth::tokens::now_unix();
+        let t = fanvue::oauth::now_unix();
         request = request.header(signature::HEADER, signature::header_value(secret, t, body));
     }
     let status = match request.send().await {
@@ -112,7 +112,7 @@ async fn deliver(
         }
     };
     let delivery =
-        Delivery { at: crate::oauth::tokens::now_unix(), event: name.to_owned(), url: url.to_owned(), status, attempt };
+        Delivery { at: fanvue::oauth::now_unix(), event: name.to_owned(), url: url.to_owned(), status, attempt };
     sb.store.record_delivery(delivery.clone());
     delivery
 }
@@ -143,7 +143,7 @@ fn add_fan_message(sb: &SandboxState, body: &mut Value) {
 }
 
 #[derive(Template)]
-#[template(path = "sandbox/events.html")]
+#[template(path = "events.html")]
 struct EventsPage<'a> {
     names: &'a [&'static str],
     deliveries: Vec<Delivery>,

@@ -14,7 +14,7 @@ use time::{Duration, OffsetDateTime, format_description::well_known::Rfc3339};
 use super::paging::{cursor, page};
 use super::shapes;
 use super::{Call, Refusal, Reply, invalid, not_found};
-use crate::sandbox::seed::{Earning, World, iso};
+use crate::seed::{Earning, World, iso};
 
 /// The range asked for: `[start, end)`, either side open.
 struct Range(Option<OffsetDateTime>, Option<OffsetDateTime>);

@@ -10,7 +10,7 @@ use time::OffsetDateTime;
 use super::paging::cursor;
 use super::shapes;
 use super::{Call, Reply, invalid, not_found};
-use crate::sandbox::seed::{Link, World, iso};
+use crate::seed::{Link, World, iso};
 
 pub fn list(w: &World, call: &Call<'_>) -> Reply {
     cursor(call, "limit", w.links.iter().map(shapes::link).collect())
@@ -27,7 +27,7 @@ pub fn create(w: &mut World, call: &Call<'_>) -> Reply {
     let uuid = w.new_uuid(0x71c4);
     let link = Link {
         // Unique across worlds, as the id is (its world is in the counter's bits 24–30).
-        link_url: format!("fv-{}", 300_000 + (w.next_id & !crate::sandbox::seed::CREATED)),
+        link_url: format!("fv-{}", 300_000 + (w.next_id & !crate::seed::CREATED)),
         uuid,
         name: name.to_owned(),
         platform: platform.to_owned(),
