@@ -72,6 +72,8 @@ impl AppState {
         let limits =
             Arc::new(crate::limits::RateLimits::new(config.rate_limit_per_minute, config.fanvue_budget_per_minute));
         limits.start_housekeeping();
+        // Installs the process's metrics recorder now rather than at the first request.
+        crate::metrics::metrics();
         Ok(Self(Arc::new(Shared {
             config: Arc::new(config),
             embedded_tokens,
