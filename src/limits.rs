@@ -4,7 +4,8 @@
 //!
 //! Limits are GCRA ([`governor`]): `N` a minute lets a burst of `N` through, then one more every
 //! `60/N` seconds, so a client that went over waits seconds, not the rest of a minute, and no
-//! window boundary lets `2N` through at once. Each limiter keeps one timestamp per key in a
+//! window boundary lets `2N` through at once (over a whole minute: at most the burst plus what
+//! refilled meanwhile). Each limiter keeps one timestamp per key in a
 //! concurrent map; [`RateLimits::start_housekeeping`] drops the keys whose burst has refilled
 //! (they are no different from keys never seen), which bounds memory under churn.
 //!
@@ -46,10 +47,16 @@ use crate::state::AppState;
 const HOUSEKEEPING_EVERY: Duration = Duration::from_secs(30);
 
 /// A GCRA limit per key (a client IP, a Fanvue user), kept in this process.
-#[derive(Debug)]
 pub struct KeyedLimit<K: Hash + Eq + Clone, C: Clock = DefaultClock> {
     limiter: RateLimiter<K, DashMapStateStore<K>, C, NoOpMiddleware<C::Instant>>,
     quota: Quota,
+}
+
+/// The quota and the number of keys, not the keys: they are client addresses and users.
+impl<K: Hash + Eq + Clone, C: Clock> std::fmt::Debug for KeyedLimit<K, C> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeyedLimit").field("quota", &self.quota).field("tracked", &self.limiter.len()).finish()
+    }
 }
 
 impl<K: Hash + Eq + Clone> KeyedLimit<K> {
