@@ -53,6 +53,9 @@ impl AppState {
     /// Builds the state from configuration: opens the session store, and one HTTP client
     /// for Fanvue's auth and API.
     pub async fn new(config: Config) -> Result<Self, crate::StartError> {
+        // The metrics recorder first: installing it calibrates a TSC clock in a busy loop that
+        // ends sooner, the fewer other threads are busy (the stores' are about to start).
+        crate::metrics::metrics();
         let http = http_client(&config)?;
         let oauth =
             OAuthClient::new(&config.oauth, http.clone()).map_err(|e| crate::StartError::Other(e.to_string()))?;
@@ -72,8 +75,6 @@ impl AppState {
         let limits =
             Arc::new(crate::limits::RateLimits::new(config.rate_limit_per_minute, config.fanvue_budget_per_minute));
         limits.start_housekeeping();
-        // Installs the process's metrics recorder now rather than at the first request.
-        crate::metrics::metrics();
         Ok(Self(Arc::new(Shared {
             config: Arc::new(config),
             embedded_tokens,
