@@ -174,9 +174,10 @@ impl EntitlementCache {
     /// Forgets every answer about `user` (their own, or as a managed creator): a payment
     /// webhook names the buyer.
     pub fn forget_user(&self, user: &str) {
-        self.0.retain(|(owner, value)| {
-            !owner.as_deref().is_some_and(|o| o.eq_ignore_ascii_case(user))
-                && !value.managed_creators.iter().any(|m| m.user_uuid.eq_ignore_ascii_case(user))
+        let user = user.to_owned();
+        self.0.remove_if(move |(owner, value)| {
+            owner.as_deref().is_some_and(|o| o.eq_ignore_ascii_case(&user))
+                || value.managed_creators.iter().any(|m| m.user_uuid.eq_ignore_ascii_case(&user))
         });
     }
 }

@@ -1,12 +1,19 @@
 //! Abuse limits per client IP on the routes that cost something upstream: `/api/oauth/*`
-//! (each login starts a session and a consent) and `/api/fanvue/*` (each call spends the
-//! user's Fanvue budget). A fixed one-minute window per IP; over it, `429` with
-//! `Retry-After`.
+//! (each login starts a session and a consent), `/api/fanvue/*` (each call spends the user's
+//! Fanvue budget) and `/api/embedded/*`. Over the limit: `429` with `Retry-After`.
 //!
-//! The same window, keyed by Fanvue user, is the per-user budget ([`fanvue_budget`]) that
-//! keeps the app under Fanvue's 200 requests a minute: past `FANVUE_BUDGET_PER_MINUTE` the app
-//! answers 429 itself instead of spending the user's quota at Fanvue (shared by every
-//! instance through Redis when sessions are there).
+//! Limits are GCRA ([`governor`]): `N` a minute lets a burst of `N` through, then one more every
+//! `60/N` seconds, so a client that went over waits seconds, not the rest of a minute, and no
+//! window boundary lets `2N` through at once (over a whole minute: at most the burst plus what
+//! refilled meanwhile). Each limiter keeps one timestamp per key in a
+//! concurrent map; [`RateLimits::start_housekeeping`] drops the keys whose burst has refilled
+//! (they are no different from keys never seen), which bounds memory under churn.
+//!
+//! The same limit keyed by Fanvue user (and managed creator) is the budget ([`fanvue_budget`])
+//! that keeps the app under Fanvue's 200 requests a minute: past `FANVUE_BUDGET_PER_MINUTE`
+//! the app answers 429 itself instead of spending the user's quota at Fanvue. When sessions are
+//! in Redis every instance counts the same budget there, with the same algorithm in one Lua
+//! script ([`crate::redis::RedisStore::gcra`]).
 //!
 //! The client IP is the TCP peer, or, when the peer is one of `TRUSTED_PROXIES`, the last
 //! `X-Forwarded-For` entry that is not itself a trusted proxy. `X-Forwarded-For` from anyone
@@ -19,51 +26,125 @@
 //! the instance's total only.
 
 use std::collections::HashMap;
+use std::hash::Hash;
 use std::net::{IpAddr, Ipv6Addr, SocketAddr};
+use std::num::NonZeroU32;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use governor::clock::{Clock, DefaultClock};
+use governor::middleware::NoOpMiddleware;
+use governor::state::keyed::DashMapStateStore;
+use governor::{Quota, RateLimiter};
 
 use crate::state::AppState;
 
-const WINDOW: Duration = Duration::from_secs(60);
-/// Above this many tracked IPs, stale windows are dropped (bounded memory under churn).
-const MAX_TRACKED: usize = 50_000;
+/// How often keys whose burst has refilled are dropped.
+const HOUSEKEEPING_EVERY: Duration = Duration::from_secs(30);
 
-/// Request counts per key (a client IP, a Fanvue user) in the current one-minute window.
+/// A GCRA limit per key (a client IP, a Fanvue user), kept in this process.
+pub struct KeyedLimit<K: Hash + Eq + Clone, C: Clock = DefaultClock> {
+    limiter: RateLimiter<K, DashMapStateStore<K>, C, NoOpMiddleware<C::Instant>>,
+    quota: Quota,
+}
+
+/// The quota and the number of keys, not the keys: they are client addresses and users.
+impl<K: Hash + Eq + Clone, C: Clock> std::fmt::Debug for KeyedLimit<K, C> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeyedLimit").field("quota", &self.quota).field("tracked", &self.limiter.len()).finish()
+    }
+}
+
+impl<K: Hash + Eq + Clone> KeyedLimit<K> {
+    /// `limit` a minute per key, in one burst at most; `None` when `limit` is 0 (no limit).
+    pub fn per_minute(limit: u32) -> Option<Self> {
+        NonZeroU32::new(limit).map(|limit| Self::with_clock(Quota::per_minute(limit), DefaultClock::default()))
+    }
+}
+
+impl<K: Hash + Eq + Clone, C: Clock> KeyedLimit<K, C> {
+    /// A limit of `quota` per key, on `clock` (tests move a fake one).
+    pub fn with_clock(quota: Quota, clock: C) -> Self {
+        KeyedLimit { limiter: RateLimiter::dashmap_with_clock(quota, clock), quota }
+    }
+
+    /// Counts one request for `key`; `Err(time to wait)` when it does not conform (and is not
+    /// counted).
+    pub fn check(&self, key: &K) -> Result<(), Duration> {
+        self.limiter.check_key(key).map_err(|not_until| not_until.wait_time_from(self.limiter.clock().now()))
+    }
+
+    /// The quota: burst size and refill interval.
+    pub fn quota(&self) -> Quota {
+        self.quota
+    }
+
+    /// Drops the keys whose burst has refilled, and the memory they held.
+    pub fn forget_idle(&self) {
+        self.limiter.retain_recent();
+        self.limiter.shrink_to_fit();
+    }
+
+    /// Keys tracked now.
+    pub fn tracked(&self) -> usize {
+        self.limiter.len()
+    }
+}
+
+/// The app's limits, from `RATE_LIMIT_PER_MINUTE` and `FANVUE_BUDGET_PER_MINUTE`.
 #[derive(Debug)]
-pub struct RateLimiter<K = IpAddr> {
-    windows: Mutex<HashMap<K, (Instant, u32)>>,
+pub struct RateLimits {
+    /// Per client ([`ip_key`]) on the routes [`limit`] covers; `None`: off.
+    pub per_client: Option<KeyedLimit<IpAddr>>,
+    /// Fanvue calls per user (or user and managed creator) counted in this process: the budget
+    /// itself when sessions are not in Redis, the fallback while Redis does not answer. `None`: off.
+    pub fanvue_budget: Option<KeyedLimit<String>>,
 }
 
-impl<K> Default for RateLimiter<K> {
-    fn default() -> Self {
-        RateLimiter { windows: Mutex::new(HashMap::new()) }
+impl RateLimits {
+    /// The limits: `per_client` requests and `fanvue_budget` Fanvue calls a minute (0: off).
+    pub fn new(per_client: u32, fanvue_budget: u32) -> Self {
+        RateLimits {
+            per_client: KeyedLimit::per_minute(per_client),
+            fanvue_budget: KeyedLimit::per_minute(fanvue_budget),
+        }
+    }
+
+    /// Drops idle keys from every limiter.
+    pub fn forget_idle(&self) {
+        if let Some(limit) = &self.per_client {
+            limit.forget_idle();
+        }
+        if let Some(limit) = &self.fanvue_budget {
+            limit.forget_idle();
+        }
+    }
+
+    /// Runs [`Self::forget_idle`] every [`HOUSEKEEPING_EVERY`] until the limits are dropped (the
+    /// task holds no reference that would keep them alive).
+    pub fn start_housekeeping(self: &Arc<Self>) -> tokio::task::JoinHandle<()> {
+        let limits = Arc::downgrade(self);
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(HOUSEKEEPING_EVERY);
+            every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                every.tick().await;
+                match limits.upgrade() {
+                    Some(limits) => limits.forget_idle(),
+                    None => return,
+                }
+            }
+        })
     }
 }
 
-impl<K: std::hash::Hash + Eq> RateLimiter<K> {
-    /// Counts one request for `ip`; `Err(seconds to wait)` when over `limit`.
-    pub fn check(&self, ip: K, limit: u32, now: Instant) -> Result<(), u64> {
-        let mut windows = self.windows.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        if windows.len() >= MAX_TRACKED {
-            windows.retain(|_, (start, _)| now.duration_since(*start) < WINDOW);
-        }
-        let entry = windows.entry(ip).or_insert((now, 0));
-        if now.duration_since(entry.0) >= WINDOW {
-            *entry = (now, 0);
-        }
-        if entry.1 >= limit {
-            let wait = WINDOW.saturating_sub(now.duration_since(entry.0)).as_secs().max(1);
-            return Err(wait);
-        }
-        entry.1 += 1;
-        Ok(())
-    }
+/// `Retry-After` for a wait: whole seconds, rounded up (waiting less would be refused again).
+pub fn retry_after_secs(wait: Duration) -> u64 {
+    (wait.as_secs() + u64::from(wait.subsec_nanos() > 0)).max(1)
 }
 
 /// The key a client's counts are kept under: an IPv4 address as it is, an IPv6 address as its
@@ -179,69 +260,118 @@ pub fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &[IpAddr]) -> IpAdd
         .unwrap_or(peer)
 }
 
-/// Middleware: the per-IP limit on `/api/oauth/*` and `/api/fanvue/*`.
+/// Middleware: the per-IP limit on `/api/oauth/*`, `/api/fanvue/*` and `/api/embedded/*`.
 pub async fn limit(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let limit = state.config.rate_limit_per_minute;
     let path = request.uri().path();
     // The embedded exchange spends the app's client credentials at Fanvue: limited too.
-    if limit == 0
-        || !(path.starts_with("/api/oauth/") || path.starts_with("/api/fanvue/") || path.starts_with("/api/embedded/"))
-    {
+    let limited =
+        path.starts_with("/api/oauth/") || path.starts_with("/api/fanvue/") || path.starts_with("/api/embedded/");
+    let Some(per_client) = state.limits.per_client.as_ref().filter(|_| limited) else {
         return next.run(request).await;
-    }
+    };
     let Some(peer) = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip()) else {
         return next.run(request).await; // in-process tests have no peer
     };
     let ip = client_ip(peer, request.headers(), &state.config.trusted_proxies);
-    match state.rate_limiter.check(ip_key(ip), limit, Instant::now()) {
+    match per_client.check(&ip_key(ip)) {
         Ok(()) => next.run(request).await,
         Err(wait) => {
             tracing::info!(%ip, "rate limit reached");
             // Refused before routing: counted here, under its own label.
             crate::metrics::metrics().request("(rate limited)", 429, Duration::ZERO);
             let mut response = (StatusCode::TOO_MANY_REQUESTS, "").into_response();
-            if let Ok(value) = HeaderValue::from_str(&wait.to_string()) {
-                response.headers_mut().insert(header::RETRY_AFTER, value);
-            }
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs(wait)));
             response
         }
     }
 }
 
-/// Counts one Fanvue call against `user`'s budget for this minute; `Err(seconds to wait)`
-/// when spent. `user` already names the bucket (user, or user and managed creator).
-pub async fn fanvue_budget(state: &AppState, user: &str) -> Result<(), u64> {
-    let limit = state.config.fanvue_budget_per_minute;
-    if limit == 0 {
+/// Counts one Fanvue call against `bucket`'s budget; `Err(seconds to wait)` when spent.
+/// `bucket` already names whose budget it is (user, or user and managed creator).
+pub async fn fanvue_budget(state: &AppState, bucket: &str) -> Result<(), u64> {
+    let Some(local) = &state.limits.fanvue_budget else {
         return Ok(());
-    }
-    let shared = state.tokens.vault_redis();
-    match shared {
-        Some(redis) => match redis.count_in_window(&format!("budget:{user}"), WINDOW).await {
-            Ok((count, reset)) if count > u64::from(limit) => Err(reset.max(1)),
-            Ok(_) => Ok(()),
-            // Redis trouble must not stop Fanvue calls: fall back to this instance's count.
-            Err(_) => state.user_budget.check(user.to_owned(), limit, Instant::now()),
+    };
+    let decision = match state.tokens.vault_redis() {
+        Some(redis) => match redis.gcra(&format!("budget:{bucket}"), local.quota()).await {
+            Ok(decision) => decision,
+            Err(err) => {
+                // Redis trouble must not stop Fanvue calls: fall back to this instance's count.
+                tracing::debug!(%err, "the shared Fanvue budget is unavailable; counting in this instance");
+                local.check(&bucket.to_owned())
+            }
         },
-        None => state.user_budget.check(user.to_owned(), limit, Instant::now()),
-    }
+        None => local.check(&bucket.to_owned()),
+    };
+    decision.map_err(retry_after_secs)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    use governor::clock::FakeRelativeClock;
+
+    /// `limit` a minute per key, on a clock the test moves.
+    fn per_minute(limit: u32) -> (KeyedLimit<IpAddr, FakeRelativeClock>, FakeRelativeClock) {
+        let clock = FakeRelativeClock::default();
+        let quota = Quota::per_minute(NonZeroU32::new(limit).unwrap_or(NonZeroU32::MIN));
+        (KeyedLimit::with_clock(quota, clock.clone()), clock)
+    }
+
     #[test]
-    fn the_window_counts_and_resets() {
-        let limiter = RateLimiter::default();
+    fn a_burst_up_to_the_limit_passes_then_the_rate_refills() {
+        let (limit, clock) = per_minute(3);
         let ip: IpAddr = [203, 0, 113, 7].into();
-        let t0 = Instant::now();
-        assert!(limiter.check(ip, 2, t0).is_ok());
-        assert!(limiter.check(ip, 2, t0).is_ok());
-        let wait = limiter.check(ip, 2, t0 + Duration::from_secs(10)).err();
-        assert_eq!(wait, Some(50));
-        assert!(limiter.check([198, 51, 100, 1].into(), 2, t0).is_ok(), "per IP");
-        assert!(limiter.check(ip, 2, t0 + WINDOW).is_ok(), "a new window");
+        for i in 0..3 {
+            assert!(limit.check(&ip).is_ok(), "request {i} of the burst");
+        }
+        // One request comes back every 60/3 = 20 s.
+        assert_eq!(limit.check(&ip), Err(Duration::from_secs(20)));
+        clock.advance(Duration::from_secs(5));
+        let wait = limit.check(&ip).err();
+        assert_eq!(wait, Some(Duration::from_secs(15)), "a refused request is not counted");
+        assert_eq!(wait.map(retry_after_secs), Some(15));
+        assert!(limit.check(&[198, 51, 100, 1].into()).is_ok(), "per IP");
+        clock.advance(Duration::from_secs(15));
+        assert!(limit.check(&ip).is_ok(), "one refilled");
+        assert!(limit.check(&ip).is_err(), "only one");
+        clock.advance(Duration::from_secs(60));
+        for i in 0..3 {
+            assert!(limit.check(&ip).is_ok(), "a whole burst again after a quiet minute ({i})");
+        }
+        assert!(limit.check(&ip).is_err());
+    }
+
+    #[test]
+    fn keys_whose_burst_refilled_are_forgotten() {
+        let (limit, clock) = per_minute(2);
+        for last in 0..100u8 {
+            assert!(limit.check(&[198, 51, 100, last].into()).is_ok());
+        }
+        clock.advance(Duration::from_secs(60));
+        let busy: IpAddr = [203, 0, 113, 7].into();
+        assert!(limit.check(&busy).is_ok() && limit.check(&busy).is_ok());
+        assert_eq!(limit.tracked(), 101);
+        limit.forget_idle();
+        assert_eq!(limit.tracked(), 1, "only the key whose burst has not refilled");
+        assert_eq!(limit.check(&busy), Err(Duration::from_secs(30)), "its state was kept");
+    }
+
+    #[test]
+    fn retry_after_is_whole_seconds_rounded_up() {
+        assert_eq!(retry_after_secs(Duration::from_millis(315)), 1);
+        assert_eq!(retry_after_secs(Duration::from_millis(1001)), 2);
+        assert_eq!(retry_after_secs(Duration::from_secs(20)), 20);
+        assert_eq!(retry_after_secs(Duration::ZERO), 1, "never `Retry-After: 0` on a refusal");
+    }
+
+    #[test]
+    fn a_zero_limit_is_no_limit() {
+        let limits = RateLimits::new(0, 0);
+        assert!(limits.per_client.is_none() && limits.fanvue_budget.is_none());
+        let limits = RateLimits::new(1, 5);
+        assert_eq!(limits.fanvue_budget.map(|l| l.quota().burst_size().get()), Some(5));
     }
 
     #[test]
@@ -255,11 +385,10 @@ mod tests {
         assert_ne!(ip_key(ip("203.0.113.7")), ip_key(ip("203.0.113.8")));
 
         // The rate limit counts the whole /64 as one client.
-        let limiter = RateLimiter::default();
-        let t0 = Instant::now();
-        assert!(limiter.check(ip_key(ip("2001:db8::1")), 1, t0).is_ok());
-        assert!(limiter.check(ip_key(ip("2001:db8::2")), 1, t0).is_err(), "another address in the /64");
-        assert!(limiter.check(ip_key(ip("2001:db8:0:1::1")), 1, t0).is_ok(), "another /64");
+        let (limit, _clock) = per_minute(1);
+        assert!(limit.check(&ip_key(ip("2001:db8::1"))).is_ok());
+        assert!(limit.check(&ip_key(ip("2001:db8::2"))).is_err(), "another address in the /64");
+        assert!(limit.check(&ip_key(ip("2001:db8:0:1::1"))).is_ok(), "another /64");
     }
 
     #[test]

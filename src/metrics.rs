@@ -1,7 +1,12 @@
 //! Prometheus metrics for operators: requests by route and status with a latency histogram,
 //! Fanvue calls by endpoint and status, token refreshes and their failures, sessions created,
-//! and rate-limit answers. Counted in process (one registry per process, as Prometheus
-//! exporters do) and rendered in Prometheus' text format at `GET /metrics`.
+//! rate-limit answers, session-store operations, webhook deliveries and connections.
+//!
+//! The app records through the [`metrics`] facade; the process's recorder is
+//! [`metrics_exporter_prometheus`]'s, installed once ([`metrics()`] installs it on first use,
+//! however many apps the process builds) and rendered in Prometheus' text format at
+//! `GET /metrics`. [`Metrics`] names every series in one place, so names, labels and help
+//! texts cannot drift apart between call sites.
 //!
 //! `/metrics` is not public ([`authorized`]): with `METRICS_TOKEN` set it needs
 //! `Authorization: Bearer <token>`; without it, it answers only a client on this host, the
@@ -11,232 +16,187 @@
 //! `TRUSTED_PROXIES` would make the metrics public. `/readyz` tells the public ready or not;
 //! why not goes to the log, and to a caller allowed to read metrics.
 
-use std::collections::{BTreeMap, HashMap};
-use std::fmt::Write;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use metrics::{Counter, Gauge, SharedString, counter, describe_counter, describe_gauge, describe_histogram, gauge};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
 use crate::config::TlsSetting;
 use crate::state::AppState;
 
 /// Upper bounds (seconds) of the latency histogram's buckets.
 const BUCKETS: [f64; 12] = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
+/// The latency histogram.
+const REQUEST_DURATION: &str = "http_request_duration_seconds";
+/// How often histogram samples are folded into their buckets. The recorder queues each sample
+/// until then (or until a scrape): without it, an unscraped instance would grow forever.
+const UPKEEP_EVERY: Duration = Duration::from_secs(5);
 
-#[derive(Default)]
-struct RouteStats {
-    statuses: BTreeMap<u16, u64>,
-    latency: Histogram,
-}
-
-#[derive(Default)]
-struct Histogram {
-    counts: [u64; BUCKETS.len()],
-    sum: f64,
-    count: u64,
-}
-
-/// The process's metrics.
-#[derive(Default)]
+/// The process's metrics: the recorder's handle, and the series whose labels are fixed
+/// (registered at start, so they are rendered, at zero, before anything happened).
 pub struct Metrics {
-    /// Per route pattern: answers by status, and the latency histogram. One lock, and no
-    /// allocation once a route has been seen (this runs on every request).
-    routes: Mutex<HashMap<String, RouteStats>>,
-    upstream: Mutex<BTreeMap<(String, u16), u64>>,
-    refreshes: AtomicU64,
-    refresh_failures: AtomicU64,
-    sessions_created: AtomicU64,
-    rate_limited: AtomicU64,
-    webhooks: Mutex<BTreeMap<&'static str, u64>>,
-    store_loads: AtomicU64,
-    store_saves: AtomicU64,
-    connections_open: AtomicU64,
-    connections_refused_total: AtomicU64,
-    connections_refused_per_ip: AtomicU64,
-    connections_idle_closed: AtomicU64,
+    handle: PrometheusHandle,
+    refreshes: Counter,
+    refresh_failures: Counter,
+    sessions_created: Counter,
+    rate_limited: Counter,
+    store_loads: Counter,
+    store_saves: Counter,
+    connections_open: Gauge,
+    connections_refused_total: Counter,
+    connections_refused_per_ip: Counter,
+    connections_idle_closed: Counter,
 }
 
-/// The process-wide registry.
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Metrics")
+    }
+}
+
+/// The process-wide metrics, installing the Prometheus recorder on first use.
 pub fn metrics() -> &'static Metrics {
     static METRICS: OnceLock<Metrics> = OnceLock::new();
-    METRICS.get_or_init(Metrics::default)
+    METRICS.get_or_init(Metrics::install)
 }
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+/// A status code as a label (`0`: no answer).
+fn status_label(status: u16) -> SharedString {
+    SharedString::from(status.to_string())
 }
 
 impl Metrics {
+    /// Installs the recorder as the process's, describes every metric, and starts the upkeep.
+    fn install() -> Self {
+        let builder = PrometheusBuilder::new()
+            .set_buckets_for_metric(Matcher::Full(REQUEST_DURATION.to_owned()), &BUCKETS)
+            .unwrap_or_else(|err| {
+                // Only for an empty bucket list; the histogram would render as a summary.
+                tracing::error!(%err, "metrics: the latency buckets were refused");
+                PrometheusBuilder::new()
+            });
+        let recorder = builder.build_recorder();
+        let handle = recorder.handle();
+        if let Err(err) = metrics::set_global_recorder(recorder) {
+            // Something else in this process installed a recorder first: it gets the counts.
+            tracing::warn!(%err, "metrics: another recorder is installed; /metrics will stay empty");
+        }
+        let upkeep = handle.clone();
+        let started = std::thread::Builder::new().name("metrics-upkeep".into()).spawn(move || {
+            loop {
+                std::thread::sleep(UPKEEP_EVERY);
+                upkeep.run_upkeep();
+            }
+        });
+        if let Err(err) = started {
+            tracing::warn!(%err, "metrics: no upkeep thread; histogram samples wait for the next scrape");
+        }
+
+        describe_counter!("session_store_operations_total", "Session store reads and writes (records and tokens).");
+        describe_counter!("webhook_deliveries_total", "Webhook deliveries, by outcome.");
+        describe_counter!("http_requests_total", "Requests answered, by route and status.");
+        describe_histogram!(REQUEST_DURATION, "Time to answer, by route.");
+        describe_counter!(
+            "fanvue_upstream_requests_total",
+            "Calls to the Fanvue API, by endpoint and status (0: no answer)."
+        );
+        describe_gauge!("http_connections_open", "Connections open now (TLS handshakes included).");
+        describe_counter!(
+            "http_connections_refused_total",
+            "Connections closed at once because a cap was reached, by cap."
+        );
+        describe_counter!(
+            "http_connections_idle_closed_total",
+            "Connections closed after HTTP_IDLE_TIMEOUT_SECS without a request in progress."
+        );
+        describe_counter!("fanvue_token_refreshes_total", "Access-token refreshes that succeeded.");
+        describe_counter!("fanvue_token_refresh_failures_total", "Access-token refreshes that failed.");
+        describe_counter!("fanvue_sessions_created_total", "Sessions signed in.");
+        describe_counter!("http_rate_limited_total", "Requests answered 429.");
+
+        Metrics {
+            handle,
+            refreshes: counter!("fanvue_token_refreshes_total"),
+            refresh_failures: counter!("fanvue_token_refresh_failures_total"),
+            sessions_created: counter!("fanvue_sessions_created_total"),
+            rate_limited: counter!("http_rate_limited_total"),
+            store_loads: counter!("session_store_operations_total", "op" => "load"),
+            store_saves: counter!("session_store_operations_total", "op" => "save"),
+            connections_open: gauge!("http_connections_open"),
+            connections_refused_total: counter!("http_connections_refused_total", "limit" => "total"),
+            connections_refused_per_ip: counter!("http_connections_refused_total", "limit" => "per_ip"),
+            connections_idle_closed: counter!("http_connections_idle_closed_total"),
+        }
+    }
+
     /// One answered request: `route` is the route pattern (never the raw path: bounded labels).
     pub fn request(&self, route: &str, status: u16, elapsed: Duration) {
-        let secs = elapsed.as_secs_f64();
-        let mut routes = lock(&self.routes);
-        let stats = match routes.get_mut(route) {
-            Some(stats) => stats,
-            None => routes.entry(route.to_owned()).or_default(),
-        };
-        *stats.statuses.entry(status).or_default() += 1;
-        let h = &mut stats.latency;
-        for (i, bound) in BUCKETS.iter().enumerate() {
-            if secs <= *bound {
-                h.counts[i] += 1;
-            }
-        }
-        h.sum += secs;
-        h.count += 1;
+        let route = SharedString::from(Arc::<str>::from(route));
+        counter!("http_requests_total", "route" => route.clone(), "status" => status_label(status)).increment(1);
+        metrics::histogram!(REQUEST_DURATION, "route" => route).record(elapsed.as_secs_f64());
         if status == 429 {
-            self.rate_limited.fetch_add(1, Ordering::Relaxed);
+            self.rate_limited.increment(1);
         }
     }
 
     /// One call to Fanvue: `endpoint` is the pattern from the endpoint table; status 0 means
     /// no answer (timeout, connection failure).
     pub fn upstream(&self, endpoint: &str, status: u16) {
-        *lock(&self.upstream).entry((endpoint.to_owned(), status)).or_default() += 1;
+        counter!("fanvue_upstream_requests_total", "endpoint" => endpoint.to_owned(), "status" => status_label(status))
+            .increment(1);
     }
 
     /// A token refresh that succeeded, or not.
     pub fn refresh(&self, ok: bool) {
         let counter = if ok { &self.refreshes } else { &self.refresh_failures };
-        counter.fetch_add(1, Ordering::Relaxed);
+        counter.increment(1);
     }
 
     /// A webhook delivery: `accepted`, `duplicate`, or the rejection code.
     pub fn webhook(&self, outcome: &'static str) {
-        *lock(&self.webhooks).entry(outcome).or_default() += 1;
+        counter!("webhook_deliveries_total", "outcome" => outcome).increment(1);
     }
 
     /// A read (`save == false`) or write of the session store (session records and tokens).
     pub fn session_store(&self, save: bool) {
         let counter = if save { &self.store_saves } else { &self.store_loads };
-        counter.fetch_add(1, Ordering::Relaxed);
+        counter.increment(1);
     }
 
     /// A connection was admitted (`true`) or closed (`false`).
     pub fn connection(&self, opened: bool) {
         if opened {
-            self.connections_open.fetch_add(1, Ordering::Relaxed);
+            self.connections_open.increment(1.0);
         } else {
-            // Never below zero, even if a close were counted twice.
-            let _ = self.connections_open.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1));
+            self.connections_open.decrement(1.0);
         }
     }
 
     /// A connection refused at once: over `MAX_CONNECTIONS_PER_IP` (`per_ip`) or `MAX_CONNECTIONS`.
     pub fn connection_refused(&self, per_ip: bool) {
         let counter = if per_ip { &self.connections_refused_per_ip } else { &self.connections_refused_total };
-        counter.fetch_add(1, Ordering::Relaxed);
+        counter.increment(1);
     }
 
     /// A connection closed after `HTTP_IDLE_TIMEOUT_SECS` without a request in progress.
     pub fn connection_idle_closed(&self) {
-        self.connections_idle_closed.fetch_add(1, Ordering::Relaxed);
+        self.connections_idle_closed.increment(1);
     }
 
     /// A session signed in.
     pub fn session_created(&self) {
-        self.sessions_created.fetch_add(1, Ordering::Relaxed);
+        self.sessions_created.increment(1);
     }
 
     /// Prometheus text exposition format.
     pub fn render(&self) -> String {
-        let mut out = String::new();
-        let label = |s: &str| s.replace('\\', "\\\\").replace('"', "\\\"");
-        let _ = writeln!(
-            out,
-            "# HELP session_store_operations_total Session store reads and writes (records and tokens).\n# TYPE session_store_operations_total counter"
-        );
-        let _ =
-            writeln!(out, "session_store_operations_total{{op=\"load\"}} {}", self.store_loads.load(Ordering::Relaxed));
-        let _ =
-            writeln!(out, "session_store_operations_total{{op=\"save\"}} {}", self.store_saves.load(Ordering::Relaxed));
-        let _ = writeln!(
-            out,
-            "# HELP webhook_deliveries_total Webhook deliveries, by outcome.\n# TYPE webhook_deliveries_total counter"
-        );
-        for (outcome, n) in lock(&self.webhooks).iter() {
-            let _ = writeln!(out, "webhook_deliveries_total{{outcome=\"{outcome}\"}} {n}");
-        }
-        let _ = writeln!(
-            out,
-            "# HELP http_requests_total Requests answered, by route and status.\n# TYPE http_requests_total counter"
-        );
-        let routes = lock(&self.routes);
-        let mut names: Vec<&String> = routes.keys().collect();
-        names.sort();
-        for (route, stats) in names.iter().filter_map(|r| Some((*r, routes.get(*r)?))) {
-            for (status, n) in &stats.statuses {
-                let _ = writeln!(out, "http_requests_total{{route=\"{}\",status=\"{status}\"}} {n}", label(route));
-            }
-        }
-        let _ = writeln!(
-            out,
-            "# HELP http_request_duration_seconds Time to answer, by route.\n# TYPE http_request_duration_seconds histogram"
-        );
-        for (route, h) in names.iter().filter_map(|r| Some((*r, &routes.get(*r)?.latency))) {
-            let route = label(route);
-            for (i, bound) in BUCKETS.iter().enumerate() {
-                let _ = writeln!(
-                    out,
-                    "http_request_duration_seconds_bucket{{route=\"{route}\",le=\"{bound}\"}} {}",
-                    h.counts[i]
-                );
-            }
-            let _ = writeln!(out, "http_request_duration_seconds_bucket{{route=\"{route}\",le=\"+Inf\"}} {}", h.count);
-            let _ = writeln!(out, "http_request_duration_seconds_sum{{route=\"{route}\"}} {}", h.sum);
-            let _ = writeln!(out, "http_request_duration_seconds_count{{route=\"{route}\"}} {}", h.count);
-        }
-        drop(routes);
-        let _ = writeln!(
-            out,
-            "# HELP fanvue_upstream_requests_total Calls to the Fanvue API, by endpoint and status (0: no answer).\n# TYPE fanvue_upstream_requests_total counter"
-        );
-        for ((endpoint, status), n) in lock(&self.upstream).iter() {
-            let _ = writeln!(
-                out,
-                "fanvue_upstream_requests_total{{endpoint=\"{}\",status=\"{status}\"}} {n}",
-                label(endpoint)
-            );
-        }
-        let _ = writeln!(
-            out,
-            "# HELP http_connections_open Connections open now (TLS handshakes included).\n# TYPE http_connections_open gauge\nhttp_connections_open {}",
-            self.connections_open.load(Ordering::Relaxed)
-        );
-        let _ = writeln!(
-            out,
-            "# HELP http_connections_refused_total Connections closed at once because a cap was reached, by cap.\n# TYPE http_connections_refused_total counter"
-        );
-        for (limit, counter) in
-            [("total", &self.connections_refused_total), ("per_ip", &self.connections_refused_per_ip)]
-        {
-            let _ = writeln!(
-                out,
-                "http_connections_refused_total{{limit=\"{limit}\"}} {}",
-                counter.load(Ordering::Relaxed)
-            );
-        }
-        for (name, help, value) in [
-            (
-                "http_connections_idle_closed_total",
-                "Connections closed after HTTP_IDLE_TIMEOUT_SECS without a request in progress.",
-                &self.connections_idle_closed,
-            ),
-            ("fanvue_token_refreshes_total", "Access-token refreshes that succeeded.", &self.refreshes),
-            ("fanvue_token_refresh_failures_total", "Access-token refreshes that failed.", &self.refresh_failures),
-            ("fanvue_sessions_created_total", "Sessions signed in.", &self.sessions_created),
-            ("http_rate_limited_total", "Requests answered 429.", &self.rate_limited),
-        ] {
-            let _ =
-                writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}", value.load(Ordering::Relaxed));
-        }
-        out
+        self.handle.render()
     }
 }
 
@@ -315,4 +275,93 @@ pub async fn ready(State(state): State<AppState>, request: Request) -> Response 
         body["sessionStore"] = serde_json::Value::String(problem.unwrap_or_else(|| "ok".to_owned()));
     }
     (status, axum::Json(body)).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What the hand-written renderer this module replaced answered, in a fresh process, after
+    /// the three events [`every_metric_the_old_renderer_produced_is_still_rendered`] records.
+    const BEFORE: &str = r#"# HELP session_store_operations_total Session store reads and writes (records and tokens).
+# TYPE session_store_operations_total counter
+session_store_operations_total{op="load"} 0
+session_store_operations_total{op="save"} 0
+# HELP webhook_deliveries_total Webhook deliveries, by outcome.
+# TYPE webhook_deliveries_total counter
+webhook_deliveries_total{outcome="every-metric-outcome"} 1
+# HELP http_requests_total Requests answered, by route and status.
+# TYPE http_requests_total counter
+http_requests_total{route="/every-metric",status="200"} 1
+# HELP http_request_duration_seconds Time to answer, by route.
+# TYPE http_request_duration_seconds histogram
+http_request_duration_seconds_bucket{route="/every-metric",le="0.001"} 0
+http_request_duration_seconds_bucket{route="/every-metric",le="0.005"} 0
+http_request_duration_seconds_bucket{route="/every-metric",le="0.01"} 0
+http_request_duration_seconds_bucket{route="/every-metric",le="0.025"} 1
+http_request_duration_seconds_bucket{route="/every-metric",le="0.05"} 1
+http_request_duration_seconds_bucket{route="/every-metric",le="0.1"} 1
+http_request_duration_seconds_bucket{route="/every-metric",le="0.25"} 1
+http_request_duration_seconds_bucket{route="/every-metric",le="0.5"} 1
+http_request_duration_seconds_bucket{route="/every-metric",le="1"} 1
+http_request_duration_seconds_bucket{route="/every-metric",le="2.5"} 1
+http_request_duration_seconds_bucket{route="/every-metric",le="5"} 1
+http_request_duration_seconds_bucket{route="/every-metric",le="10"} 1
+http_request_duration_seconds_bucket{route="/every-metric",le="+Inf"} 1
+http_request_duration_seconds_sum{route="/every-metric"} 0.02
+http_request_duration_seconds_count{route="/every-metric"} 1
+# HELP fanvue_upstream_requests_total Calls to the Fanvue API, by endpoint and status (0: no answer).
+# TYPE fanvue_upstream_requests_total counter
+fanvue_upstream_requests_total{endpoint="/every-metric/{uuid}",status="0"} 1
+# HELP http_connections_open Connections open now (TLS handshakes included).
+# TYPE http_connections_open gauge
+http_connections_open 0
+# HELP http_connections_refused_total Connections closed at once because a cap was reached, by cap.
+# TYPE http_connections_refused_total counter
+http_connections_refused_total{limit="total"} 0
+http_connections_refused_total{limit="per_ip"} 0
+# HELP http_connections_idle_closed_total Connections closed after HTTP_IDLE_TIMEOUT_SECS without a request in progress.
+# TYPE http_connections_idle_closed_total counter
+http_connections_idle_closed_total 0
+# HELP fanvue_token_refreshes_total Access-token refreshes that succeeded.
+# TYPE fanvue_token_refreshes_total counter
+fanvue_token_refreshes_total 0
+# HELP fanvue_token_refresh_failures_total Access-token refreshes that failed.
+# TYPE fanvue_token_refresh_failures_total counter
+fanvue_token_refresh_failures_total 0
+# HELP fanvue_sessions_created_total Sessions signed in.
+# TYPE fanvue_sessions_created_total counter
+fanvue_sessions_created_total 0
+# HELP http_rate_limited_total Requests answered 429.
+# TYPE http_rate_limited_total counter
+http_rate_limited_total 0
+"#;
+
+    /// Every help and type line, and every series, of the old output is rendered. Values are
+    /// compared for this test's own series: other tests in this process count the shared ones.
+    #[test]
+    fn every_metric_the_old_renderer_produced_is_still_rendered() {
+        let m = metrics();
+        m.request("/every-metric", 200, Duration::from_millis(20));
+        m.upstream("/every-metric/{uuid}", 0);
+        m.webhook("every-metric-outcome");
+        let now = m.render();
+        for line in BEFORE.lines() {
+            if line.starts_with('#') || line.contains("every-metric") {
+                assert!(now.lines().any(|l| l == line), "missing `{line}` in:\n{now}");
+            } else {
+                let series = line.rsplit_once(' ').map_or(line, |(series, _)| series);
+                assert!(now.lines().any(|l| l.starts_with(&format!("{series} "))), "missing `{series}` in:\n{now}");
+            }
+        }
+    }
+
+    #[test]
+    fn the_recorder_is_installed_once_per_process() {
+        assert!(std::ptr::eq(metrics(), metrics()));
+        let before = metrics().render();
+        metrics().request("/installed-once", 503, Duration::ZERO);
+        assert!(!before.contains(r#"route="/installed-once""#));
+        assert!(metrics().render().contains(r#"http_requests_total{route="/installed-once",status="503"} 1"#));
+    }
 }

@@ -3,6 +3,8 @@
 //! single-flight across all of them (Fanvue revokes the whole grant when a refresh token is
 //! used twice).
 //!
+//! It also keeps the Fanvue budget every instance counts against ([`RedisStore::gcra`]).
+//!
 //! Records are stored sealed (see [`crate::session::SealedStore`]) under
 //! `fanvue-app-starter:session:<storage id>` with Redis' own expiry. Every command has a
 //! short timeout, so a Redis outage gives quick 503s instead of hung requests, and the client
@@ -81,17 +83,37 @@ impl RedisStore {
         Ok(set.map(|_| token))
     }
 
-    /// Counts one event in the fixed window `name` (of length `window`), shared by every
-    /// instance. Returns the count so far and the seconds until the window ends.
-    pub async fn count_in_window(&self, name: &str, window: Duration) -> session_store::Result<(u64, u64)> {
-        let key = format!("{PREFIX}:{name}");
-        let count: u64 = self.pool.incr(&key).await.map_err(backend)?;
-        if count == 1 {
-            let _: bool =
-                self.pool.expire(&key, i64::try_from(window.as_secs()).unwrap_or(60), None).await.map_err(backend)?;
-        }
-        let ttl: i64 = self.pool.ttl(&key).await.map_err(backend)?;
-        Ok((count, u64::try_from(ttl).unwrap_or(0)))
+    /// Counts one request against the GCRA limit `name` (`quota`: a burst, refilled one every
+    /// interval), shared by every instance: `Ok(Ok(()))` when it conforms and was counted,
+    /// `Ok(Err(time to wait))` when it does not (and was not counted).
+    ///
+    /// The same algorithm as [`governor`] in the app: Redis keeps the theoretical arrival time
+    /// of the key's next request, in microseconds on Redis' clock (one clock for every instance),
+    /// and lets it expire once the burst has refilled (then it is no different from a new key).
+    pub async fn gcra(&self, name: &str, quota: governor::Quota) -> session_store::Result<Result<(), Duration>> {
+        // KEYS[1]: the theoretical arrival time. ARGV[1]: the emission interval, ARGV[2]: the
+        // burst tolerance (interval × (burst − 1)), both µs. Answers 0, or the µs to wait.
+        const GCRA: &str = r"
+            local time = redis.call('TIME')
+            local now = tonumber(time[1]) * 1000000 + tonumber(time[2])
+            local interval = tonumber(ARGV[1])
+            local tat = math.max(tonumber(redis.call('GET', KEYS[1])) or now, now)
+            local wait = tat - tonumber(ARGV[2]) - now
+            if wait > 0 then return wait end
+            tat = tat + interval
+            redis.call('SET', KEYS[1], string.format('%d', tat), 'PX', math.ceil((tat - now) / 1000))
+            return 0";
+        let interval = quota.replenish_interval().as_micros().max(1);
+        let tolerance = interval.saturating_mul(u128::from(quota.burst_size().get() - 1));
+        let wait: i64 = self
+            .pool
+            .eval(GCRA, vec![format!("{PREFIX}:gcra:{name}")], vec![interval.to_string(), tolerance.to_string()])
+            .await
+            .map_err(backend)?;
+        Ok(match u64::try_from(wait) {
+            Ok(wait) if wait > 0 => Err(Duration::from_micros(wait)),
+            _ => Ok(()),
+        })
     }
 
     /// Whether the lock of `name` is held by anyone.

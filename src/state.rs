@@ -36,10 +36,9 @@ pub struct Shared {
     pub session_store: SealedStore<AnyStore>,
     /// Uploads streaming at once, per instance and per user: each holds one part in memory.
     pub upload_slots: Arc<UploadSlots>,
-    /// Per-client-IP request counts (`RATE_LIMIT_PER_MINUTE`).
-    pub rate_limiter: Arc<crate::limits::RateLimiter>,
-    /// Per-Fanvue-user call counts when sessions are not in Redis (`FANVUE_BUDGET_PER_MINUTE`).
-    pub user_budget: Arc<crate::limits::RateLimiter<String>>,
+    /// The per-client-IP limit (`RATE_LIMIT_PER_MINUTE`) and this instance's count of the
+    /// per-Fanvue-user budget (`FANVUE_BUDGET_PER_MINUTE`).
+    pub limits: Arc<crate::limits::RateLimits>,
     /// The webhook receiver: verification, event store, live notices.
     pub webhooks: crate::webhooks::Webhooks,
     /// App Store entitlements cached per session.
@@ -54,6 +53,9 @@ impl AppState {
     /// Builds the state from configuration: opens the session store, and one HTTP client
     /// for Fanvue's auth and API.
     pub async fn new(config: Config) -> Result<Self, crate::StartError> {
+        // The metrics recorder first: installing it calibrates a TSC clock in a busy loop that
+        // ends sooner, the fewer other threads are busy (the stores' are about to start).
+        crate::metrics::metrics();
         let http = http_client(&config)?;
         let oauth =
             OAuthClient::new(&config.oauth, http.clone()).map_err(|e| crate::StartError::Other(e.to_string()))?;
@@ -70,6 +72,9 @@ impl AppState {
             .map_err(|e| crate::StartError::Other(format!("{e} (WEBHOOK_STORE)")))?;
         let entitlements = crate::entitlements::EntitlementCache::new(config.app_store.cache_ttl);
         let read_cache = crate::cache::TtlCache::new(config.api.profile_cache_ttl);
+        let limits =
+            Arc::new(crate::limits::RateLimits::new(config.rate_limit_per_minute, config.fanvue_budget_per_minute));
+        limits.start_housekeeping();
         Ok(Self(Arc::new(Shared {
             config: Arc::new(config),
             embedded_tokens,
@@ -77,8 +82,7 @@ impl AppState {
             fanvue,
             session_store,
             upload_slots,
-            rate_limiter: Arc::default(),
-            user_budget: Arc::default(),
+            limits,
             webhooks,
             entitlements,
             read_cache,

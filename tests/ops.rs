@@ -78,7 +78,7 @@ async fn login_and_proxy_calls_are_limited_per_client_ip() {
     let r = c.get(app.url("/api/fanvue/users/me")).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
     let wait: u64 = r.headers()["retry-after"].to_str().unwrap().parse().unwrap();
-    assert!((1..=60).contains(&wait));
+    assert!((1..=12).contains(&wait), "the next request is due within 60/5 s, not at the end of a minute: {wait}");
     assert_eq!(r.json::<serde_json::Value>().await.unwrap()["error"], "rate_limited");
     assert_eq!(c.get(app.url("/")).send().await.unwrap().status(), StatusCode::OK, "pages are not limited");
     let metrics = c.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();

@@ -119,6 +119,38 @@ async fn the_fanvue_budget_is_shared_by_the_instances() {
     assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS, "the fifth call, on either instance");
 }
 
+/// The shared budget is GCRA in Redis, like the in-process limit: a burst up to the limit,
+/// then one more per interval; the key expires once the burst has refilled.
+#[tokio::test]
+async fn the_shared_budget_is_a_gcra_limit_in_redis() {
+    use fanvue_app_starter::redis::RedisStore;
+    use governor::Quota;
+    use std::num::NonZeroU32;
+
+    let redis = Redis::start();
+    let store = RedisStore::connect(&redis.url()).await.unwrap();
+    let interval = Duration::from_millis(300);
+    let quota = Quota::with_period(interval).unwrap().allow_burst(NonZeroU32::new(3).unwrap());
+    for i in 0..3 {
+        assert_eq!(store.gcra("budget:u1", quota).await.unwrap(), Ok(()), "request {i} of the burst");
+    }
+    let wait = store.gcra("budget:u1", quota).await.unwrap().unwrap_err();
+    assert!(wait > Duration::from_millis(200) && wait <= interval, "{wait:?}");
+    assert_eq!(store.gcra("budget:u2", quota).await.unwrap(), Ok(()), "per key");
+    let ttl = redis.cli(&["PTTL", "fanvue-app-starter:gcra:budget:u1"]);
+    let ttl: u64 = ttl.trim().parse().unwrap();
+    assert!(ttl > 0 && ttl <= 900, "expires once the burst has refilled: {ttl} ms");
+
+    tokio::time::sleep(wait + Duration::from_millis(20)).await;
+    assert_eq!(store.gcra("budget:u1", quota).await.unwrap(), Ok(()), "one came back");
+    assert!(store.gcra("budget:u1", quota).await.unwrap().is_err(), "only one");
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    assert_eq!(redis.cli(&["EXISTS", "fanvue-app-starter:gcra:budget:u1"]).trim(), "0", "expired");
+    for i in 0..3 {
+        assert_eq!(store.gcra("budget:u1", quota).await.unwrap(), Ok(()), "a whole burst again ({i})");
+    }
+}
+
 /// Rotating SESSION_SECRET with SESSION_SECRET_PREVIOUS signs no one out, and moves the
 /// records in Redis to the new secret as they are used.
 #[tokio::test]

@@ -446,16 +446,18 @@ impl Redis {
 
     /// Every key and value in Redis, as text.
     pub fn dump(&self) -> String {
-        let cli = |args: &[&str]| {
-            let out = Command::new("redis-cli").args(["-p", &self.port.to_string()]).args(args).output().unwrap();
-            String::from_utf8_lossy(&out.stdout).into_owned()
-        };
-        let keys = cli(&["--scan"]);
+        let keys = self.cli(&["--scan"]);
         let mut all = keys.clone();
         for key in keys.lines() {
-            all.push_str(&cli(&["GET", key]));
+            all.push_str(&self.cli(&["GET", key]));
         }
         all
+    }
+
+    /// What `redis-cli` prints for one command.
+    pub fn cli(&self, args: &[&str]) -> String {
+        let out = Command::new("redis-cli").args(["-p", &self.port.to_string()]).args(args).output().unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
     }
 }
 
