@@ -52,7 +52,7 @@ impl Counters {
 /// Returns its port and the PEM of its certificate.
 fn start_upstream(counters: Arc<Counters>) -> (u16, String) {
     let generated = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_owned()]).unwrap();
-    let material = fanvue_app_starter::tls::TlsMaterial {
+    let material = fanvue_app_starter::infra::tls::TlsMaterial {
         cert_pem: generated.cert.pem().into_bytes(),
         key_pem: generated.signing_key.serialize_pem().into_bytes(),
     };
@@ -79,8 +79,8 @@ fn start_upstream(counters: Arc<Counters>) -> (u16, String) {
                     }
                     next.run(req)
                 }));
-            let tls = fanvue_app_starter::tls::rustls_config(&material).await.unwrap();
-            fanvue_app_starter::tls::serve(listener, Some(tls), app, axum_server::Handle::new()).await.unwrap();
+            let tls = fanvue_app_starter::infra::tls::rustls_config(&material).await.unwrap();
+            fanvue_app_starter::infra::tls::serve(listener, Some(tls), app, axum_server::Handle::new()).await.unwrap();
         });
     });
     (port, pem)

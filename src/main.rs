@@ -47,7 +47,7 @@ async fn start(inherited: fanvue_app_starter::Inherited) -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.first().is_some_and(|a| a == "webhook") {
         let _ = dotenvy::dotenv();
-        return fanvue_app_starter::webhooks::send::run(&args[1..]).await;
+        return fanvue_app_starter::features::webhooks::send::run(&args[1..]).await;
     }
     for arg in args {
         match arg.as_str() {

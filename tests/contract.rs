@@ -5,9 +5,9 @@
 
 mod common;
 
-use fanvue_app_starter::fanvue::contract::{self, Authority};
-use fanvue_app_starter::fanvue::endpoints::{ENDPOINTS, Source};
-use fanvue_app_starter::scopes::Scope;
+use fanvue::contract::{self, Authority};
+use fanvue::endpoints::{ENDPOINTS, Source};
+use fanvue::scopes::Scope;
 
 fn scope_names(scopes: &[Scope]) -> Vec<String> {
     let mut names: Vec<String> = scopes.iter().map(|s| s.as_str().to_owned()).collect();
@@ -76,10 +76,10 @@ fn every_scope_of_the_reference_is_a_scope_the_app_knows() {
 // ---- response models ------------------------------------------------------------------------
 
 mod models {
-    use fanvue_app_starter::entitlements::Entitlement;
-    use fanvue_app_starter::fanvue::contract::{self, Operation, resolve};
-    use fanvue_app_starter::fanvue::models::*;
-    use fanvue_app_starter::fanvue::pagination::{CursorPage, Page};
+    use fanvue::contract::{self, Operation, resolve};
+    use fanvue::models::*;
+    use fanvue::pagination::{CursorPage, Page};
+    use fanvue_app_starter::auth::entitlement::Entitlement;
     use http::Method;
     use serde::Serialize;
     use serde::de::DeserializeOwned;
@@ -316,8 +316,8 @@ mod models {
 // ---- requests the client builds -------------------------------------------------------------
 
 mod requests {
-    use fanvue_app_starter::fanvue::contract;
-    use fanvue_app_starter::fanvue::range::DayRange;
+    use fanvue::contract;
+    use fanvue::range::DayRange;
     use http::Method;
     use time::macros::date;
 
@@ -463,7 +463,7 @@ mod sandbox {
     use axum::body::Body;
     use axum::http::{Method, Request, StatusCode, header};
     use base64::Engine;
-    use fanvue_app_starter::scopes::{Scope, ScopeSet};
+    use fanvue::scopes::{Scope, ScopeSet};
     use fanvue_sandbox::{AppSettings, RegisteredClient, SandboxState, Settings, crypto, router};
 
     const REDIRECT: &str = "https://localhost:3001/api/oauth/callback";

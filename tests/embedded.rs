@@ -274,7 +274,7 @@ mod authorize_half {
     use axum::body::Body;
     use axum::http::{Request, header};
     use base64::Engine;
-    use fanvue_app_starter::scopes::ScopeSet;
+    use fanvue::scopes::ScopeSet;
     use fanvue_sandbox::{AppSettings, RegisteredClient, SandboxState, Settings, crypto, router};
     use http_body_util::BodyExt;
     use serde_json::{Value, json};
@@ -486,7 +486,7 @@ mod authorize_half {
         forged.push(if last == Some('A') { 'E' } else { 'A' });
         assert_eq!(error_of(sb.authorize(&forged, &challenge, &[]).await), refused("invalid_session_token"));
         let claims = |aud: Value, client_id: &str, sub: &str| {
-            let now = fanvue_app_starter::oauth::tokens::now_unix();
+            let now = fanvue::oauth::tokens::now_unix();
             json!({"sub": sub, "aud": aud, "client_id": client_id, "exp": now + 60, "jti": crypto::random_token(12)})
         };
         let for_the_token_endpoint_only =

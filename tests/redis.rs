@@ -123,7 +123,7 @@ async fn the_fanvue_budget_is_shared_by_the_instances() {
 /// then one more per interval; the key expires once the burst has refilled.
 #[tokio::test]
 async fn the_shared_budget_is_a_gcra_limit_in_redis() {
-    use fanvue_app_starter::redis::RedisStore;
+    use fanvue_app_starter::infra::redis::RedisStore;
     use governor::Quota;
     use std::num::NonZeroU32;
 
@@ -178,11 +178,11 @@ async fn rotating_the_session_secret_keeps_everyone_signed_in() {
 /// whichever worker claims it.
 #[tokio::test]
 async fn a_webhook_retried_on_another_instance_is_handled_once() {
-    use fanvue_app_starter::webhooks::signature::header_value;
+    use fanvue_app_starter::features::webhooks::signature::header_value;
     let redis = Redis::start();
     let secret = "shared-webhook-secret";
     let (a, b) = two_instances(&redis, &[("FANVUE_WEBHOOK_SECRET", secret)]).await;
-    let body = fanvue_app_starter::webhooks::samples::sample("message-received", "2026-05-20T10:00:00.000Z")
+    let body = fanvue_app_starter::features::webhooks::samples::sample("message-received", "2026-05-20T10:00:00.000Z")
         .unwrap()
         .body
         .to_string();

@@ -8,7 +8,7 @@ use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use base64::Engine;
-use fanvue_app_starter::scopes::ScopeSet;
+use fanvue::scopes::ScopeSet;
 use fanvue_sandbox::{AppSettings, RegisteredClient, SandboxState, Settings, crypto, router};
 use http_body_util::BodyExt;
 use serde_json::Value;

@@ -112,8 +112,8 @@ async fn tokens_are_sealed_at_rest_and_never_logged() {
     browser.post(app.url("/api/oauth/logout")).header("origin", app.origin()).send().await.unwrap();
 
     // The sandbox's client secret, as the app derives it from SESSION_SECRET.
-    let client_secret = fanvue_app_starter::crypto::b64(
-        &fanvue_app_starter::crypto::Key::derive(SECRET.as_bytes(), "sandbox-client-secret-v1").mac(b"client"),
+    let client_secret = fanvue_app_starter::infra::crypto::b64(
+        &fanvue_app_starter::infra::crypto::Key::derive(SECRET.as_bytes(), "sandbox-client-secret-v1").mac(b"client"),
     );
     let secrets: Vec<&[u8]> = vec![
         b"sbx_at.",

@@ -10,8 +10,8 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use common::*;
-use fanvue_app_starter::webhooks::signature::header_value;
-use fanvue_app_starter::webhooks::store::EndpointSecret;
+use fanvue_app_starter::features::webhooks::signature::header_value;
+use fanvue_app_starter::features::webhooks::store::EndpointSecret;
 use reqwest::StatusCode;
 use secrecy::ExposeSecret;
 
@@ -26,7 +26,7 @@ fn now() -> i64 {
 }
 
 fn message_body() -> String {
-    fanvue_app_starter::webhooks::samples::sample("message-received", "2026-05-20T10:00:00.000Z")
+    fanvue_app_starter::features::webhooks::samples::sample("message-received", "2026-05-20T10:00:00.000Z")
         .unwrap()
         .body
         .to_string()
@@ -44,7 +44,7 @@ async fn post(app: &TestApp, path: &str, signature: Option<&str>, body: &str) ->
 }
 
 /// Ava, the sandbox's creator: the samples are addressed to her.
-const AVA: &str = fanvue_app_starter::webhooks::samples::CREATOR_UUID;
+const AVA: &str = fanvue_app_starter::features::webhooks::samples::CREATOR_UUID;
 /// Bo, another sandbox creator.
 const BO: &str = "b0b0b0b0-1c2d-4e3f-8a9b-0c1d2e3f4a5b";
 /// Ava is the operator.
@@ -184,7 +184,8 @@ async fn a_duplicate_delivery_is_acknowledged_and_handled_once() {
 
     // An envelope on the shared URL is typed by its `type` and deduplicated by its `id`.
     let envelope =
-        fanvue_app_starter::webhooks::samples::sample("app.payment.succeeded", "2026-05-20T10:00:00.000Z").unwrap();
+        fanvue_app_starter::features::webhooks::samples::sample("app.payment.succeeded", "2026-05-20T10:00:00.000Z")
+            .unwrap();
     let envelope = envelope.body.to_string();
     for duplicate in [false, true] {
         let (status, answer) =
@@ -213,12 +214,12 @@ async fn a_duplicate_delivery_is_acknowledged_and_handled_once() {
 #[tokio::test]
 async fn one_signed_body_replayed_to_every_event_url_is_one_event() {
     let app = TestApp::spawn(&[("FANVUE_WEBHOOK_SECRET", SECRET)]).await;
-    let body = fanvue_app_starter::webhooks::samples::sample("new-follower", "2026-05-20T10:00:00.000Z")
+    let body = fanvue_app_starter::features::webhooks::samples::sample("new-follower", "2026-05-20T10:00:00.000Z")
         .unwrap()
         .body
         .to_string();
     let header = header_value(SECRET, now(), body.as_bytes());
-    let mut urls: Vec<String> = fanvue_app_starter::webhooks::events::PLATFORM_EVENTS
+    let mut urls: Vec<String> = fanvue_app_starter::features::webhooks::events::PLATFORM_EVENTS
         .iter()
         .map(|(_, slug, _, _)| format!("/api/webhooks/fanvue/{slug}"))
         .collect();
@@ -276,9 +277,9 @@ async fn deliver(app: &TestApp, body: &serde_json::Value) -> String {
 /// A New Follower event for creator `to`.
 fn follower_of(to: &str) -> serde_json::Value {
     let mut body: serde_json::Value = serde_json::from_str(
-        &fanvue_app_starter::webhooks::samples::sample(
+        &fanvue_app_starter::features::webhooks::samples::sample(
             "new-follower",
-            &fanvue_app_starter::webhooks::samples::now_iso(),
+            &fanvue_app_starter::features::webhooks::samples::now_iso(),
         )
         .unwrap()
         .body
@@ -286,7 +287,7 @@ fn follower_of(to: &str) -> serde_json::Value {
     )
     .unwrap();
     body["recipientUuid"] = to.into();
-    body["sender"]["uuid"] = fanvue_app_starter::webhooks::samples::random_uuid().into();
+    body["sender"]["uuid"] = fanvue_app_starter::features::webhooks::samples::random_uuid().into();
     body
 }
 
@@ -338,7 +339,7 @@ async fn each_creator_sees_only_the_events_addressed_to_them() {
     let to_bo = deliver(&app, &follower_of(BO)).await;
     let checkout_for_bo = {
         let mut envelope: serde_json::Value = serde_json::from_str(
-            &fanvue_app_starter::webhooks::samples::sample(
+            &fanvue_app_starter::features::webhooks::samples::sample(
                 "checkout_link.payment.succeeded",
                 "2026-05-20T10:00:00.000Z",
             )
@@ -597,9 +598,9 @@ async fn the_sandbox_emits_events_and_honours_subscriptions_made_by_the_operator
 }
 
 /// What the app keeps of its subscriptions, read from its store as it does.
-async fn stored_endpoints(app: &TestApp) -> Vec<fanvue_app_starter::webhooks::store::Endpoint> {
-    use fanvue_app_starter::webhooks::store::{EventStore, EventStoreKind};
-    let keys = fanvue_app_starter::webhooks::at_rest::AtRest::new(common::SECRET, None);
+async fn stored_endpoints(app: &TestApp) -> Vec<fanvue_app_starter::features::webhooks::store::Endpoint> {
+    use fanvue_app_starter::features::webhooks::store::{EventStore, EventStoreKind};
+    let keys = fanvue_app_starter::features::webhooks::at_rest::AtRest::new(common::SECRET, None);
     let path = app.dir.path().join("data/sessions.db");
     let store = EventStore::open(&EventStoreKind::Sqlite(path), Duration::from_secs(60), keys).await.unwrap();
     store.endpoints().await.unwrap()
@@ -633,10 +634,10 @@ async fn the_proxy_never_hands_out_a_signing_secret() {
 /// The library seam: the same store and worker the binary uses, on a real SQLite file.
 mod persistence {
     use super::*;
-    use fanvue_app_starter::webhooks::events::{Event, Kind};
-    use fanvue_app_starter::webhooks::signature::Verifier;
-    use fanvue_app_starter::webhooks::store::{EventStoreKind, State, StoredEvent};
-    use fanvue_app_starter::webhooks::{Handler, WebhookConfig, Webhooks, worker};
+    use fanvue_app_starter::features::webhooks::events::{Event, Kind};
+    use fanvue_app_starter::features::webhooks::signature::Verifier;
+    use fanvue_app_starter::features::webhooks::store::{EventStoreKind, State, StoredEvent};
+    use fanvue_app_starter::features::webhooks::{Handler, WebhookConfig, Webhooks, worker};
 
     fn config(path: &std::path::Path) -> WebhookConfig {
         with_store(EventStoreKind::Sqlite(path.to_owned()))
@@ -651,7 +652,7 @@ mod persistence {
                 max_attempts: 3,
                 retention: Duration::from_secs(3600),
             },
-            at_rest: fanvue_app_starter::webhooks::at_rest::AtRest::new(common::SECRET, None),
+            at_rest: fanvue_app_starter::features::webhooks::at_rest::AtRest::new(common::SECRET, None),
         }
     }
 
@@ -764,7 +765,7 @@ mod persistence {
             let mut body: serde_json::Value = serde_json::from_str(&message_body()).unwrap();
             body["recipientUuid"] = recipient.into();
             body["message"]["text"] = text.into();
-            body["messageUuid"] = fanvue_app_starter::webhooks::samples::random_uuid().into();
+            body["messageUuid"] = fanvue_app_starter::features::webhooks::samples::random_uuid().into();
             let body = body.to_string();
             let header = header_value(SECRET, now(), body.as_bytes());
             let receipt = webhooks.receive(None, Some(header.as_bytes()), body.as_bytes()).await.unwrap();
@@ -787,9 +788,9 @@ mod persistence {
     /// their subscription; under another SESSION_SECRET the secret is unreadable, not wrong.
     #[tokio::test]
     async fn in_redis_subscription_secrets_are_sealed_and_forgotten_with_their_subscription() {
-        use fanvue_app_starter::webhooks::store::{Endpoint, EventStore};
+        use fanvue_app_starter::features::webhooks::store::{Endpoint, EventStore};
         let redis = Redis::start();
-        let keys = |secret: &str| fanvue_app_starter::webhooks::at_rest::AtRest::new(secret, None);
+        let keys = |secret: &str| fanvue_app_starter::features::webhooks::at_rest::AtRest::new(secret, None);
         let open = |secret: &'static str| {
             let url = redis.url();
             async move { EventStore::open(&EventStoreKind::Redis(url), Duration::from_secs(60), keys(secret)).await }

@@ -1,8 +1,8 @@
 //! Form bodies, query strings and scope lists from outside parse without panicking, and
 //! prices are never negative or overflowing.
 #![no_main]
-use fanvue_app_starter::pages::{Params, parse_price};
-use fanvue_app_starter::scopes::ScopeSet;
+use fanvue_app_starter::web::page::{Params, parse_price};
+use fanvue::scopes::ScopeSet;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

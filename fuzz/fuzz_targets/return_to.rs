@@ -1,6 +1,6 @@
 //! `?return_to=` is attacker-controlled: whatever it is, the redirect stays on this origin.
 #![no_main]
-use fanvue_app_starter::oauth::ReturnTo;
+use fanvue_app_starter::auth::ReturnTo;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|raw: &str| {

@@ -1,0 +1,58 @@
+//! Fans (`read:fan`): subscribers and followers, page by page.
+
+use askama::Template;
+use axum::extract::{RawQuery, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use tower_sessions::Session;
+
+use super::Console;
+use crate::web::error::AppError;
+use crate::web::page::{Nav, Pager, Params, https_only, render, short_time};
+use fanvue::models::UserSummary;
+use fanvue::pagination::Page;
+use fanvue::scopes::Scope;
+
+#[derive(Template)]
+#[template(path = "pages/fans.html")]
+struct FansPage {
+    nav: Nav,
+    tab: &'static str,
+    fans: Vec<FanRow>,
+    pager: Pager,
+}
+
+struct FanRow {
+    name: String,
+    handle: String,
+    avatar: Option<String>,
+    top_spender: bool,
+    since: String,
+}
+
+/// `GET /fans?tab=subscribers|followers&page=N`.
+pub async fn page(
+    State(state): State<Console>,
+    session: Session,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, AppError> {
+    let tokens = state.api.gate(&session, &[Scope::ReadFan]).await?;
+    let params = Params::parse(raw.unwrap_or_default().as_bytes());
+    let tab = if params.get("tab") == Some("followers") { "followers" } else { "subscribers" };
+    let page = params.page();
+    let list: Page<UserSummary> =
+        state.api.get_json(&session, &format!("/{tab}"), &[("page", &page.to_string()), ("size", "20")]).await?;
+    let fans = list
+        .data
+        .iter()
+        .map(|u| FanRow {
+            name: u.name().to_owned(),
+            handle: u.handle.clone(),
+            avatar: https_only(u.avatar_url.as_deref()),
+            top_spender: u.is_top_spender,
+            since: u.registered_at.as_deref().map(short_time).unwrap_or_default(),
+        })
+        .collect();
+    let pager = Pager::pages("/fans", page, list.pagination.has_more, &[("tab", tab)]);
+    Ok(render(StatusCode::OK, &FansPage { nav: Nav::for_scopes(tokens.scopes, "/fans"), tab, fans, pager }))
+}

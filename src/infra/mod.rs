@@ -1,0 +1,12 @@
+//! Infrastructure that knows nothing of web pages, sessions or features: key derivation and
+//! sealing ([`crypto`]), TTL caches ([`cache`]), the metrics registry ([`metrics`]), rate
+//! limits and connection caps ([`rate_limit`]), Redis ([`redis`]), TLS material ([`tls`]) and
+//! the listener with its accept loop ([`server`]). It may use `config`, nothing else of the app.
+
+pub mod cache;
+pub mod crypto;
+pub mod metrics;
+pub mod rate_limit;
+pub mod redis;
+pub mod server;
+pub mod tls;
