@@ -204,6 +204,9 @@ async fn start_app(dir: &std::path::Path, port: u16, upstream: u16) -> (App, Dur
             // Measure the server, not the abuse limits or the per-user Fanvue budget.
             ("RATE_LIMIT_PER_MINUTE", "0".into()),
             ("FANVUE_BUDGET_PER_MINUTE", "0".into()),
+            // wrk is one address standing in for 256 clients: the per-address connection cap
+            // (64 by default) would refuse most of scenario 6.
+            ("MAX_CONNECTIONS_PER_IP", "1024".into()),
             ("RUST_LOG", "warn".into()),
         ])
         .stdin(Stdio::null())
