@@ -1,6 +1,6 @@
 //! Proxy paths come from the browser: a parsed path can never leave `API_BASE_URL`.
 #![no_main]
-use fanvue::ApiPath;
+use fanvue_app_starter::fanvue::ApiPath;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|raw: &str| {

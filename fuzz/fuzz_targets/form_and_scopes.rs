@@ -2,7 +2,7 @@
 //! prices are never negative or overflowing.
 #![no_main]
 use fanvue_app_starter::web::page::{Params, parse_price};
-use fanvue::scopes::ScopeSet;
+use fanvue_app_starter::fanvue::scopes::ScopeSet;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
