@@ -7,7 +7,7 @@
 //! Needs `redis-server` (as the tests do). Loopback only, bounded in time.
 #![allow(clippy::unwrap_used, clippy::expect_used, dead_code)]
 
-#[path = "../tests/common/mod.rs"]
+#[path = "../tests/it/harness.rs"]
 mod common;
 
 use std::sync::Arc;

@@ -16,7 +16,7 @@
 //! connections the proxy opened. `UPDATE_BENCHMARKS=1` writes the run to `BENCHMARKS.md`.
 #![allow(clippy::unwrap_used, clippy::expect_used, dead_code)]
 
-#[path = "../tests/common/mod.rs"]
+#[path = "../tests/it/harness.rs"]
 mod common;
 
 use std::fmt::Write as _;

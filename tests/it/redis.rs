@@ -1,14 +1,12 @@
 //! Several instances sharing sessions in a real Redis (`redis-server`, started here on a free
 //! port): sign in on one instance and continue on another, exactly one refresh at Fanvue
 //! however the requests are spread, nothing readable in Redis, and surviving a Redis restart.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::harness::*;
 use reqwest::StatusCode;
 
 /// Instance A runs the sandbox; instance B joins it. Same folder, secret and Redis.

@@ -4,14 +4,12 @@
 //!
 //! Needs `chromium` and `chromium-driver` (`.ci/run` installs them). Set
 //! `SKIP_BROWSER_TESTS=1` to skip these tests on a machine without them.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
 
 use std::process::Stdio;
 use std::time::Duration;
 
-use common::*;
+use crate::harness::*;
 use fantoccini::{Client, ClientBuilder, Locator};
 
 struct Browser {

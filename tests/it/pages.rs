@@ -1,13 +1,11 @@
 //! The creator console's pages and actions, end to end against the sandbox: each page shows
 //! the sandbox's real data, each is refused (without calling Fanvue) when its scope is
 //! missing, and each action changes the sandbox's state or explains what to fix.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
 
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::harness::*;
 use reqwest::{Client, StatusCode};
 
 /// Undoes askama's escaping of `&` in links.

@@ -1,15 +1,13 @@
 //! Webhooks: the receiver on the real binary (signature checks, dedupe, the live events
 //! page, the CLI, the sandbox's deliveries and subscriptions), and persistence across a
 //! crash through the library on a real SQLite file.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::harness::*;
 use fanvue_app_starter::features::webhooks::signature::header_value;
 use fanvue_app_starter::features::webhooks::store::EndpointSecret;
 use reqwest::StatusCode;
@@ -465,7 +463,7 @@ async fn webhook_send_posts_a_signed_sample_to_the_running_app() {
     let cli = |args: &[&str], secret: Option<&str>| {
         let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_fanvue-app-starter"));
         command.arg("webhook").args(args).current_dir(app.dir.path()).env_clear();
-        command.env("PORT", app.port.to_string()).env("SESSION_SECRET", common::SECRET);
+        command.env("PORT", app.port.to_string()).env("SESSION_SECRET", crate::harness::SECRET);
         if let Some(secret) = secret {
             command.env("FANVUE_WEBHOOK_SECRET", secret);
         }
@@ -542,7 +540,7 @@ async fn the_sandbox_emits_events_and_honours_subscriptions_made_by_the_operator
 
     // That URL accepts only that subscription's secret: the app's own is refused there...
     let body = follower_of(AVA).to_string();
-    let app_secret = fanvue_sandbox::env::webhook_secret(common::SECRET);
+    let app_secret = fanvue_sandbox::env::webhook_secret(crate::harness::SECRET);
     let path = endpoint_url.trim_start_matches(&app.origin()).to_owned();
     let (status, answer) = post(&app, &path, Some(&header_value(&app_secret, now(), body.as_bytes())), &body).await;
     assert_eq!((status, answer["error"].as_str()), (StatusCode::UNAUTHORIZED, Some("signature_mismatch")));
@@ -600,7 +598,7 @@ async fn the_sandbox_emits_events_and_honours_subscriptions_made_by_the_operator
 /// What the app keeps of its subscriptions, read from its store as it does.
 async fn stored_endpoints(app: &TestApp) -> Vec<fanvue_app_starter::features::webhooks::store::Endpoint> {
     use fanvue_app_starter::features::webhooks::store::{EventStore, EventStoreKind};
-    let keys = fanvue_app_starter::features::webhooks::at_rest::AtRest::new(common::SECRET, None);
+    let keys = fanvue_app_starter::features::webhooks::at_rest::AtRest::new(crate::harness::SECRET, None);
     let path = app.dir.path().join("data/sessions.db");
     let store = EventStore::open(&EventStoreKind::Sqlite(path), Duration::from_secs(60), keys).await.unwrap();
     store.endpoints().await.unwrap()
@@ -652,7 +650,7 @@ mod persistence {
                 max_attempts: 3,
                 retention: Duration::from_secs(3600),
             },
-            at_rest: fanvue_app_starter::features::webhooks::at_rest::AtRest::new(common::SECRET, None),
+            at_rest: fanvue_app_starter::features::webhooks::at_rest::AtRest::new(crate::harness::SECRET, None),
         }
     }
 
@@ -795,7 +793,7 @@ mod persistence {
             let url = redis.url();
             async move { EventStore::open(&EventStoreKind::Redis(url), Duration::from_secs(60), keys(secret)).await }
         };
-        let store = open(common::SECRET).await.unwrap();
+        let store = open(crate::harness::SECRET).await.unwrap();
         for (id, subscription, secret) in
             [("AAAAAAAAAAAAAAAAAAAAAA", "whsub_1", Some("whsec_first")), ("BBBBBBBBBBBBBBBBBBBBBB", "whsub_2", None)]
         {

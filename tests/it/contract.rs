@@ -1,9 +1,7 @@
 //! Contract tests: the client, the pages and the sandbox against Fanvue's published API
 //! reference (`crates/fanvue/contract/fanvue-api.json`, derived from the public pages by
 //! `scripts/derive-contract`). Nothing here reaches outside the repository.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
 
 use fanvue::contract::{self, Authority};
 use fanvue::endpoints::{ENDPOINTS, Source};
@@ -352,7 +350,7 @@ mod walk {
 
     use reqwest::{Client, StatusCode};
 
-    use super::common::*;
+    use crate::harness::*;
 
     /// Same-origin page links of `page` (no API routes, no assets, no live streams).
     fn page_links(page: &str) -> Vec<String> {

@@ -4,13 +4,11 @@
 //! error codes. The sandbox's authorize half is also driven in process, as the app's server
 //! drives it. (The same flow in a real browser, inside the sandbox's iframe, is in
 //! `browser.rs`.)
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
 
 use std::time::Duration;
 
-use common::*;
+use crate::harness::*;
 use reqwest::StatusCode;
 
 const APP_UUID: &str = fanvue_sandbox::APP_UUID;

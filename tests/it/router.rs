@@ -1,6 +1,5 @@
 //! In-process handler tests: the whole `Router` driven with `tower::ServiceExt::oneshot`,
 //! against a sandbox served on a real loopback TLS port in the same process.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::HashMap;
 

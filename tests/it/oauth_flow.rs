@@ -1,10 +1,8 @@
 //! End to end over TLS against the real binary and its sandbox: login, callback, session,
 //! logout, and the attacks on them.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
 
-use common::*;
+use crate::harness::*;
 use reqwest::StatusCode;
 
 /// The whole happy path as a browser takes it, and what must hold along the way.

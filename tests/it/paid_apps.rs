@@ -1,11 +1,9 @@
 //! Paid apps: the entitlement check against the sandbox's App Store, signed in as its three
 //! accounts (subscribed, unsubscribed, agency member), the checkout deeplink, and a purchase
 //! that shows when the user comes back, although app subscriptions send no webhook.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
 
-use common::*;
+use crate::harness::*;
 use reqwest::StatusCode;
 
 const APP_UUID: &str = fanvue_sandbox::APP_UUID;

@@ -1,6 +1,5 @@
 //! The sandbox must behave as Fanvue's provider and API do, so that code passing against it
 //! works against Fanvue. These tests drive its router in process, as an OAuth client would.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::HashMap;
 

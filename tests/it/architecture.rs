@@ -8,7 +8,6 @@
 //!
 //! A module may name its own layer and the ones below it; a feature may name itself but no
 //! other feature. `lib.rs` and `main.rs` stand above everything.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::{Path, PathBuf};
 

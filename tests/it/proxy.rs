@@ -1,9 +1,7 @@
 //! The scope-gated JSON proxy `/api/fanvue/{*path}`, end to end against the sandbox.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
 
-use common::*;
+use crate::harness::*;
 use reqwest::StatusCode;
 use serde_json::Value;
 

@@ -1,9 +1,7 @@
 //! Operating the app: readiness, metrics (and who may read them), JSON logs.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
 
-use common::*;
+use crate::harness::*;
 use reqwest::StatusCode;
 
 #[tokio::test]

@@ -1,14 +1,12 @@
 //! The HTTPS listener and the process: certificates, hostile clients, headers, static
 //! files, graceful shutdown, and configuration errors at start-up.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
 
 use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::harness::*;
 use reqwest::StatusCode;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 

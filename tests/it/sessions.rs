@@ -1,12 +1,10 @@
 //! Sessions end to end: refresh (single-flight, persisted, `invalid_grant`), restarts,
 //! secret changes, and secrets at rest and in logs.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
 
 use std::time::Duration;
 
-use common::*;
+use crate::harness::*;
 use reqwest::StatusCode;
 
 /// Tokens live 33 s, so 3.5 s after login they are within the 30 s refresh window and a
