@@ -5,7 +5,6 @@
 //! Needs `chromium` and `chromium-driver` (`.ci/run` installs them). Set
 //! `SKIP_BROWSER_TESTS=1` to skip these tests on a machine without them.
 
-
 use std::process::Stdio;
 use std::time::Duration;
 

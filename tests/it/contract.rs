@@ -2,7 +2,6 @@
 //! reference (`crates/fanvue/contract/fanvue-api.json`, derived from the public pages by
 //! `scripts/derive-contract`). Nothing here reaches outside the repository.
 
-
 use fanvue::contract::{self, Authority};
 use fanvue::endpoints::{ENDPOINTS, Source};
 use fanvue::scopes::Scope;

@@ -5,7 +5,6 @@
 //! drives it. (The same flow in a real browser, inside the sandbox's iframe, is in
 //! `browser.rs`.)
 
-
 use std::time::Duration;
 
 use crate::harness::*;

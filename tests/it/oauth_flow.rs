@@ -1,7 +1,6 @@
 //! End to end over TLS against the real binary and its sandbox: login, callback, session,
 //! logout, and the attacks on them.
 
-
 use crate::harness::*;
 use reqwest::StatusCode;
 

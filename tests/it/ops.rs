@@ -1,6 +1,5 @@
 //! Operating the app: readiness, metrics (and who may read them), JSON logs.
 
-
 use crate::harness::*;
 use reqwest::StatusCode;
 

@@ -2,7 +2,6 @@
 //! the sandbox's real data, each is refused (without calling Fanvue) when its scope is
 //! missing, and each action changes the sandbox's state or explains what to fix.
 
-
 use std::time::{Duration, Instant};
 
 use crate::harness::*;

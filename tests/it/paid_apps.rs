@@ -2,7 +2,6 @@
 //! accounts (subscribed, unsubscribed, agency member), the checkout deeplink, and a purchase
 //! that shows when the user comes back, although app subscriptions send no webhook.
 
-
 use crate::harness::*;
 use reqwest::StatusCode;
 

@@ -1,6 +1,5 @@
 //! The scope-gated JSON proxy `/api/fanvue/{*path}`, end to end against the sandbox.
 
-
 use crate::harness::*;
 use reqwest::StatusCode;
 use serde_json::Value;

@@ -2,7 +2,6 @@
 //! port): sign in on one instance and continue on another, exactly one refresh at Fanvue
 //! however the requests are spread, nothing readable in Redis, and surviving a Redis restart.
 
-
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 

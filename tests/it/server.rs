@@ -1,7 +1,6 @@
 //! The HTTPS listener and the process: certificates, hostile clients, headers, static
 //! files, graceful shutdown, and configuration errors at start-up.
 
-
 use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};

@@ -1,7 +1,6 @@
 //! Sessions end to end: refresh (single-flight, persisted, `invalid_grant`), restarts,
 //! secret changes, and secrets at rest and in logs.
 
-
 use std::time::Duration;
 
 use crate::harness::*;

@@ -2,7 +2,6 @@
 //! page, the CLI, the sandbox's deliveries and subscriptions), and persistence across a
 //! crash through the library on a real SQLite file.
 
-
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
