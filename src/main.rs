@@ -71,17 +71,18 @@ async fn start(inherited: fanvue_app_starter::Inherited) -> ExitCode {
     if let Err(err) = dotenvy::dotenv()
         && !err.not_found()
     {
-        // dotenvy's own message quotes the line, which may hold a secret: say less.
         let what = match err {
-            dotenvy::Error::LineParse(_, _) => "a line is not of the form KEY=value".to_owned(),
+            dotenvy::Error::LineParse(_, _) => broken_line(std::path::Path::new(".env")),
             other => other.to_string(),
         };
-        eprintln!("error: .env could not be read: {what}. Fix it or remove the file.");
+        eprintln!("error: .env could not be read: {what}");
         return ExitCode::FAILURE;
     }
-    let filter = || {
-        tracing_subscriber::EnvFilter::try_from_default_env()
-            .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"))
+    // An empty RUST_LOG (as a copied .env.example has it) counts as unset, like every variable.
+    let filter = || match std::env::var("RUST_LOG").ok().filter(|v| !v.trim().is_empty()) {
+        Some(directives) => tracing_subscriber::EnvFilter::try_new(directives)
+            .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        None => tracing_subscriber::EnvFilter::new("info"),
     };
     // LOG_FORMAT: `pretty` (default, for people) or `json` (one object per line, for log shippers).
     match std::env::var("LOG_FORMAT").ok().filter(|v| !v.is_empty()).as_deref() {
@@ -97,4 +98,33 @@ async fn start(inherited: fanvue_app_starter::Inherited) -> ExitCode {
         }
     }
     fanvue_app_starter::run(mode, inherited).await
+}
+
+/// Which line of a `.env` dotenvy refused, and how to write it. dotenvy's own message quotes
+/// the line, which may hold a secret: this names the line's number and key only.
+fn broken_line(path: &std::path::Path) -> String {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let bad = text.lines().enumerate().find(|(_, line)| {
+        let trimmed = line.trim();
+        !trimmed.is_empty() && !trimmed.starts_with('#') && dotenvy::from_read_iter(line.as_bytes()).any(|r| r.is_err())
+    });
+    match bad {
+        Some((index, line)) => {
+            let key: String = line
+                .split('=')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .chars()
+                .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .collect();
+            format!(
+                ".env line {} ({key}) is not KEY=value. A value with spaces needs quotes (KEY=\"a b\"), but \
+                 `docker run --env-file` keeps quotes as part of the value: write lists with commas instead \
+                 (OAUTH_SCOPES=read:self,read:chat).",
+                index + 1
+            )
+        }
+        None => "a line is not of the form KEY=value. Fix it or remove the file.".to_owned(),
+    }
 }

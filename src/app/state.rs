@@ -68,11 +68,13 @@ impl AppState {
         // ends sooner, the fewer other threads are busy (the stores' are about to start).
         crate::infra::metrics::metrics();
         let http = http_client(&config)?;
+        // One pool per store URL: sessions and webhook events share the file or server.
+        let connections = crate::infra::connections::Connections::default();
         let oauth = OAuthClient::new(&config.oauth, http.clone()).map_err(|e| StartError::Other(e.to_string()))?;
         let fanvue = FanvueClient::new(config.api.base_url.clone(), &config.api.version, http)
             .map_err(|e| StartError::Other(e.to_string()))?;
         let crate::auth::store::Stores { sessions: session_store, vault, embedded_vault } =
-            crate::auth::store::open_store(&config.session).await?;
+            crate::auth::store::open_store(&config.session, &connections).await?;
         let limits = Arc::new(RateLimits::new(
             config.rate_limit_per_minute,
             config.fanvue_budget_per_minute,
@@ -84,7 +86,7 @@ impl AppState {
         let api =
             Api::new(SessionTokens::new(oauth.clone(), vault, config.session.ttl), fanvue, limits.clone(), read_cache);
         let embedded_api = api.with_tokens(SessionTokens::new(oauth, embedded_vault, config.session.ttl));
-        let webhooks = Webhooks::open(WebhookConfig::from_config(&config.webhooks, &config.session))
+        let webhooks = Webhooks::open_on(WebhookConfig::from_config(&config.webhooks, &config.session), &connections)
             .await
             .map_err(|e| StartError::Other(format!("{e} (WEBHOOK_STORE)")))?;
         let entitlements = Entitlements::new(config.app_store.app_uuid.clone(), config.app_store.cache_ttl);

@@ -19,7 +19,6 @@
 //! vault, always under the session's refresh lock.
 
 use std::collections::HashMap;
-use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -30,9 +29,10 @@ use tower_sessions::session::{Id, Record};
 use tower_sessions::session_store::{self, SessionStore};
 use tower_sessions::{Expiry, MemoryStore, SessionManagerLayer};
 use tower_sessions_sqlx_store::SqliteStore;
-use tower_sessions_sqlx_store::sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
+use tower_sessions_sqlx_store::sqlx::sqlite::SqlitePool;
 
 use crate::config::{SessionConfig, StoreKind};
+use crate::infra::connections::Connections;
 use crate::infra::crypto::{self, Key};
 use fanvue::oauth::TokenSet;
 
@@ -375,18 +375,20 @@ pub struct Stores {
 
 /// Opens the configured store (creating the SQLite file, its folder and table when missing)
 /// and starts the task that deletes expired records. Returns the store for session records
-/// and the token vaults over the same backend.
-pub async fn open_store(config: &SessionConfig) -> Result<Stores, StoreError> {
+/// and the token vaults over the same backend, on `connections` (which the webhook events'
+/// store shares when it names the same file or server).
+pub async fn open_store(config: &SessionConfig, connections: &Connections) -> Result<Stores, StoreError> {
     let inner = match &config.store {
         StoreKind::Memory => AnyStore::Memory(MemoryStore::default()),
-        StoreKind::Redis(url) => AnyStore::Redis(
-            crate::infra::redis::RedisStore::connect(url)
-                .await
-                .map_err(|reason| StoreError { path: without_password(url), reason })?,
-        ),
+        StoreKind::Redis(url) => AnyStore::Redis(crate::infra::redis::RedisStore::new(
+            connections.redis(url).await.map_err(|reason| StoreError { path: without_password(url), reason })?,
+        )),
         StoreKind::Sqlite(path) => {
-            let store =
-                open_sqlite(path).await.map_err(|reason| StoreError { path: path.display().to_string(), reason })?;
+            let opened = match connections.sqlite(path).await {
+                Ok(pool) => open_sqlite(pool).await,
+                Err(reason) => Err(reason),
+            };
+            let store = opened.map_err(|reason| StoreError { path: path.display().to_string(), reason })?;
             spawn_expired_deletion(store.clone());
             AnyStore::Sqlite(store)
         }
@@ -412,63 +414,10 @@ fn without_password(url: &str) -> String {
     }
 }
 
-async fn open_sqlite(path: &Path) -> Result<SqliteStore, String> {
-    prepare_private_database(path)?;
-    let options = SqliteConnectOptions::new()
-        .filename(path)
-        .create_if_missing(true)
-        .journal_mode(SqliteJournalMode::Wal)
-        .busy_timeout(Duration::from_secs(5));
-    let pool = SqlitePoolOptions::new()
-        .max_connections(4)
-        .acquire_timeout(Duration::from_secs(5))
-        .connect_with(options)
-        .await
-        .map_err(|e| e.to_string())?;
+async fn open_sqlite(pool: SqlitePool) -> Result<SqliteStore, String> {
     let store = SqliteStore::new(pool);
     store.migrate().await.map_err(|e| e.to_string())?;
     Ok(store)
-}
-
-/// Makes a SQLite database file readable by its owner only, before SQLite opens it: creates
-/// its folder (0700 when new) and the file itself (0600) when it does not exist yet. SQLite
-/// gives the `-wal` and `-shm` files it creates the database file's permissions, so they are
-/// 0600 too. The files of an older install are tightened to 0600 (best effort: a warning when
-/// they belong to someone else). The sessions' and the webhook events' stores both use it.
-pub fn prepare_private_database(path: &Path) -> Result<(), String> {
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        let mut folder = std::fs::DirBuilder::new();
-        folder.recursive(true);
-        #[cfg(unix)]
-        std::os::unix::fs::DirBuilderExt::mode(&mut folder, 0o700);
-        folder.create(dir).map_err(|e| format!("cannot create folder {}: {e}", dir.display()))?;
-    }
-    // Only a file that does not exist yet is created (0600) here. An existing database is never
-    // opened: SQLite's locks are POSIX record locks, which a process loses on *every* descriptor
-    // of the file when it closes *any* one of them, so opening and closing the file beside a
-    // SQLite connection of this process (the sessions' and the events' stores share one file)
-    // would drop that connection's locks, and with them the WAL's safety (writes were lost).
-    let mut file = std::fs::OpenOptions::new();
-    file.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut file, 0o600);
-    match file.open(path) {
-        Ok(_) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-        Err(e) => return Err(format!("cannot create {}: {e}", path.display())),
-    }
-    #[cfg(unix)]
-    for suffix in ["", "-wal", "-shm"] {
-        use std::os::unix::fs::PermissionsExt;
-        let mut name = path.as_os_str().to_owned();
-        name.push(suffix);
-        match std::fs::set_permissions(&name, std::fs::Permissions::from_mode(0o600)) {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => tracing::warn!(file = %Path::new(&name).display(), error = %e, "cannot make the file owner-only"),
-        }
-    }
-    Ok(())
 }
 
 fn spawn_expired_deletion(store: SqliteStore) {
@@ -535,7 +484,8 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_read_overlapping_a_delete_never_brings_the_tokens_back() {
         let dir = tempfile::tempdir().unwrap();
-        let store = AnyStore::Sqlite(open_sqlite(&dir.path().join("sessions.db")).await.unwrap());
+        let pool = Connections::default().sqlite(&dir.path().join("sessions.db")).await.unwrap();
+        let store = AnyStore::Sqlite(open_sqlite(pool).await.unwrap());
         let vault = TokenVault::new(store, "0123456789abcdef0123456789abcdef", None);
         let tokens = TokenSet {
             access_token: oauth2::AccessToken::new("ory_at_race".into()),

@@ -266,7 +266,15 @@ impl fmt::Display for ConfigError {
         for problem in &self.0 {
             writeln!(f, "  - {}: {}", problem.var, problem.message)?;
         }
-        write!(f, "Set these in .env (copy .env.example) or the environment; see the README's configuration table.")
+        write!(f, "Set these in .env (copy .env.example) or the environment; see the README's configuration table.")?;
+        // Nothing of Fanvue's configured at all: most likely a first run, which needs none.
+        if self.0.iter().any(|p| p.var == "OAUTH_CLIENT_ID") {
+            write!(
+                f,
+                "\nJust trying it out? `cargo run -- --sandbox` runs against the built-in sandbox with no configuration."
+            )?;
+        }
+        Ok(())
     }
 }
 

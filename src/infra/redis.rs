@@ -14,16 +14,13 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use fred::clients::Pool;
-use fred::interfaces::{ClientLike, KeysInterface, LuaInterface};
-use fred::types::config::{Config, ConnectionConfig, PerformanceConfig, ReconnectPolicy};
+use fred::interfaces::{KeysInterface, LuaInterface};
 use fred::types::{Expiration, SetOptions};
 use tower_sessions::session::{Id, Record};
 use tower_sessions::session_store::{self, SessionStore};
 
 /// Key prefix of everything this app writes.
 const PREFIX: &str = "fanvue-app-starter";
-/// Longest a Redis command may take before the request gets a 503.
-const COMMAND_TIMEOUT: Duration = Duration::from_secs(2);
 /// A refresh lock outlives the token endpoint's timeout, and expires if its holder crashed.
 pub const LOCK_TTL: Duration = Duration::from_secs(20);
 
@@ -48,25 +45,9 @@ fn key(id: &Id) -> String {
 }
 
 impl RedisStore {
-    /// Connects to `url` (`redis://[user:pass@]host:port[/db]`), waiting at most 5 s.
-    pub async fn connect(url: &str) -> Result<Self, String> {
-        let config = Config::from_url(url).map_err(|e| format!("`{url}` is not a Redis URL: {e}"))?;
-        let performance =
-            PerformanceConfig { default_command_timeout: COMMAND_TIMEOUT, ..PerformanceConfig::default() };
-        let connection = ConnectionConfig {
-            connection_timeout: Duration::from_secs(2),
-            internal_command_timeout: COMMAND_TIMEOUT,
-            ..ConnectionConfig::default()
-        };
-        // Reconnect forever, backing off to 2 s: Redis coming back must heal the app.
-        let policy = ReconnectPolicy::new_exponential(0, 100, 2_000, 2);
-        let pool =
-            Pool::new(config, Some(performance), Some(connection), Some(policy), 4).map_err(|e| e.to_string())?;
-        match tokio::time::timeout(Duration::from_secs(5), pool.init()).await {
-            Ok(Ok(_)) => Ok(RedisStore { pool }),
-            Ok(Err(e)) => Err(format!("cannot connect: {e}")),
-            Err(_) => Err("no answer within 5 s".into()),
-        }
+    /// The session store on `pool` (from [`crate::infra::connections::Connections::redis`]).
+    pub fn new(pool: Pool) -> Self {
+        RedisStore { pool }
     }
 
     /// Takes the cross-instance refresh lock of `name` for [`LOCK_TTL`]; `Some(token)` when

@@ -65,6 +65,18 @@ fn a_bad_log_format_is_a_clear_error() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("LOG_FORMAT"));
 }
 
+/// `RUST_LOG=` (empty, as a copied `.env.example` has it, also under Docker's `--env-file`)
+/// counts as unset: the default filter, so the "open https://…" line and the request log
+/// still appear.
+#[tokio::test]
+async fn an_empty_rust_log_is_the_default_filter() {
+    let app = TestApp::spawn(&[("RUST_LOG", "")]).await;
+    let c = app.cookieless();
+    assert_eq!(c.get(app.url("/healthz")).send().await.unwrap().status(), StatusCode::OK);
+    let logs = app.logs();
+    assert!(logs.contains("open https://"), "the start-up line is logged:\n{logs}");
+}
+
 #[tokio::test]
 async fn login_and_proxy_calls_are_limited_per_client_ip() {
     let app = TestApp::spawn(&[("RATE_LIMIT_PER_MINUTE", "5")]).await;

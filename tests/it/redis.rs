@@ -125,7 +125,9 @@ async fn the_shared_budget_is_a_gcra_limit_in_redis() {
     use std::num::NonZeroU32;
 
     let redis = Redis::start();
-    let store = RedisStore::connect(&redis.url()).await.unwrap();
+    let store = RedisStore::new(
+        fanvue_app_starter::infra::connections::Connections::default().redis(&redis.url()).await.unwrap(),
+    );
     let interval = Duration::from_millis(300);
     let quota = Quota::with_period(interval).unwrap().allow_burst(NonZeroU32::new(3).unwrap());
     for i in 0..3 {

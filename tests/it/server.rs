@@ -148,7 +148,15 @@ async fn sigterm_lets_in_flight_requests_finish_and_exits_zero() {
 }
 
 fn run_binary(env: &[(&str, &str)], args: &[&str]) -> (i32, String) {
+    run_binary_with_dotenv(None, env, args)
+}
+
+/// The binary in a fresh folder holding `.env` with `dotenv` (when given).
+fn run_binary_with_dotenv(dotenv: Option<&str>, env: &[(&str, &str)], args: &[&str]) -> (i32, String) {
     let dir = tempfile::tempdir().unwrap();
+    if let Some(contents) = dotenv {
+        std::fs::write(dir.path().join(".env"), contents).unwrap();
+    }
     let out = Command::new(env!("CARGO_BIN_EXE_fanvue-app-starter"))
         .args(args)
         .current_dir(dir.path())
@@ -166,6 +174,7 @@ fn configuration_errors_name_the_variable_and_the_fix() {
     for needle in ["OAUTH_CLIENT_ID", "OAUTH_CLIENT_SECRET", "SESSION_SECRET", "openssl rand -hex 32", ".env.example"] {
         assert!(err.contains(needle), "missing {needle} in:\n{err}");
     }
+    assert!(err.contains("cargo run -- --sandbox"), "nothing configured: the sandbox is suggested:\n{err}");
 
     let base = [("OAUTH_CLIENT_ID", "id"), ("OAUTH_CLIENT_SECRET", "secret")];
     let with = |extra: &[(&'static str, &'static str)]| -> Vec<(&'static str, &'static str)> {
@@ -191,6 +200,25 @@ fn configuration_errors_name_the_variable_and_the_fix() {
     let (code, err) = run_binary(&[], &["--bogus"]);
     assert_eq!(code, 2);
     assert!(err.contains("--sandbox"));
+}
+
+/// A `.env` line that is not `KEY=value` (the example once called the scope list
+/// "space-separated") is named by its number and key, with how to write it; its value, which
+/// may be a secret, is never printed.
+#[test]
+fn a_broken_env_line_is_named_with_its_number_and_how_to_fix_it() {
+    let dotenv = "# comment\nOAUTH_CLIENT_ID=id\nOAUTH_SCOPES=read:self read:media\nOAUTH_CLIENT_SECRET=s3cr3t-value\n";
+    let (code, err) = run_binary_with_dotenv(Some(dotenv), &[], &[]);
+    assert_eq!(code, 1, "{err}");
+    for needle in [".env line 3", "OAUTH_SCOPES", "commas", "quotes"] {
+        assert!(err.contains(needle), "missing {needle} in:\n{err}");
+    }
+    assert!(!err.contains("read:media") && !err.contains("s3cr3t"), "no value is printed:\n{err}");
+    // Written as the example now says (commas), it is read.
+    let fixed = dotenv.replace("read:self read:media", "read:self,read:media");
+    let (code, err) = run_binary_with_dotenv(Some(&fixed), &[], &[]);
+    assert_eq!(code, 1, "still unconfigured otherwise: {err}");
+    assert!(!err.contains(".env line") && err.contains("SESSION_SECRET"), "{err}");
 }
 
 #[test]

@@ -227,7 +227,16 @@ pub struct Receipt {
 impl Webhooks {
     /// Opens the event store.
     pub async fn open(config: WebhookConfig) -> Result<Self, store::StoreError> {
-        let store = EventStore::open(&config.store, config.worker.retention, config.at_rest.clone()).await?;
+        Self::open_on(config, &crate::infra::connections::Connections::default()).await
+    }
+
+    /// [`Webhooks::open`] on `connections`, shared with the sessions when they use the same store.
+    pub async fn open_on(
+        config: WebhookConfig,
+        connections: &crate::infra::connections::Connections,
+    ) -> Result<Self, store::StoreError> {
+        let store =
+            EventStore::open_on(&config.store, config.worker.retention, config.at_rest.clone(), connections).await?;
         let (notices, _) = tokio::sync::broadcast::channel(256);
         Ok(Self {
             inner: Arc::new(Inner {

@@ -24,6 +24,7 @@ use std::time::Duration;
 use secrecy::{ExposeSecret, SecretString};
 
 use super::at_rest::{AtRest, Purpose};
+use crate::infra::connections::Connections;
 
 /// Where events are kept: the configuration's store URL type ([`StoreKind::Memory`] is an
 /// in-memory SQLite database here).
@@ -218,12 +219,25 @@ macro_rules! each_backend {
 }
 
 impl EventStore {
-    /// Opens the store (creating what is missing). `retention`: how long handled and failed
-    /// events are kept; `at_rest`: the keys bodies are sealed with.
+    /// Opens the store (creating what is missing) on connections of its own. `retention`: how
+    /// long handled and failed events are kept; `at_rest`: the keys bodies are sealed with.
     pub async fn open(kind: &EventStoreKind, retention: Duration, at_rest: AtRest) -> Result<Self, StoreError> {
+        Self::open_on(kind, retention, at_rest, &Connections::default()).await
+    }
+
+    /// [`EventStore::open`] on `connections`, shared with whatever else uses the same store.
+    pub async fn open_on(
+        kind: &EventStoreKind,
+        retention: Duration,
+        at_rest: AtRest,
+        connections: &Connections,
+    ) -> Result<Self, StoreError> {
         let backend = match kind {
-            EventStoreKind::Redis(url) => Backend::Redis(redis::RedisEvents::connect(url, retention).await?),
-            other => Backend::Sqlite(sqlite::SqliteEvents::open(other).await?),
+            EventStoreKind::Redis(url) => {
+                let pool = connections.redis(url).await.map_err(|e| StoreError::new(format!("Redis: {e}")))?;
+                Backend::Redis(redis::RedisEvents::new(pool, retention))
+            }
+            other => Backend::Sqlite(sqlite::SqliteEvents::open(other, connections).await?),
         };
         Ok(Self { backend, at_rest })
     }

@@ -14,9 +14,8 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use fred::clients::Pool;
-use fred::interfaces::{ClientLike, LuaInterface};
+use fred::interfaces::LuaInterface;
 use fred::types::Value;
-use fred::types::config::{Config, ConnectionConfig, PerformanceConfig, ReconnectPolicy};
 
 use super::{Inserted, NewEvent, SealedEndpoint, State, StoreError, StoredEvent, ms, now_ms};
 
@@ -164,24 +163,9 @@ fn key(name: &str) -> String {
 }
 
 impl RedisEvents {
-    /// Connects to `url`, waiting at most 5 s, with the session store's timeouts and
-    /// reconnection.
-    pub async fn connect(url: &str, retention: Duration) -> Result<Self, StoreError> {
-        let config = Config::from_url(url).map_err(|e| StoreError::new(format!("not a Redis URL: {e}")))?;
-        let performance =
-            PerformanceConfig { default_command_timeout: Duration::from_secs(2), ..PerformanceConfig::default() };
-        let connection = ConnectionConfig {
-            connection_timeout: Duration::from_secs(2),
-            internal_command_timeout: Duration::from_secs(2),
-            ..ConnectionConfig::default()
-        };
-        let policy = ReconnectPolicy::new_exponential(0, 100, 2_000, 2);
-        let pool = Pool::new(config, Some(performance), Some(connection), Some(policy), 2).map_err(backend)?;
-        match tokio::time::timeout(Duration::from_secs(5), pool.init()).await {
-            Ok(Ok(_)) => Ok(Self { pool, retention }),
-            Ok(Err(e)) => Err(StoreError::new(format!("cannot connect to Redis: {e}"))),
-            Err(_) => Err(StoreError::new("Redis did not answer within 5 s")),
-        }
+    /// Events on `pool` (shared with the sessions when they are in the same Redis).
+    pub fn new(pool: Pool, retention: Duration) -> Self {
+        Self { pool, retention }
     }
 
     fn retention_secs(&self) -> String {

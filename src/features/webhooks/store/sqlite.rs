@@ -2,14 +2,14 @@
 //! claims (atomic across processes sharing the file). Bodies arrive sealed (`sealed = 1`);
 //! rows from before sealing (`sealed = 0`) are read as they are.
 
-use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
 
-use tower_sessions_sqlx_store::sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
+use tower_sessions_sqlx_store::sqlx::sqlite::{SqliteConnectOptions, SqlitePool, SqlitePoolOptions};
 use tower_sessions_sqlx_store::sqlx::{self, Row};
 
 use super::{EventStoreKind, Inserted, NewEvent, SealedEndpoint, State, StoreError, StoredEvent, ms, now_ms};
+use crate::infra::connections::Connections;
 
 impl From<sqlx::Error> for StoreError {
     fn from(err: sqlx::Error) -> Self {
@@ -65,13 +65,10 @@ const COLUMNS: &str = "id, dedupe_key, type_name, route, received_at, signed_at,
 impl SqliteEvents {
     /// Opens (creating file, folder and table when missing) the store. `Redis` is not a
     /// SQLite kind: it opens an in-memory database.
-    pub async fn open(kind: &EventStoreKind) -> Result<Self, StoreError> {
+    pub async fn open(kind: &EventStoreKind, connections: &Connections) -> Result<Self, StoreError> {
         let pool = match kind {
-            EventStoreKind::Sqlite(path) => {
-                // Owner-only file (and so -wal/-shm), as the sessions' database.
-                crate::auth::store::prepare_private_database(path).map_err(StoreError::new)?;
-                file_pool(path).await?
-            }
+            // The file's one pool, shared with the sessions when they are in the same file.
+            EventStoreKind::Sqlite(path) => connections.sqlite(path).await.map_err(StoreError::new)?,
             EventStoreKind::Memory | EventStoreKind::Redis(_) => {
                 // One connection that never closes: an in-memory database lives as long as it.
                 SqlitePoolOptions::new()
@@ -260,19 +257,6 @@ impl SqliteEvents {
     }
 }
 
-async fn file_pool(path: &Path) -> Result<SqlitePool, StoreError> {
-    let options = SqliteConnectOptions::new()
-        .filename(path)
-        .create_if_missing(true)
-        .journal_mode(SqliteJournalMode::Wal)
-        .busy_timeout(Duration::from_secs(5));
-    Ok(SqlitePoolOptions::new()
-        .max_connections(4)
-        .acquire_timeout(Duration::from_secs(5))
-        .connect_with(options)
-        .await?)
-}
-
 const ENDPOINT_COLUMNS: &str = "id, subscription_id, owner, events, created_at, secret";
 
 fn endpoint_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<SealedEndpoint, StoreError> {
@@ -400,7 +384,7 @@ mod tests {
     async fn a_file_from_before_sealing_is_migrated_and_its_rows_still_read() -> Result<(), StoreError> {
         let dir = tempfile::tempdir().map_err(|e| StoreError::new(e.to_string()))?;
         let path = dir.path().join("old.db");
-        let old = file_pool(&path).await?;
+        let old = Connections::default().sqlite(&path).await.map_err(StoreError::new)?;
         let first_schema = SCHEMA.replace(",\n    audience TEXT,\n    sealed INTEGER NOT NULL DEFAULT 0", "");
         assert!(!first_schema.contains("sealed"), "{first_schema}");
         sqlx::raw_sql(&first_schema).execute(&old).await?;
