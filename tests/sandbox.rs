@@ -512,3 +512,37 @@ async fn a_managed_creator_is_one_consistent_world_of_their_own() {
     let unknown = "/api/creators/000c4ea7-0000-4ea7-8000-0000000000ff/followers";
     assert_eq!(sb.call("GET", unknown, &at, None).await.status, StatusCode::NOT_FOUND);
 }
+
+/// Fanvue's checkout pays as whoever is signed in to Fanvue. Signed in at the sandbox's
+/// consent page as @bo.unsubscribed, the App Store checkout must offer Bo first, not Ava
+/// (who is subscribed already, so paying as her left Bo at the paywall).
+#[tokio::test]
+async fn the_checkout_pays_as_the_account_signed_in_at_the_consent_page() {
+    let sb = sandbox("3600");
+    let (_, challenge) = pkce();
+    let page = sb.authorize(&authorize_query(SCOPE, &challenge)).await;
+    let start = page.body.find("name=\"challenge\" value=\"").unwrap() + 24;
+    let consent = &page.body[start..start + page.body[start..].find('"').unwrap()];
+    let reply =
+        sb.form("/oauth2/consent", &format!("challenge={consent}&decision=allow&user=bo.unsubscribed"), None).await;
+    assert_eq!(reply.status, StatusCode::SEE_OTHER, "{}", reply.body);
+    let cookies: Vec<String> = reply
+        .headers
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .filter_map(|v| v.split(';').next().map(str::to_owned))
+        .collect();
+    assert!(!cookies.is_empty(), "the sandbox remembers who signed in");
+
+    let checkout =
+        format!("/app-store/{}?plan={}&action=checkout", fanvue_sandbox::APP_UUID, fanvue_sandbox::PLAN_UUID);
+    let listing =
+        sb.send(Request::get(&checkout).header(header::COOKIE, cookies.join("; ")).body(Body::empty()).unwrap()).await;
+    assert!(listing.body.contains(r#"<option value="bo.unsubscribed" selected>"#), "{}", listing.body);
+    assert!(!listing.body.contains(r#"<option value="ava.sandbox" selected>"#), "{}", listing.body);
+
+    // Nobody signed in: the form still works, with no account chosen for the payer.
+    let anonymous = sb.send(Request::get(&checkout).body(Body::empty()).unwrap()).await;
+    assert!(!anonymous.body.contains(" selected>"), "{}", anonymous.body);
+}

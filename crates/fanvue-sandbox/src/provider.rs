@@ -259,9 +259,15 @@ pub async fn consent(State(sb): State<SandboxState>, Form(form): Form<ConsentFor
     if let Some(account) = form.user.as_deref().and_then(super::users::find) {
         request.user = account.uuid.to_owned();
     }
+    // Whoever consented is now signed in on the sandbox (its checkout pays as them).
+    let account = super::users::find(&request.user).unwrap_or(super::users::default_account());
     let (redirect_uri, state, form_post) = (request.redirect_uri.clone(), request.state.clone(), request.form_post);
     let code = sb.store.issue_code(request);
-    respond(&redirect_uri, form_post, vec![("code", code), ("state", state)])
+    let mut response = respond(&redirect_uri, form_post, vec![("code", code), ("state", state)]);
+    if let Ok(cookie) = header::HeaderValue::from_str(&super::users::signed_in_cookie(account)) {
+        response.headers_mut().append(header::SET_COOKIE, cookie);
+    }
+    response
 }
 
 fn deny(redirect_uri: &str, state: &str, form_post: bool, error: &str, description: &str) -> Response {

@@ -574,6 +574,46 @@ mod tests {
         assert_eq!(world.fans[0].uuid, "00000fa0-0000-4fa0-8000-000000000000", "the first world keeps its ids");
     }
 
+    /// Every seeded id of `world` and of the worlds of the creators it manages.
+    fn seeded(world: &World, ids: &mut std::collections::HashSet<String>) {
+        ids.extend(world.fans.iter().map(|f| f.uuid.clone()));
+        ids.extend(world.chats.iter().flat_map(|c| c.messages.iter().map(|m| m.uuid.clone())));
+        ids.extend(world.posts.iter().map(|p| p.uuid.clone()));
+        ids.extend(world.links.iter().map(|l| l.uuid.clone()));
+        ids.extend(world.media.iter().map(|m| m.uuid.clone()));
+        ids.extend(world.templates.iter().map(|t| t.uuid.clone()));
+        ids.extend(world.lists.iter().map(|l| l.uuid.clone()));
+        ids.extend(world.team.iter().map(|t| t.uuid.clone()));
+        for creator in &world.creators {
+            ids.insert(creator.uuid.clone());
+            seeded(&creator.world, ids);
+        }
+    }
+
+    /// Issue 13: a new upload got the UUID of "Travel diary 04", and Edit on seeded post #5
+    /// opened a new post, because created ids counted from 1 like seeded ones. Every
+    /// namespace the API creates in, in every world, more ids than any world seeds.
+    #[test]
+    fn ids_created_in_any_world_never_equal_a_seeded_one() {
+        let mut world = World::seed(OffsetDateTime::now_utc(), "https://sandbox.test");
+        let mut ids = std::collections::HashSet::new();
+        seeded(&world, &mut ids);
+        let namespaces = [0x3ed1a, 0x9057, 0x71c4, 0x1157, 0x1e7, 0x5e4d, 0x3a55];
+        let mut create = |w: &mut World| {
+            for ns in namespaces {
+                for _ in 0..300 {
+                    let id = w.new_uuid(ns);
+                    // Never a seeded id, nor one created before (in this world or another).
+                    assert!(ids.insert(id.clone()), "{id} was given out already");
+                }
+            }
+        };
+        for creator in &mut world.creators {
+            create(&mut creator.world);
+        }
+        create(&mut world);
+    }
+
     #[test]
     fn counters_agree_with_what_they_count() {
         let world = World::seed(OffsetDateTime::now_utc(), "https://sandbox.test");

@@ -6,7 +6,7 @@
 use askama::Template;
 use axum::Form;
 use axum::extract::{Path, RawQuery, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use serde_json::json;
@@ -41,6 +41,8 @@ struct ListingPage<'a> {
     plan_uuid: &'a str,
     checkout: bool,
     accounts: &'a [Account],
+    /// Who is signed in on the sandbox: the checkout pays as them.
+    payer: Option<&'a Account>,
     done: Option<&'a Account>,
     app_origin: &'a str,
 }
@@ -102,7 +104,12 @@ pub async fn surface_consent(
 ) -> Response {
     let Some(account) = users::find(&form.user) else { return unknown_account() };
     sb.store.consent(account.uuid, sb.app.scopes);
-    Redirect::to(&format!("/app-store/{app_uuid}/creator-surface?as={}", account.handle)).into_response()
+    let mut response =
+        Redirect::to(&format!("/app-store/{app_uuid}/creator-surface?as={}", account.handle)).into_response();
+    if let Ok(cookie) = HeaderValue::from_str(&users::signed_in_cookie(account)) {
+        response.headers_mut().append(header::SET_COOKIE, cookie);
+    }
+    response
 }
 
 /// `GET /app-store/{appUuid}[?plan=…&action=checkout]`: the listing, and the checkout the
@@ -111,6 +118,7 @@ pub async fn listing(
     State(sb): State<SandboxState>,
     Path(app_uuid): Path<String>,
     RawQuery(raw): RawQuery,
+    headers: HeaderMap,
 ) -> Response {
     if let Some(missing) = unknown_app(&app_uuid) {
         return missing;
@@ -121,6 +129,7 @@ pub async fn listing(
         plan_uuid: crate::PLAN_UUID,
         checkout: q.get("action").is_some_and(|a| a == "checkout"),
         accounts: &users::ACCOUNTS,
+        payer: users::signed_in(&headers),
         done: q.get("subscribed").and_then(|u| users::find(u)),
         app_origin: &sb.app.origin,
     };

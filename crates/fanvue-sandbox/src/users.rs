@@ -80,3 +80,27 @@ pub fn profile(uuid: &str, issuer: &str) -> Value {
         "contentCounts": {"imageCount": 148, "videoCount": 37, "audioCount": 4, "postCount": 96, "payToViewPostCount": 12}
     })
 }
+
+/// The cookie by which the sandbox, like Fanvue's own site, remembers who signed in on it
+/// (at the consent page or the creator surface's in-shell consent). The App Store checkout
+/// pays as that account, as Fanvue's checkout pays as whoever is signed in to Fanvue.
+pub const SIGNED_IN_COOKIE: &str = "fanvue_sandbox_account";
+
+/// `Set-Cookie` value that remembers `account` as signed in (host-only, `Lax` so that the
+/// app's top-level redirect to the checkout carries it back).
+pub fn signed_in_cookie(account: &Account) -> String {
+    format!("{SIGNED_IN_COOKIE}={}; Path=/; Secure; HttpOnly; SameSite=Lax", account.handle)
+}
+
+/// The account the request's cookies say is signed in, if any (an unknown or missing one is
+/// nobody: the checkout then asks whom to pay as).
+pub fn signed_in(headers: &axum::http::HeaderMap) -> Option<&'static Account> {
+    headers
+        .get_all(axum::http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == SIGNED_IN_COOKIE)
+        .and_then(|(_, handle)| find(handle))
+}
