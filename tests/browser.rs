@@ -155,7 +155,8 @@ async fn chromium_sends_a_chat_message() {
     fill(c, "#send-message textarea[name=text]", "Hello from Chromium!").await;
     c.find(Locator::Css("#send-message button[type=submit]")).await.unwrap().click().await.unwrap();
     assert_eq!(text_of(c, "#notice").await, "Message sent.");
-    assert_eq!(text_of(c, "#messages li .message-text").await, "Hello from Chromium!");
+    // Oldest to newest, as a chat reads: the message just sent is the last one.
+    assert_eq!(text_of(c, "#messages li:last-child .message-text").await, "Hello from Chromium!");
     browser.client.close().await.unwrap();
 }
 

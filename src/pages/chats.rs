@@ -11,7 +11,8 @@ use axum::response::{IntoResponse, Redirect, Response};
 use serde_json::{Value, json};
 use tower_sessions::Session;
 
-use super::{Nav, Pager, Params, gate, https_only, is_uuid, money, render, short_time};
+use super::format::{When, label};
+use super::{Nav, Pager, Params, gate, https_only, initial, is_uuid, money, render};
 use crate::error::AppError;
 use crate::fanvue::models::{Chat, CustomList, Message, SmartList};
 use crate::fanvue::pagination::Page;
@@ -44,10 +45,12 @@ struct ChatRow {
     name: String,
     handle: String,
     avatar: Option<String>,
+    /// For the placeholder when there is no avatar.
+    initial: String,
     unread: u64,
     muted: bool,
     last: String,
-    at: String,
+    at: When,
 }
 
 /// `GET /chats?filter=…&search=…&page=N`.
@@ -98,10 +101,11 @@ pub async fn list(
             name: c.user.name().to_owned(),
             handle: c.user.handle.clone(),
             avatar: https_only(c.user.avatar_url.as_deref()),
+            initial: initial(c.user.name()),
             unread: c.unread_messages_count,
             muted: c.is_muted,
             last: c.last_message.as_ref().and_then(|m| m.text.clone()).unwrap_or_default(),
-            at: c.last_message_at.as_deref().map(short_time).unwrap_or_default(),
+            at: When::parse_opt(c.last_message_at.as_deref()),
         })
         .collect();
     let pager = Pager::pages(
@@ -130,6 +134,9 @@ pub async fn list(
 struct ConversationPage {
     nav: Nav,
     uuid: String,
+    /// Who the conversation is with (the header names them rather than their UUID).
+    fan: FanHeader,
+    /// Oldest first, as a chat reads.
     messages: Vec<MessageRow>,
     pager: Pager,
     can_write: bool,
@@ -139,10 +146,18 @@ struct ConversationPage {
     picker: super::Picker,
 }
 
+/// The fan a conversation is with.
+struct FanHeader {
+    name: String,
+    handle: String,
+    avatar: Option<String>,
+    initial: String,
+}
+
 struct MessageRow {
     mine: bool,
     text: String,
-    at: String,
+    at: When,
     price: Option<String>,
     media: usize,
     kind: String,
@@ -155,7 +170,8 @@ struct MessageForm {
     price: String,
 }
 
-/// `GET /chats/{uuid}?page=N`: one conversation, newest first.
+/// `GET /chats/{uuid}?page=N`: one conversation, oldest to newest within a page (page 1 is the
+/// latest messages; the next page is older ones).
 pub async fn conversation(
     State(state): State<AppState>,
     session: Session,
@@ -202,23 +218,28 @@ async fn render_conversation(
     // Viewing must not change "read": that is the user's own choice (mark read/unread).
     let query = [("page", page_number.as_str()), ("size", "25"), ("markAsRead", "false")];
     let (list, picker) = tokio::try_join!(upstream::get_json::<Page<Message>>(state, session, &path, &query), picker)?;
+    // Fanvue lists newest first; a chat reads oldest to newest, with the composer below.
     let messages = list
         .data
         .iter()
+        .rev()
         .map(|m| MessageRow {
             mine: m.sender.uuid != uuid,
             text: m.text.clone().unwrap_or_default(),
-            at: m.sent_at.as_deref().map(short_time).unwrap_or_default(),
+            at: When::parse_opt(m.sent_at.as_deref()),
             price: m.price().map(money),
             media: m.media_uuids.len(),
-            kind: m.kind.clone().unwrap_or_default(),
+            kind: label(m.kind.as_deref().unwrap_or_default()),
         })
         .collect();
+    let handle = list.data.iter().find(|m| m.sender.uuid == uuid).map(|m| m.sender.handle.clone());
+    let fan = fan_header(state, session, &uuid, handle).await;
     let pager = Pager::pages(&format!("/chats/{uuid}"), page, list.pagination.has_more, &[]);
     let view = ConversationPage {
         picker,
         nav: Nav::for_scopes(tokens.scopes, "/chats"),
         uuid,
+        fan,
         messages,
         pager,
         can_write: tokens.scopes.contains(Scope::WriteChat),
@@ -227,6 +248,39 @@ async fn render_conversation(
         notice,
     };
     Ok(render(status, &view))
+}
+
+/// The fan's name and avatar for the conversation's header. Messages carry only the sender's
+/// handle, so the chat list is searched for it (one more call, at most 5 rows); when that
+/// finds nothing or fails, the header shows the handle: the conversation itself still works.
+async fn fan_header(state: &AppState, session: &Session, uuid: &str, handle: Option<String>) -> FanHeader {
+    let handle = handle.unwrap_or_default();
+    let found = if handle.is_empty() {
+        None
+    } else {
+        let query = [("search", handle.as_str()), ("size", "5")];
+        match upstream::get_json::<Page<Chat>>(state, session, "/chats", &query).await {
+            Ok(chats) => chats.data.into_iter().find(|c| c.user.uuid == uuid),
+            Err(err) => {
+                tracing::debug!(error = %err, "the conversation header falls back to the handle");
+                None
+            }
+        }
+    };
+    match found {
+        Some(chat) => FanHeader {
+            name: chat.user.name().to_owned(),
+            initial: initial(chat.user.name()),
+            avatar: https_only(chat.user.avatar_url.as_deref()),
+            handle: chat.user.handle,
+        },
+        None => FanHeader {
+            name: if handle.is_empty() { "Conversation".to_owned() } else { format!("@{handle}") },
+            initial: initial(&handle),
+            avatar: None,
+            handle: String::new(),
+        },
+    }
 }
 
 fn validate(form: &MessageForm) -> Result<Value, Vec<String>> {

@@ -6,7 +6,8 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use tower_sessions::Session;
 
-use super::{Nav, Pager, Params, gate, https_only, render, short_time};
+use super::format::When;
+use super::{Nav, Pager, Params, gate, https_only, initial, render};
 use crate::error::AppError;
 use crate::fanvue::models::UserSummary;
 use crate::fanvue::pagination::Page;
@@ -27,8 +28,10 @@ struct FanRow {
     name: String,
     handle: String,
     avatar: Option<String>,
+    /// For the placeholder when there is no avatar.
+    initial: String,
     top_spender: bool,
-    since: String,
+    since: When,
 }
 
 /// `GET /fans?tab=subscribers|followers&page=N`.
@@ -51,8 +54,9 @@ pub async fn page(
             name: u.name().to_owned(),
             handle: u.handle.clone(),
             avatar: https_only(u.avatar_url.as_deref()),
+            initial: initial(u.name()),
             top_spender: u.is_top_spender,
-            since: u.registered_at.as_deref().map(short_time).unwrap_or_default(),
+            since: When::parse_opt(u.registered_at.as_deref()),
         })
         .collect();
     let pager = Pager::pages("/fans", page, list.pagination.has_more, &[("tab", tab)]);

@@ -11,6 +11,7 @@ pub mod agency;
 pub mod chats;
 pub mod events;
 pub mod fans;
+pub mod format;
 pub mod home;
 pub mod insights;
 pub mod links;
@@ -87,6 +88,11 @@ pub const SECTIONS: [(&str, &str, &[Scope]); 9] = [
     ("/events", "Events", &[Scope::ReadSelf]),
     ("/premium", "Premium", &[Scope::ReadSelf]),
 ];
+
+/// The first letter of a name, upper-cased, for an avatar placeholder.
+pub fn initial(name: &str) -> String {
+    name.trim_start_matches('@').chars().next().map(|c| c.to_uppercase().collect()).unwrap_or_else(|| "?".into())
+}
 
 /// The navigation bar.
 pub struct Nav {

@@ -10,7 +10,8 @@ use axum::response::{IntoResponse, Redirect, Response};
 use serde_json::{Value, json};
 use tower_sessions::Session;
 
-use super::{Nav, Pager, Params, gate, money, render, short_time};
+use super::format::{When, label};
+use super::{Nav, Pager, Params, gate, money, render};
 use crate::error::AppError;
 use crate::fanvue::models::Post;
 use crate::fanvue::pagination::Page;
@@ -34,10 +35,11 @@ struct PostsPage {
 struct PostRow {
     uuid: String,
     text: String,
-    created: String,
+    created: When,
     audience: String,
     price: Option<String>,
-    scheduled: Option<String>,
+    /// Empty unless the post is scheduled.
+    scheduled: When,
     media: usize,
     likes: u64,
     comments: u64,
@@ -112,10 +114,10 @@ async fn render_list(
             PostRow {
                 uuid: p.uuid,
                 text: p.text.unwrap_or_default(),
-                created: p.created_at.as_deref().map(short_time).unwrap_or_default(),
-                audience: p.audience.unwrap_or_default(),
+                created: When::parse_opt(p.created_at.as_deref()),
+                audience: label(p.audience.as_deref().unwrap_or_default()),
                 price: p.price.map(money),
-                scheduled: p.publish_at.as_deref().map(short_time),
+                scheduled: When::parse_opt(p.publish_at.as_deref()),
                 media: p.media_uuids.len(),
                 likes: p.likes_count,
                 comments: p.comments_count,
