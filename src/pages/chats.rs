@@ -229,7 +229,14 @@ async fn render_conversation(
             at: When::parse_opt(m.sent_at.as_deref()),
             price: m.price().map(money),
             media: m.media_uuids.len(),
-            kind: label(m.kind.as_deref().unwrap_or_default()),
+            // An ordinary one-to-one message says nothing by its type; the others (mass
+            // messages, automated ones) are worth a word.
+            kind: m
+                .kind
+                .as_deref()
+                .filter(|k| !k.eq_ignore_ascii_case("SINGLE_RECIPIENT"))
+                .map(label)
+                .unwrap_or_default(),
         })
         .collect();
     let handle = list.data.iter().find(|m| m.sender.uuid == uuid).map(|m| m.sender.handle.clone());
