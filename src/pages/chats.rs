@@ -11,8 +11,8 @@ use axum::response::{IntoResponse, Redirect, Response};
 use serde_json::{Value, json};
 use tower_sessions::Session;
 
-use super::format::{When, label};
-use super::{Nav, Pager, Params, gate, https_only, initial, is_uuid, money, render};
+use super::format::{When, initial, label};
+use super::{Nav, Pager, Params, gate, https_only, is_uuid, money, render};
 use crate::error::AppError;
 use crate::fanvue::models::{Chat, CustomList, Message, SmartList};
 use crate::fanvue::pagination::Page;

@@ -6,8 +6,8 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use tower_sessions::Session;
 
-use super::format::When;
-use super::{Nav, Pager, Params, gate, https_only, initial, render};
+use super::format::{When, initial};
+use super::{Nav, Pager, Params, gate, https_only, render};
 use crate::error::AppError;
 use crate::fanvue::models::UserSummary;
 use crate::fanvue::pagination::Page;

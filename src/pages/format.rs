@@ -1,6 +1,7 @@
 //! Values as people read them: moments as "3 days ago" (the exact time kept for a tooltip
-//! and for machines, in `<time datetime=… title=…>`, see `templates/pages/macros.html`), and
-//! Fanvue's enum values (`SINGLE_RECIPIENT`, `followers-and-subscribers`) as words.
+//! and for machines, in `<time datetime=… title=…>`, see `templates/pages/macros.html`),
+//! Fanvue's enum values (`SINGLE_RECIPIENT`, `followers-and-subscribers`) as words, and a
+//! name's initial for an avatar placeholder.
 //!
 //! The server does not know the reader's time zone (that would take JavaScript), so exact
 //! times say UTC; the relative part reads the same everywhere.
@@ -101,6 +102,11 @@ pub fn label(raw: &str) -> String {
     chars.next().map(|first| first.to_uppercase().chain(chars).collect()).unwrap_or_default()
 }
 
+/// The first letter of a name, upper-cased, for an avatar placeholder ("?" for no name).
+pub fn initial(name: &str) -> String {
+    name.trim_start_matches('@').chars().next().map(|c| c.to_uppercase().collect()).unwrap_or_else(|| "?".into())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -141,5 +147,12 @@ mod tests {
         assert_eq!(label("tiktok"), "TikTok");
         assert_eq!(label("instagram"), "Instagram");
         assert_eq!(label(""), "");
+    }
+
+    #[test]
+    fn an_avatar_placeholder_shows_the_first_letter() {
+        assert_eq!(initial("mia.rivera0"), "M");
+        assert_eq!(initial("@élodie"), "É");
+        assert_eq!(initial(""), "?");
     }
 }

@@ -26,7 +26,7 @@ pub struct HomePage {
 struct SignedInView {
     user: Option<User>,
     avatar: Option<String>,
-    initial: char,
+    initial: String,
     scopes: Vec<&'static str>,
     not_granted: Vec<&'static str>,
     links: Vec<ApiLink>,
@@ -207,8 +207,7 @@ fn signed_in_view(user: Option<User>, granted: ScopeSet, requested: ScopeSet, pr
     // Upstream URLs become `img src` only over https: anything else is mixed content or
     // worse (`javascript:`).
     let avatar = user.as_ref().and_then(|u| u.avatar_url.clone()).filter(|url| url.starts_with("https://"));
-    let initial =
-        user.as_ref().and_then(|u| u.display_name.as_deref().unwrap_or(&u.handle).chars().next()).unwrap_or('?');
+    let initial = super::format::initial(user.as_ref().map_or("", |u| u.display_name.as_deref().unwrap_or(&u.handle)));
     SignedInView {
         user,
         avatar,

@@ -89,11 +89,6 @@ pub const SECTIONS: [(&str, &str, &[Scope]); 9] = [
     ("/premium", "Premium", &[Scope::ReadSelf]),
 ];
 
-/// The first letter of a name, upper-cased, for an avatar placeholder.
-pub fn initial(name: &str) -> String {
-    name.trim_start_matches('@').chars().next().map(|c| c.to_uppercase().collect()).unwrap_or_else(|| "?".into())
-}
-
 /// The navigation bar.
 pub struct Nav {
     /// Whether to show "Sign out".
@@ -431,12 +426,6 @@ pub fn parse_price(input: &str) -> Option<u64> {
 /// An `https` URL to use as `img src`, or nothing: anything else would be mixed content or worse.
 pub fn https_only(url: Option<&str>) -> Option<String> {
     url.filter(|u| u.starts_with("https://")).map(str::to_owned)
-}
-
-/// A timestamp as `2026-11-23 14:05` (UTC), or the raw text when it does not parse.
-pub fn short_time(iso: &str) -> String {
-    let trimmed = iso.get(..16).unwrap_or(iso);
-    trimmed.replace('T', " ")
 }
 
 #[cfg(test)]
