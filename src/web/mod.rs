@@ -5,6 +5,7 @@
 
 pub mod assets;
 pub mod error;
+pub mod format;
 pub mod middleware;
 pub mod page;
 

@@ -241,12 +241,6 @@ pub fn https_only(url: Option<&str>) -> Option<String> {
     url.filter(|u| u.starts_with("https://")).map(str::to_owned)
 }
 
-/// A timestamp as `2026-11-23 14:05` (UTC), or the raw text when it does not parse.
-pub fn short_time(iso: &str) -> String {
-    let trimmed = iso.get(..16).unwrap_or(iso);
-    trimmed.replace('T', " ")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

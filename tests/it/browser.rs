@@ -152,7 +152,8 @@ async fn chromium_sends_a_chat_message() {
     fill(c, "#send-message textarea[name=text]", "Hello from Chromium!").await;
     c.find(Locator::Css("#send-message button[type=submit]")).await.unwrap().click().await.unwrap();
     assert_eq!(text_of(c, "#notice").await, "Message sent.");
-    assert_eq!(text_of(c, "#messages li .message-text").await, "Hello from Chromium!");
+    // Oldest to newest, as a chat reads: the message just sent is the last one.
+    assert_eq!(text_of(c, "#messages li:last-child .message-text").await, "Hello from Chromium!");
     browser.client.close().await.unwrap();
 }
 
@@ -232,6 +233,10 @@ async fn chromium_screenshots_the_main_pages() {
     ] {
         c.goto(&app.url(&path)).await.unwrap();
         c.wait().at_most(Duration::from_secs(15)).for_element(Locator::Css(marker)).await.unwrap();
+        if name == "conversation" {
+            // A conversation is read at its end: the newest messages and the composer.
+            c.execute("window.scrollTo(0, document.body.scrollHeight); return 0", vec![]).await.unwrap();
+        }
         let png = c.screenshot().await.unwrap();
         assert!(png.starts_with(b"\x89PNG"), "{name}");
         std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
@@ -368,5 +373,217 @@ async fn chromium_sees_webhook_events_arrive_live() {
         .for_element(Locator::Css("#feed-ended:not([hidden])"))
         .await
         .expect("the page says its feed ended");
+    browser.client.close().await.unwrap();
+}
+
+/// The widths the console must fit: a phone, a tablet and a desktop.
+const WIDTHS: [u32; 3] = [375, 768, 1280];
+
+/// axe-core's source (`tests/browser-deps`, installed by `npm ci` in scripts/test).
+fn axe_source() -> String {
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser-deps/node_modules/axe-core/axe.min.js");
+    std::fs::read_to_string(&path).unwrap_or_else(|e| {
+        panic!("{}: {e}; run `npm ci --prefix tests/browser-deps` (scripts/test does)", path.display())
+    })
+}
+
+/// Resizes the window so that the page's viewport (not the window) is `width` wide.
+async fn set_viewport(c: &Client, width: u32, height: u32) {
+    c.set_window_size(width, height).await.unwrap();
+    let inner = c.execute("return window.innerWidth", vec![]).await.unwrap().as_u64().unwrap_or(0) as u32;
+    if inner != width && inner > 0 {
+        c.set_window_size(width + (width.saturating_sub(inner)), height).await.unwrap();
+    }
+}
+
+/// Nav items (by href, and "sign out") and whether each is visible on screen now.
+const NAV_ITEMS: &str = r#"
+const seen = {};
+const visible = el => {
+  const r = el.getBoundingClientRect();
+  const style = getComputedStyle(el);
+  // checkVisibility also sees what a closed <details> hides (content-visibility).
+  const shown = el.checkVisibility ? el.checkVisibility({ visibilityProperty: true, opacityProperty: true }) : true;
+  return shown && r.width > 0 && r.height > 0 && r.left >= 0 && r.right <= window.innerWidth + 1 && style.visibility !== 'hidden';
+};
+for (const el of document.querySelectorAll('header nav a[href], header form[action="/api/oauth/logout"] button')) {
+  const key = el.tagName === 'BUTTON' ? 'sign out' : el.getAttribute('href');
+  seen[key] = (seen[key] || false) || visible(el);
+}
+return seen;
+"#;
+
+/// Runs axe-core on the page; returns its serious and critical violations, one line each.
+const AXE_RUN: &str = r#"
+const done = arguments[arguments.length - 1];
+axe.run(document, { resultTypes: ['violations'] }).then(r => done(
+  r.violations.filter(v => v.impact === 'serious' || v.impact === 'critical')
+    .map(v => v.impact + ' ' + v.id + ': ' + v.help + ' — ' + v.nodes.slice(0, 3).map(n => n.target.join(' ')).join(', '))
+)).catch(e => done(['axe failed: ' + e]));
+"#;
+
+/// axe-core's serious and critical violations on the current page, each prefixed by `at`.
+async fn axe_violations(c: &Client, axe: &str, at: &str) -> Vec<String> {
+    c.execute(&format!("{axe}\n;return 0"), vec![]).await.unwrap();
+    let violations = c.execute_async(AXE_RUN, vec![]).await.unwrap();
+    violations.as_array().into_iter().flatten().map(|v| format!("{at}: {}", v.as_str().unwrap_or_default())).collect()
+}
+
+/// A Chrome DevTools Protocol command through chromedriver's `goog/cdp/execute`: emulating the
+/// system's dark mode in the same browser, rather than starting (and signing in) another.
+#[derive(Debug)]
+struct Cdp {
+    cmd: &'static str,
+    params: serde_json::Value,
+}
+
+impl Cdp {
+    fn dark_mode() -> Self {
+        let dark = serde_json::json!({ "features": [{ "name": "prefers-color-scheme", "value": "dark" }] });
+        Cdp { cmd: "Emulation.setEmulatedMedia", params: dark }
+    }
+}
+
+impl fantoccini::wd::WebDriverCompatibleCommand for Cdp {
+    fn endpoint(&self, base: &url::Url, session: Option<&str>) -> Result<url::Url, url::ParseError> {
+        base.join(&format!("session/{}/goog/cdp/execute", session.unwrap_or_default()))
+    }
+
+    fn method_and_body(&self, _: &url::Url) -> (http::Method, Option<String>) {
+        let body = serde_json::json!({ "cmd": self.cmd, "params": self.params });
+        (http::Method::POST, Some(body.to_string()))
+    }
+}
+
+/// The `href` of the first `css` on the page at `list`.
+async fn href_in(c: &Client, app: &TestApp, list: &str, css: &str) -> String {
+    c.goto(&app.url(list)).await.unwrap();
+    let link = c.wait().at_most(Duration::from_secs(15)).for_element(Locator::Css(css)).await.unwrap();
+    link.attr("href").await.unwrap().unwrap_or_else(|| panic!("{css} on {list} has no href"))
+}
+
+/// Every console page at a phone's, a tablet's and a desktop's width, in one signed-in
+/// browser and one app (so the whole check costs one sign-in): nothing wider than the
+/// screen, every navigation item reachable (directly or through the menu), and no serious
+/// or critical accessibility violation as axe-core judges them. With `UPDATE_SCREENSHOTS=1`
+/// the phone views are written to `docs/screenshots/phone/`.
+#[tokio::test]
+async fn chromium_every_console_page_fits_every_width_and_passes_axe() {
+    let Some((browser, app)) = signed_in_browser(&[]).await else { return };
+    let c = &browser.client;
+    let axe = axe_source();
+    let phone_dir = std::env::var_os("UPDATE_SCREENSHOTS")
+        .map(|_| std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("docs/screenshots/phone"));
+    if let Some(dir) = &phone_dir {
+        std::fs::create_dir_all(dir).unwrap();
+    }
+    for event in ["message-received", "new-subscriber"] {
+        let sandbox = app.cookieless().post(app.sandbox_url("/_sandbox/events"));
+        sandbox.header("accept", "application/json").form(&[("event", event)]).send().await.unwrap();
+    }
+
+    // The pages behind a list are found through the list, as a user finds them.
+    let folder = href_in(c, &app, "/media", "a.folder-name").await;
+    let post_edit = href_in(c, &app, "/posts", "a.edit-post").await;
+    let link_users = href_in(c, &app, "/links", "a.link-name").await;
+    let act_as = href_in(c, &app, "/agency", "a.creator-name").await;
+    let pages: Vec<(&str, String)> = vec![
+        ("home", "/".into()),
+        ("chats", "/chats".into()),
+        ("conversation", "/chats/00000fa0-0000-4fa0-8000-000000000000".into()),
+        ("fans", "/fans".into()),
+        ("insights", "/insights".into()),
+        ("media", "/media".into()),
+        ("folder", folder),
+        ("posts", "/posts".into()),
+        ("post-edit", post_edit),
+        ("links", "/links".into()),
+        ("link-users", link_users),
+        ("agency", "/agency".into()),
+        ("act-as", act_as),
+        ("events", "/events".into()),
+        ("premium", "/premium".into()),
+        ("not-found", "/no-such-page".into()),
+    ];
+
+    let mut problems = Vec::new();
+    for width in WIDTHS {
+        set_viewport(c, width, if width < 700 { 812 } else { 900 }).await;
+        for (name, path) in &pages {
+            c.goto(&app.url(path)).await.unwrap();
+            c.wait().at_most(Duration::from_secs(15)).for_element(Locator::Css("main")).await.unwrap();
+            let at = format!("{name} ({path}) at {width}px");
+
+            let widths =
+                c.execute("return [document.documentElement.scrollWidth, window.innerWidth]", vec![]).await.unwrap();
+            let (scroll, inner) = (widths[0].as_u64().unwrap_or(0), widths[1].as_u64().unwrap_or(0));
+            if scroll > inner {
+                problems.push(format!("{at}: the page is {scroll}px wide in a {inner}px window"));
+            }
+
+            let mut nav = c.execute(NAV_ITEMS, vec![]).await.unwrap();
+            let hidden = |nav: &serde_json::Value| nav.as_object().is_some_and(|m| m.values().any(|v| v != true));
+            if hidden(&nav) {
+                // Collapsed: open the menu the way a user would, then look again.
+                if let Ok(summary) = c.find(Locator::Css("header details > summary")).await {
+                    summary.click().await.unwrap();
+                    nav = c.execute(NAV_ITEMS, vec![]).await.unwrap();
+                }
+            }
+            if hidden(&nav) {
+                problems.push(format!("{at}: navigation items out of reach: {nav}"));
+            }
+            if let (Some(dir), 375) = (&phone_dir, width) {
+                if *name == "home" {
+                    c.execute("document.querySelector('header details').open = true; return 0", vec![]).await.unwrap();
+                    std::fs::write(dir.join("menu.png"), c.screenshot().await.unwrap()).unwrap();
+                }
+                // A conversation is read at its end, where the newest message and the composer are.
+                let scroll =
+                    if *name == "conversation" { "window.scrollTo(0, document.body.scrollHeight);" } else { "" };
+                let close = "document.querySelectorAll('header details[open]').forEach(d => d.open = false);";
+                c.execute(&format!("{close}{scroll} return 0"), vec![]).await.unwrap();
+                std::fs::write(dir.join(format!("{name}.png")), c.screenshot().await.unwrap()).unwrap();
+            }
+
+            problems.extend(axe_violations(c, &axe, &at).await);
+        }
+    }
+
+    // The dark palette (prefers-color-scheme: dark) must keep its contrast too.
+    c.issue_cmd(Cdp::dark_mode()).await.unwrap();
+    for width in [375, 1280] {
+        set_viewport(c, width, if width < 700 { 812 } else { 900 }).await;
+        for (name, path) in &pages {
+            c.goto(&app.url(path)).await.unwrap();
+            c.wait().at_most(Duration::from_secs(15)).for_element(Locator::Css("main")).await.unwrap();
+            if let (Some(dir), 375, "conversation" | "insights") = (&phone_dir, width, *name) {
+                std::fs::write(dir.join(format!("{name}-dark.png")), c.screenshot().await.unwrap()).unwrap();
+            }
+            problems.extend(axe_violations(c, &axe, &format!("{name} ({path}) at {width}px, dark")).await);
+        }
+    }
+    assert!(problems.is_empty(), "{} problems:\n{}", problems.len(), problems.join("\n"));
+
+    // The menu opens from the keyboard (Enter on its summary), and Sign out is then in reach.
+    set_viewport(c, 375, 812).await;
+    c.goto(&app.url("/")).await.unwrap();
+    let summary = c.find(Locator::Css("header details > summary")).await.unwrap();
+    assert!(!c.find(Locator::Id("sign-out-menu")).await.unwrap().is_displayed().await.unwrap());
+    summary.send_keys("\u{E007}").await.unwrap();
+    assert!(c.find(Locator::Id("sign-out-menu")).await.unwrap().is_displayed().await.unwrap(), "Enter opened the menu");
+    set_viewport(c, 1280, 900).await;
+
+    // Deleting asks first, without JavaScript: the red Delete only opens the question.
+    c.goto(&app.url("/links")).await.unwrap();
+    let first = c.find(Locator::Css("#links tbody tr .link-name")).await.unwrap().text().await.unwrap();
+    let confirm = c.find(Locator::Css("#links tbody tr details.confirm")).await.unwrap();
+    let yes = confirm.find(Locator::Css("form button")).await.unwrap();
+    assert!(!yes.is_displayed().await.unwrap(), "the real delete button is hidden until asked");
+    confirm.find(Locator::Css("summary")).await.unwrap().click().await.unwrap();
+    yes.click().await.unwrap();
+    assert_eq!(text_of(c, "#notice").await, "Link deleted.");
+    assert!(!text_of(c, "#links").await.contains(&first), "{first} is gone");
     browser.client.close().await.unwrap();
 }

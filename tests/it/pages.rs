@@ -265,7 +265,7 @@ async fn a_message_is_sent_and_a_chat_muted() {
     let r = post(&app, &browser, &format!("/chats/{FAN0}/state"), &[("muted", "true")]).await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     let (_, page) = get(&app, &browser, "/chats?search=mia").await;
-    assert!(page.contains(">muted</span>"), "{page}");
+    assert!(page.contains(">Muted</span>"), "{page}");
     let r = post(&app, &browser, &format!("/chats/{FAN0}/state"), &[("muted", "maybe")]).await;
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
 }
@@ -277,7 +277,7 @@ async fn insights_chart_a_range_with_sources_growth_and_top_spenders() {
     assert_eq!(status, StatusCode::OK);
     assert!(page.contains(r#"<svg id="earnings-chart""#) && page.matches("<rect ").count() >= 20, "{page}");
     assert!(page.contains(r#"id="total-gross">$"#));
-    assert!(page.contains("<td>subscription</td>"));
+    assert!(page.contains("<td>Subscription</td>"), "sources are labelled");
     assert!(page.contains(r#"id="top-spenders""#));
     let (_, year) = get(&app, &browser, "/insights?start=2020-01-01&end=2020-01-31").await;
     assert!(year.contains("$0.00"), "an empty range is empty, not an error");

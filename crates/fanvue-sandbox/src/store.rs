@@ -178,6 +178,21 @@ pub struct Delivery {
     pub attempt: u32,
 }
 
+impl Delivery {
+    /// `at` for the history page: RFC 3339 for `<time datetime>`, and as people read it
+    /// ("26 Nov 2026, 16:53:10 UTC"); the JSON keeps the Unix seconds.
+    pub fn at_text(&self) -> (String, String) {
+        let Ok(at) = time::OffsetDateTime::from_unix_timestamp(self.at) else {
+            return (String::new(), self.at.to_string());
+        };
+        let iso = at.format(&time::format_description::well_known::Rfc3339).unwrap_or_default();
+        let month = &format!("{:?}", at.month())[..3];
+        let human =
+            format!("{} {month} {}, {:02}:{:02}:{:02} UTC", at.day(), at.year(), at.hour(), at.minute(), at.second());
+        (iso, human)
+    }
+}
+
 /// A subscription made through `POST /webhooks/subscriptions`.
 #[derive(Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -763,4 +778,23 @@ impl SandboxStore {
 fn sha256(bytes: &[u8]) -> [u8; 32] {
     use sha2::Digest;
     sha2::Sha256::digest(bytes).into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Delivery;
+
+    #[test]
+    fn a_delivery_says_when_in_words_not_unix_seconds() {
+        let delivery = Delivery {
+            at: 1_767_225_605,
+            event: "new-follower".into(),
+            url: "https://x".into(),
+            status: 200,
+            attempt: 1,
+        };
+        let (iso, human) = delivery.at_text();
+        assert_eq!(iso, "2026-01-01T00:00:05Z");
+        assert_eq!(human, "1 Jan 2026, 00:00:05 UTC");
+    }
 }

@@ -12,7 +12,8 @@ use tower_sessions::Session;
 
 use super::Console;
 use crate::web::error::AppError;
-use crate::web::page::{Nav, Params, money, render, short_time};
+use crate::web::format::{When, label};
+use crate::web::page::{Nav, Params, money, render};
 use fanvue::models::{Chat, Earning, ManagedCreator, TeamMember, UserSummary};
 use fanvue::pagination::{CursorPage, Page};
 use fanvue::range::DayRange;
@@ -69,7 +70,14 @@ async fn render_agency(
         creators: creators
             .data
             .into_iter()
-            .map(|c| (c.user.uuid.clone(), c.user.name().to_owned(), c.user.handle, c.role.unwrap_or_default()))
+            .map(|c| {
+                (
+                    c.user.uuid.clone(),
+                    c.user.name().to_owned(),
+                    c.user.handle,
+                    label(c.role.as_deref().unwrap_or_default()),
+                )
+            })
             .collect(),
         team: team
             .into_iter()
@@ -111,10 +119,13 @@ pub async fn invite(State(state): State<Console>, session: Session, body: Bytes)
 struct ActAsPage {
     nav: Nav,
     creator: String,
+    /// The creator's name and handle from the managed creators' list (the heading names them;
+    /// their UUID only when Fanvue does not list them).
+    creator_name: Option<(String, String)>,
     can_write: bool,
     notice: Option<&'static str>,
     /// (fan uuid, name, unread, last message time)
-    chats: Option<Vec<(String, String, u64, String)>>,
+    chats: Option<Vec<(String, String, u64, When)>>,
     followers: Option<Vec<(String, String)>>,
     /// Gross earnings of the last 30 days, and whether more than one page of them exists.
     earnings: Option<(String, bool)>,
@@ -146,10 +157,10 @@ pub async fn act_as(
                         c.user.uuid.clone(),
                         c.user.name().to_owned(),
                         c.unread_messages_count,
-                        c.last_message_at.as_deref().map(short_time).unwrap_or_default(),
+                        When::parse_opt(c.last_message_at.as_deref()),
                     )
                 })
-                .collect(),
+                .collect::<Vec<_>>(),
         ))
     };
     let followers = async {
@@ -158,7 +169,7 @@ pub async fn act_as(
         }
         let list: Page<UserSummary> =
             state.api.get_json(&session, &format!("/creators/{uuid}/followers"), &[("size", "20")]).await?;
-        Ok(Some(list.data.into_iter().map(|u| (u.name().to_owned(), u.handle)).collect()))
+        Ok(Some(list.data.into_iter().map(|u| (u.name().to_owned(), u.handle)).collect::<Vec<_>>()))
     };
     let earnings = async {
         if !tokens.scopes.contains(Scope::ReadInsights) {
@@ -173,12 +184,16 @@ pub async fn act_as(
             state.api.get_json(&session, &format!("/creators/{uuid}/insights/earnings"), &query).await?;
         Ok(Some((money(page.data.iter().map(|e| e.gross).sum::<i64>()), page.next_cursor.is_some())))
     };
-    let (chats, followers, earnings): (Option<Vec<_>>, Option<Vec<_>>, Option<(String, bool)>) =
-        tokio::try_join!(chats, followers, earnings)?;
+    let name = async {
+        let creators: Page<ManagedCreator> = state.api.get_json(&session, "/creators", &[("size", "50")]).await?;
+        Ok(creators.data.into_iter().find(|c| c.user.uuid == uuid).map(|c| (c.user.name().to_owned(), c.user.handle)))
+    };
+    let (chats, followers, earnings, creator_name) = tokio::try_join!(chats, followers, earnings, name)?;
     let can_write = tokens.scopes.contains(Scope::WriteChat);
     let view = ActAsPage {
         nav: Nav::for_scopes(tokens.scopes, "/agency"),
         creator: uuid,
+        creator_name,
         can_write,
         notice,
         chats,

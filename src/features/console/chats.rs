@@ -13,7 +13,8 @@ use tower_sessions::Session;
 
 use super::Console;
 use crate::web::error::AppError;
-use crate::web::page::{Nav, Pager, Params, https_only, is_uuid, money, render, short_time};
+use crate::web::format::{When, initial, label};
+use crate::web::page::{Nav, Pager, Params, https_only, is_uuid, money, render};
 use fanvue::models::{Chat, CustomList, Message, SmartList};
 use fanvue::pagination::Page;
 use fanvue::scopes::Scope;
@@ -43,10 +44,12 @@ struct ChatRow {
     name: String,
     handle: String,
     avatar: Option<String>,
+    /// For the placeholder when there is no avatar.
+    initial: String,
     unread: u64,
     muted: bool,
     last: String,
-    at: String,
+    at: When,
 }
 
 /// `GET /chats?filter=…&search=…&page=N`.
@@ -97,10 +100,11 @@ pub async fn list(
             name: c.user.name().to_owned(),
             handle: c.user.handle.clone(),
             avatar: https_only(c.user.avatar_url.as_deref()),
+            initial: initial(c.user.name()),
             unread: c.unread_messages_count,
             muted: c.is_muted,
             last: c.last_message.as_ref().and_then(|m| m.text.clone()).unwrap_or_default(),
-            at: c.last_message_at.as_deref().map(short_time).unwrap_or_default(),
+            at: When::parse_opt(c.last_message_at.as_deref()),
         })
         .collect();
     let pager = Pager::pages(
@@ -129,6 +133,9 @@ pub async fn list(
 struct ConversationPage {
     nav: Nav,
     uuid: String,
+    /// Who the conversation is with (the header names them rather than their UUID).
+    fan: FanHeader,
+    /// Oldest first, as a chat reads.
     messages: Vec<MessageRow>,
     pager: Pager,
     can_write: bool,
@@ -138,10 +145,18 @@ struct ConversationPage {
     picker: super::Picker,
 }
 
+/// The fan a conversation is with.
+struct FanHeader {
+    name: String,
+    handle: String,
+    avatar: Option<String>,
+    initial: String,
+}
+
 struct MessageRow {
     mine: bool,
     text: String,
-    at: String,
+    at: When,
     price: Option<String>,
     media: usize,
     kind: String,
@@ -154,7 +169,8 @@ struct MessageForm {
     price: String,
 }
 
-/// `GET /chats/{uuid}?page=N`: one conversation, newest first.
+/// `GET /chats/{uuid}?page=N`: one conversation, oldest to newest within a page (page 1 is the
+/// latest messages; the next page is older ones).
 pub async fn conversation(
     State(state): State<Console>,
     session: Session,
@@ -201,23 +217,35 @@ async fn render_conversation(
     // Viewing must not change "read": that is the user's own choice (mark read/unread).
     let query = [("page", page_number.as_str()), ("size", "25"), ("markAsRead", "false")];
     let (list, picker) = tokio::try_join!(state.api.get_json::<Page<Message>>(session, &path, &query), picker)?;
+    // Fanvue lists newest first; a chat reads oldest to newest, with the composer below.
     let messages = list
         .data
         .iter()
+        .rev()
         .map(|m| MessageRow {
             mine: m.sender.uuid != uuid,
             text: m.text.clone().unwrap_or_default(),
-            at: m.sent_at.as_deref().map(short_time).unwrap_or_default(),
+            at: When::parse_opt(m.sent_at.as_deref()),
             price: m.price().map(money),
             media: m.media_uuids.len(),
-            kind: m.kind.clone().unwrap_or_default(),
+            // An ordinary one-to-one message says nothing by its type; the others (mass
+            // messages, automated ones) are worth a word.
+            kind: m
+                .kind
+                .as_deref()
+                .filter(|k| !k.eq_ignore_ascii_case("SINGLE_RECIPIENT"))
+                .map(label)
+                .unwrap_or_default(),
         })
         .collect();
+    let handle = list.data.iter().find(|m| m.sender.uuid == uuid).map(|m| m.sender.handle.clone());
+    let fan = fan_header(state, session, &uuid, handle).await;
     let pager = Pager::pages(&format!("/chats/{uuid}"), page, list.pagination.has_more, &[]);
     let view = ConversationPage {
         picker,
         nav: Nav::for_scopes(tokens.scopes, "/chats"),
         uuid,
+        fan,
         messages,
         pager,
         can_write: tokens.scopes.contains(Scope::WriteChat),
@@ -226,6 +254,39 @@ async fn render_conversation(
         notice,
     };
     Ok(render(status, &view))
+}
+
+/// The fan's name and avatar for the conversation's header. Messages carry only the sender's
+/// handle, so the chat list is searched for it (one more call, at most 5 rows); when that
+/// finds nothing or fails, the header shows the handle: the conversation itself still works.
+async fn fan_header(state: &Console, session: &Session, uuid: &str, handle: Option<String>) -> FanHeader {
+    let handle = handle.unwrap_or_default();
+    let found = if handle.is_empty() {
+        None
+    } else {
+        let query = [("search", handle.as_str()), ("size", "5")];
+        match state.api.get_json::<Page<Chat>>(session, "/chats", &query).await {
+            Ok(chats) => chats.data.into_iter().find(|c| c.user.uuid == uuid),
+            Err(err) => {
+                tracing::debug!(error = %err, "the conversation header falls back to the handle");
+                None
+            }
+        }
+    };
+    match found {
+        Some(chat) => FanHeader {
+            name: chat.user.name().to_owned(),
+            initial: initial(chat.user.name()),
+            avatar: https_only(chat.user.avatar_url.as_deref()),
+            handle: chat.user.handle,
+        },
+        None => FanHeader {
+            name: if handle.is_empty() { "Conversation".to_owned() } else { format!("@{handle}") },
+            initial: initial(&handle),
+            avatar: None,
+            handle: String::new(),
+        },
+    }
 }
 
 fn validate(form: &MessageForm) -> Result<Value, Vec<String>> {

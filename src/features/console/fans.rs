@@ -8,7 +8,8 @@ use tower_sessions::Session;
 
 use super::Console;
 use crate::web::error::AppError;
-use crate::web::page::{Nav, Pager, Params, https_only, render, short_time};
+use crate::web::format::{When, initial};
+use crate::web::page::{Nav, Pager, Params, https_only, render};
 use fanvue::models::UserSummary;
 use fanvue::pagination::Page;
 use fanvue::scopes::Scope;
@@ -26,8 +27,10 @@ struct FanRow {
     name: String,
     handle: String,
     avatar: Option<String>,
+    /// For the placeholder when there is no avatar.
+    initial: String,
     top_spender: bool,
-    since: String,
+    since: When,
 }
 
 /// `GET /fans?tab=subscribers|followers&page=N`.
@@ -49,8 +52,9 @@ pub async fn page(
             name: u.name().to_owned(),
             handle: u.handle.clone(),
             avatar: https_only(u.avatar_url.as_deref()),
+            initial: initial(u.name()),
             top_spender: u.is_top_spender,
-            since: u.registered_at.as_deref().map(short_time).unwrap_or_default(),
+            since: When::parse_opt(u.registered_at.as_deref()),
         })
         .collect();
     let pager = Pager::pages("/fans", page, list.pagination.has_more, &[("tab", tab)]);

@@ -26,7 +26,7 @@ pub struct HomePage {
 struct SignedInView {
     user: Option<User>,
     avatar: Option<String>,
-    initial: char,
+    initial: String,
     scopes: Vec<&'static str>,
     not_granted: Vec<&'static str>,
     links: Vec<ApiLink>,
@@ -128,7 +128,7 @@ fn signed_in_view(user: Option<User>, granted: ScopeSet, requested: ScopeSet, pr
     // worse (`javascript:`).
     let avatar = user.as_ref().and_then(|u| u.avatar_url.clone()).filter(|url| url.starts_with("https://"));
     let initial =
-        user.as_ref().and_then(|u| u.display_name.as_deref().unwrap_or(&u.handle).chars().next()).unwrap_or('?');
+        crate::web::format::initial(user.as_ref().map_or("", |u| u.display_name.as_deref().unwrap_or(&u.handle)));
     SignedInView {
         user,
         avatar,

@@ -13,6 +13,7 @@ use tower_sessions::Session;
 
 use super::Console;
 use crate::web::error::AppError;
+use crate::web::format::label;
 use crate::web::page::{Nav, Params, money, render};
 use fanvue::models::{Earning, SubscriberDay, TopSpender};
 use fanvue::pagination::{CursorPage, Page};
@@ -38,25 +39,67 @@ struct InsightsPage {
     transactions: usize,
     truncated: bool,
     by_source: Vec<(String, String)>,
-    growth: Vec<GrowthRow>,
+    growth: Growth,
     top: Vec<(String, String)>,
     show_top: bool,
 }
 
-/// The bar chart: one bar per day, coordinates computed here so the template only draws.
+/// The plot area inside the charts' `viewBox="0 0 600 240"`, in SVG user units (the SVG
+/// scales to its card's width). Room is left for the y labels on the left and the date labels
+/// below; `templates/pages/insights.html` draws the axis lines at these same values.
+const PLOT_LEFT: u32 = 64;
+const PLOT_TOP: u32 = 12;
+const PLOT_RIGHT: u32 = 592;
+const PLOT_BOTTOM: u32 = 208;
+
+/// Earnings per day as bars (gross, with net drawn inside it), with labelled axes.
 #[derive(Default)]
 struct Chart {
-    width: u32,
-    height: u32,
     bars: Vec<Bar>,
+    y_ticks: Vec<Tick>,
+    x_ticks: Vec<Tick>,
+    /// One row per day for the table alternative: (date, gross, net).
+    rows: Vec<(String, String, String)>,
     max_label: String,
 }
 
+/// One day's pair of bars; `title` is its tooltip.
 struct Bar {
     x: u32,
-    y: u32,
     w: u32,
-    h: u32,
+    gross_y: u32,
+    gross_h: u32,
+    net_x: u32,
+    net_w: u32,
+    net_y: u32,
+    net_h: u32,
+    title: String,
+}
+
+/// A labelled tick: `at` is the y (value axis) or x (date axis) in user units.
+struct Tick {
+    at: u32,
+    label: String,
+}
+
+/// Subscribers over the range as a line, with its totals.
+#[derive(Default)]
+struct Growth {
+    /// `points` of the polyline.
+    points: String,
+    dots: Vec<Dot>,
+    y_ticks: Vec<Tick>,
+    x_ticks: Vec<Tick>,
+    /// Subscribers at the end of the range, and the new and cancelled ones in it.
+    latest: i64,
+    new: u64,
+    cancelled: u64,
+    rows: Vec<GrowthRow>,
+}
+
+struct Dot {
+    x: u32,
+    y: u32,
     title: String,
 }
 
@@ -117,11 +160,13 @@ pub async fn page(
         top
     )?;
 
-    let mut per_day: BTreeMap<Date, i64> = BTreeMap::new();
+    let mut per_day: BTreeMap<Date, (i64, i64)> = BTreeMap::new();
     let mut per_source: BTreeMap<String, i64> = BTreeMap::new();
     for e in &earnings {
         if let Some(day) = parse_date(e.date.get(..10)) {
-            *per_day.entry(day).or_default() += e.gross;
+            let (gross, net) = per_day.entry(day).or_default();
+            *gross += e.gross;
+            *net += e.net;
         }
         *per_source.entry(e.source.clone().unwrap_or_else(|| "other".into())).or_default() += e.gross;
     }
@@ -138,16 +183,8 @@ pub async fn page(
         total_net: money(earnings.iter().map(|e| e.net).sum::<i64>()),
         transactions: earnings.len(),
         truncated,
-        by_source: by_source.into_iter().map(|(s, c)| (s, money(c))).collect(),
-        growth: growth
-            .into_iter()
-            .map(|d| GrowthRow {
-                date: d.date.get(..10).unwrap_or(&d.date).to_owned(),
-                new: d.new_subscribers_count,
-                cancelled: d.cancelled_subscribers_count,
-                total: d.total,
-            })
-            .collect(),
+        by_source: by_source.into_iter().map(|(s, c)| (label(&s), money(c))).collect(),
+        growth: growth_chart(&growth),
         top,
         show_top,
     };
@@ -179,25 +216,161 @@ async fn all_pages<T: serde::de::DeserializeOwned>(
     Ok((items, true))
 }
 
-/// One bar per day from `start` to `end`, scaled to the highest day.
-fn chart(start: Date, end: Date, per_day: &BTreeMap<Date, i64>) -> Chart {
+/// A "nice" axis maximum for `max` (1, 2, 2.5 or 5 times a power of ten) and its step, so
+/// that four ticks land on round values.
+fn nice_scale(max: u64) -> (u64, u64) {
+    let raw_step = max.max(1).div_ceil(4);
+    let mut magnitude = 1u64;
+    while magnitude.saturating_mul(10) <= raw_step {
+        magnitude = magnitude.saturating_mul(10);
+    }
+    let candidates = [magnitude, magnitude * 2, magnitude * 5 / 2, magnitude * 5, magnitude.saturating_mul(10)];
+    let step = candidates.into_iter().find(|s| *s >= raw_step).unwrap_or(raw_step);
+    (step.saturating_mul(4), step)
+}
+
+/// Cents as a short axis label: `$0`, `$250`, `$1.5k`, `$12k`.
+fn short_money(cents: u64) -> String {
+    let dollars = cents / 100;
+    match dollars {
+        0..1_000 => format!("${dollars}"),
+        1_000..10_000 if !dollars.is_multiple_of(1_000) => format!("${:.1}k", dollars as f64 / 1_000.0),
+        _ => format!("${}k", dollars / 1_000),
+    }
+}
+
+/// "3 Dec", for the date axis.
+fn day_label(day: Date) -> String {
+    format!("{} {}", day.day(), &format!("{:?}", day.month())[..3])
+}
+
+/// The y of `value` on an axis from 0 to `top`.
+fn y_of(value: u64, top: u64) -> u32 {
+    let span = u64::from(PLOT_BOTTOM - PLOT_TOP);
+    PLOT_BOTTOM - u32::try_from(value.min(top).saturating_mul(span) / top.max(1)).unwrap_or(0)
+}
+
+/// Four or five y ticks from 0 to `top` by `step`, labelled by `label`.
+fn y_ticks(top: u64, step: u64, label: impl Fn(u64) -> String) -> Vec<Tick> {
+    (0..=4).map(|i| step * i).filter(|v| *v <= top).map(|v| Tick { at: y_of(v, top), label: label(v) }).collect()
+}
+
+/// About six date labels spread over `days` days from `start`, at the slot centres.
+fn x_ticks(start: Date, days: u32, slot: f64) -> Vec<Tick> {
+    let every = days.div_ceil(6).max(1);
+    (0..days)
+        .filter(|i| i % every == 0)
+        .map(|i| Tick {
+            at: PLOT_LEFT + (slot * (f64::from(i) + 0.5)) as u32,
+            label: day_label(start + Duration::days(i64::from(i))),
+        })
+        .collect()
+}
+
+/// One slot per day from `start` to `end`: the gross bar, the net bar inside it (refund-heavy
+/// days, net below zero, draw no net bar), scaled to a round maximum.
+fn chart(start: Date, end: Date, per_day: &BTreeMap<Date, (i64, i64)>) -> Chart {
     let days = u32::try_from((end - start).whole_days() + 1).unwrap_or(1).max(1);
-    let (height, bar_w) = (160u32, (720 / days).clamp(2, 24));
-    // Refund-heavy days (net negative) draw no bar.
-    let max = per_day.values().copied().max().unwrap_or(0).max(1).unsigned_abs();
-    let bars = (0..days)
-        .filter_map(|i| {
-            let day = start + Duration::days(i64::from(i));
-            let cents = per_day.get(&day).copied().unwrap_or(0).max(0).unsigned_abs();
-            let h = u32::try_from(cents.saturating_mul(u64::from(height - 10)) / max).unwrap_or(0);
-            (cents > 0).then(|| Bar {
-                x: i * bar_w,
-                y: height - h,
-                w: bar_w.saturating_sub(1).max(1),
-                h,
-                title: format!("{day}: {}", money(cents)),
-            })
+    let slot = f64::from(PLOT_RIGHT - PLOT_LEFT) / f64::from(days);
+    let highest = per_day.values().map(|(gross, _)| (*gross).max(0).unsigned_abs()).max().unwrap_or(0);
+    let (top, step) = nice_scale(highest);
+    let mut bars = Vec::new();
+    let mut rows = Vec::new();
+    for i in 0..days {
+        let day = start + Duration::days(i64::from(i));
+        let (gross, net) = per_day.get(&day).copied().unwrap_or((0, 0));
+        let (gross, net) = (gross.max(0).unsigned_abs(), net.max(0).unsigned_abs());
+        rows.push((day.to_string(), money(gross), money(net)));
+        if gross == 0 {
+            continue;
+        }
+        let x = PLOT_LEFT + (slot * f64::from(i)) as u32;
+        let w = ((slot * 0.8) as u32).max(1);
+        let (gross_y, net_y) = (y_of(gross, top), y_of(net, top));
+        bars.push(Bar {
+            x,
+            w,
+            gross_y,
+            gross_h: PLOT_BOTTOM - gross_y,
+            net_x: x + w / 4,
+            net_w: (w / 2).max(1),
+            net_y,
+            net_h: PLOT_BOTTOM - net_y,
+            title: format!("{}: {} gross, {} net", day_label(day), money(gross), money(net)),
+        });
+    }
+    Chart {
+        bars,
+        y_ticks: y_ticks(top, step, short_money),
+        x_ticks: x_ticks(start, days, slot),
+        rows,
+        max_label: money(highest),
+    }
+}
+
+/// The subscriber count per day as a line, its axes, and the range's totals.
+fn growth_chart(days: &[SubscriberDay]) -> Growth {
+    let rows: Vec<GrowthRow> = days
+        .iter()
+        .map(|d| GrowthRow {
+            date: d.date.get(..10).unwrap_or(&d.date).to_owned(),
+            new: d.new_subscribers_count,
+            cancelled: d.cancelled_subscribers_count,
+            total: d.total,
         })
         .collect();
-    Chart { width: days * bar_w, height, bars, max_label: money(max) }
+    let Some(first) = rows.first().and_then(|r| parse_date(Some(&r.date))) else {
+        return Growth { rows, ..Growth::default() };
+    };
+    let count = u32::try_from(rows.len()).unwrap_or(u32::MAX).max(1);
+    let slot = f64::from(PLOT_RIGHT - PLOT_LEFT) / f64::from(count);
+    let highest = rows.iter().map(|r| r.total.max(0).unsigned_abs()).max().unwrap_or(0);
+    let (top, step) = nice_scale(highest);
+    let dots: Vec<Dot> = rows
+        .iter()
+        .zip(0u32..)
+        .map(|(r, i)| Dot {
+            x: PLOT_LEFT + (slot * (f64::from(i) + 0.5)) as u32,
+            y: y_of(r.total.max(0).unsigned_abs(), top),
+            title: format!("{}: {} subscribers (+{} new, −{} cancelled)", r.date, r.total, r.new, r.cancelled),
+        })
+        .collect();
+    Growth {
+        points: dots.iter().map(|d| format!("{},{}", d.x, d.y)).collect::<Vec<_>>().join(" "),
+        dots,
+        y_ticks: y_ticks(top, step, |v| v.to_string()),
+        x_ticks: x_ticks(first, count, slot),
+        latest: rows.last().map_or(0, |r| r.total),
+        new: rows.iter().map(|r| r.new).sum(),
+        cancelled: rows.iter().map(|r| r.cancelled).sum(),
+        rows,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn axes_end_on_round_values() {
+        assert_eq!(nice_scale(0), (4, 1));
+        assert_eq!(nice_scale(9_999), (10_000, 2_500));
+        assert_eq!(nice_scale(130), (200, 50));
+        assert_eq!(short_money(0), "$0");
+        assert_eq!(short_money(25_000), "$250");
+        assert_eq!(short_money(150_000), "$1.5k");
+        assert_eq!(short_money(2_000_000), "$20k");
+    }
+
+    #[test]
+    fn a_day_without_earnings_draws_no_bar_but_keeps_its_row() {
+        let start = time::macros::date!(2026 - 12 - 01);
+        let per_day = BTreeMap::from([(start, (12_345, 9_876))]);
+        let chart = chart(start, start + Duration::days(2), &per_day);
+        assert_eq!(chart.bars.len(), 1);
+        assert_eq!(chart.rows.len(), 3);
+        assert_eq!(chart.bars[0].title, "1 Dec: $123.45 gross, $98.76 net");
+        assert!(chart.bars[0].net_h <= chart.bars[0].gross_h);
+        assert_eq!(chart.y_ticks.last().map(|t| t.label.as_str()), Some("$200"));
+    }
 }

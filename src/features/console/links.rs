@@ -12,7 +12,8 @@ use tower_sessions::Session;
 
 use super::Console;
 use crate::web::error::AppError;
-use crate::web::page::{Nav, Pager, Params, money, parse_trail, render, short_time};
+use crate::web::format::{When, label};
+use crate::web::page::{Nav, Pager, Params, money, parse_trail, render};
 use fanvue::models::{LinkUser, TrackingLink};
 use fanvue::pagination::CursorPage;
 use fanvue::scopes::Scope;
@@ -31,7 +32,8 @@ struct LinksPage {
     form: LinkForm,
     errors: Vec<String>,
     notice: Option<String>,
-    platforms: &'static [&'static str],
+    /// Each platform's value and its label.
+    platforms: Vec<(&'static str, String)>,
 }
 
 struct LinkRow {
@@ -39,7 +41,7 @@ struct LinkRow {
     name: String,
     code: String,
     platform: String,
-    created: String,
+    created: When,
     clicks: u64,
     subscribers: u64,
     followers: u64,
@@ -94,8 +96,8 @@ async fn render_list(
                 uuid: l.uuid,
                 name: l.name,
                 code: l.link_url,
-                platform: l.external_social_platform.unwrap_or_default(),
-                created: l.created_at.as_deref().map(short_time).unwrap_or_default(),
+                platform: label(l.external_social_platform.as_deref().unwrap_or_default()),
+                created: When::parse_opt(l.created_at.as_deref()),
                 clicks: l.clicks,
                 subscribers: engagement.acquired_subscribers,
                 followers: engagement.acquired_followers,
@@ -118,7 +120,7 @@ async fn render_list(
         form,
         errors,
         notice,
-        platforms: &PLATFORMS,
+        platforms: PLATFORMS.iter().map(|p| (*p, label(p))).collect(),
     };
     Ok(render(status, &page))
 }
@@ -176,7 +178,7 @@ struct LinkUserRow {
     name: String,
     handle: String,
     status: String,
-    clicked: String,
+    clicked: When,
 }
 
 /// `GET /links/{uuid}/users`: who came through one link.
@@ -204,8 +206,8 @@ pub async fn users(
         .map(|u| LinkUserRow {
             name: u.user.name().to_owned(),
             handle: u.user.handle.clone(),
-            status: u.status.clone().unwrap_or_default(),
-            clicked: u.clicked_at.as_deref().map(short_time).unwrap_or_default(),
+            status: label(u.status.as_deref().unwrap_or_default()),
+            clicked: When::parse_opt(u.clicked_at.as_deref()),
         })
         .collect();
     let path = format!("/links/{uuid}/users");

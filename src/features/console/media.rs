@@ -18,7 +18,8 @@ use tower_sessions::Session;
 
 use super::Console;
 use crate::web::error::AppError;
-use crate::web::page::{Nav, Pager, Params, https_only, is_uuid, render, short_time};
+use crate::web::format::{When, label};
+use crate::web::page::{Nav, Pager, Params, https_only, is_uuid, render};
 use fanvue::models::{Folder, FolderItem, Media, UploadSession, UploadStatus};
 use fanvue::pagination::Page;
 use fanvue::scopes::Scope;
@@ -41,7 +42,7 @@ struct MediaTile {
     name: String,
     kind: String,
     thumbnail: Option<String>,
-    created: String,
+    created: When,
 }
 
 struct FolderRow {
@@ -56,8 +57,8 @@ fn tiles(items: Vec<Media>) -> Vec<MediaTile> {
         .map(|m| MediaTile {
             thumbnail: https_only(m.variant_url("thumbnail")),
             name: m.name.unwrap_or_else(|| m.uuid.clone()),
-            kind: m.media_type.unwrap_or_default(),
-            created: m.created_at.as_deref().map(short_time).unwrap_or_default(),
+            kind: label(m.media_type.as_deref().unwrap_or_default()),
+            created: When::parse_opt(m.created_at.as_deref()),
             uuid: m.uuid,
         })
         .collect()
@@ -70,8 +71,8 @@ fn folder_tiles(items: Vec<FolderItem>) -> Vec<MediaTile> {
         .map(|m| MediaTile {
             thumbnail: None,
             name: m.name.unwrap_or_else(|| m.uuid.clone()),
-            kind: m.media_type.unwrap_or_default(),
-            created: m.created_at.as_deref().map(short_time).unwrap_or_default(),
+            kind: label(m.media_type.as_deref().unwrap_or_default()),
+            created: When::parse_opt(m.created_at.as_deref()),
             uuid: m.uuid,
         })
         .collect()

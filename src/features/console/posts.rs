@@ -12,7 +12,8 @@ use tower_sessions::Session;
 
 use super::Console;
 use crate::web::error::AppError;
-use crate::web::page::{Nav, Pager, Params, money, render, short_time};
+use crate::web::format::{When, label};
+use crate::web::page::{Nav, Pager, Params, money, render};
 use fanvue::models::Post;
 use fanvue::pagination::Page;
 use fanvue::scopes::Scope;
@@ -33,10 +34,11 @@ struct PostsPage {
 struct PostRow {
     uuid: String,
     text: String,
-    created: String,
+    created: When,
     audience: String,
     price: Option<String>,
-    scheduled: Option<String>,
+    /// Empty unless the post is scheduled.
+    scheduled: When,
     media: usize,
     likes: u64,
     comments: u64,
@@ -111,10 +113,10 @@ async fn render_list(
             PostRow {
                 uuid: p.uuid,
                 text: p.text.unwrap_or_default(),
-                created: p.created_at.as_deref().map(short_time).unwrap_or_default(),
-                audience: p.audience.unwrap_or_default(),
+                created: When::parse_opt(p.created_at.as_deref()),
+                audience: label(p.audience.as_deref().unwrap_or_default()),
                 price: p.price.map(money),
-                scheduled: p.publish_at.as_deref().map(short_time),
+                scheduled: When::parse_opt(p.publish_at.as_deref()),
                 media: p.media_uuids.len(),
                 likes: p.likes_count,
                 comments: p.comments_count,

@@ -33,6 +33,8 @@ struct PremiumPage {
     /// Creators the plan covers through the agency: (UUID, name).
     covered: Vec<(String, String)>,
     acting_for: Option<String>,
+    /// When the current period ends, as people read it.
+    period_end: crate::web::format::When,
 }
 
 /// `GET /premium[?creator=UUID]`.
@@ -56,7 +58,8 @@ pub(super) async fn page(
         }
         None => None,
     };
-    let page = PremiumPage { nav: Nav::for_scopes(tokens.scopes, "/premium"), plan, covered, acting_for };
+    let period_end = crate::web::format::When::parse_opt(plan.current_period_end.as_deref());
+    let page = PremiumPage { nav: Nav::for_scopes(tokens.scopes, "/premium"), plan, covered, acting_for, period_end };
     Ok(render(StatusCode::OK, &page))
 }
 

@@ -125,7 +125,7 @@ struct Row {
     deliveries: i64,
     attempts: i64,
     detail: String,
-    received: String,
+    received: crate::web::format::When,
 }
 
 impl From<Notice> for Row {
@@ -140,8 +140,7 @@ impl From<Notice> for Row {
             detail: n.detail.unwrap_or_default(),
             received: time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(n.received_at) * 1_000_000)
                 .ok()
-                .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
-                .map(|s| crate::web::page::short_time(&s))
+                .map(|t| crate::web::format::When::at(t, time::OffsetDateTime::now_utc()))
                 .unwrap_or_default(),
         }
     }
