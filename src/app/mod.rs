@@ -31,6 +31,7 @@ pub fn build_app(state: AppState) -> Router {
         .merge(ops::router(state.ops()))
         .merge(crate::web::assets::router())
         .fallback(|| async { StatusCode::NOT_FOUND })
+        .layer(axum::middleware::from_fn_with_state(state.api.tokens.clone(), crate::auth::tokens::scopes_on_errors))
         .layer(crate::auth::store::layer(state.session_store.clone(), &config.session));
     stack(routes, StackSettings::for_base_url(&config.base_url))
 }

@@ -290,6 +290,25 @@ impl SessionTokens {
     }
 }
 
+/// Middleware (inside the session layer): an error response of a signed-in session gets the
+/// session's scopes ([`crate::web::middleware::SignedInScopes`]), so its page keeps the
+/// navigation. Only error responses pay the lookup (a vault read, usually from memory).
+pub async fn scopes_on_errors(
+    axum::extract::State(tokens): axum::extract::State<SessionTokens>,
+    session: Session,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let mut response = next.run(request).await;
+    let status = response.status();
+    if (status.is_client_error() || status.is_server_error())
+        && let Ok(Some(granted)) = tokens.current(&session).await
+    {
+        response.extensions_mut().insert(crate::web::middleware::SignedInScopes(granted.scopes));
+    }
+    response
+}
+
 impl From<TokenError> for crate::web::error::AppError {
     fn from(err: TokenError) -> Self {
         match err {

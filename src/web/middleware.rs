@@ -268,7 +268,10 @@ async fn render_errors(request: Request, next: Next) -> Response {
         Body::from(json.to_string())
     } else {
         parts.headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
-        let page = ErrorPage::new(status, &report, &request_id, &path);
+        let mut page = ErrorPage::new(status, &report, &request_id, &path);
+        if let Some(SignedInScopes(scopes)) = parts.extensions.get::<SignedInScopes>() {
+            page.nav = crate::web::page::Nav::for_scopes(*scopes, "");
+        }
         Body::from(page.render().unwrap_or_else(|_| "Something went wrong.".to_owned()))
     };
     Response::from_parts(parts, body)
@@ -277,6 +280,11 @@ async fn render_errors(request: Request, next: Next) -> Response {
 /// Marks a response relayed from Fanvue: its status and body are passed back as they are.
 #[derive(Clone, Copy, Debug)]
 pub struct Passthrough;
+
+/// What a signed-in session was granted, put on an error response by whoever knows the
+/// session (`auth`), so the error page keeps the navigation.
+#[derive(Clone, Copy, Debug)]
+pub struct SignedInScopes(pub fanvue::scopes::ScopeSet);
 
 /// Marks a response of an API route: an error is rendered as JSON ([`json_errors`]).
 #[derive(Clone, Copy, Debug)]

@@ -744,3 +744,26 @@ async fn one_user_holds_one_upload_slot_and_a_stalled_upload_is_aborted() {
     let r = upload(&app, &ava, "After", noise(1024), "image/png").await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER, "the slot was freed");
 }
+
+/// An error page keeps the navigation while signed in (a 404, a refused scope, a 402), so the
+/// creator is never stranded; signed out it offers the login instead.
+#[tokio::test]
+async fn error_pages_keep_the_navigation_while_signed_in() {
+    let app = TestApp::spawn(&[]).await;
+    let c = app.client();
+    let r = c.get(app.url("/no-such-page")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    let signed_out = r.text().await.unwrap();
+    assert!(!signed_out.contains("Sign out"), "signed out: no navigation");
+    login(&app, &c).await;
+    let r = c.get(app.url("/no-such-page")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    let page = r.text().await.unwrap();
+    assert!(page.contains("Sign out") && page.contains("href=\"/chats\""), "signed in: the navigation:\n{page}");
+    let bo = app.client();
+    login_as(&app, &bo, "bo.unsubscribed").await;
+    let r = bo.get(app.url("/premium")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::PAYMENT_REQUIRED, "Bo has no plan");
+    let page = r.text().await.unwrap();
+    assert!(page.contains("Sign out") && page.contains("href=\"/premium\""), "the 402 page too:\n{page}");
+}
