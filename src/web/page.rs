@@ -177,8 +177,17 @@ pub fn parse_trail(raw: Option<&str>) -> Vec<String> {
         .collect()
 }
 
-/// A parsed query string or form body: first value wins, junk ignored.
+/// A parsed query string or form body: first value wins, junk ignored. As an extractor, the
+/// request's query string (never a rejection: a malformed pair is skipped).
 pub struct Params(Vec<(String, String)>);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Params {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(Params::parse(parts.uri.query().unwrap_or("").as_bytes()))
+    }
+}
 
 impl Params {
     /// Parses `application/x-www-form-urlencoded` bytes.

@@ -11,6 +11,7 @@ use serde_json::json;
 use tower_sessions::Session;
 
 use super::Console;
+use crate::auth::Signed;
 use crate::web::error::AppError;
 use crate::web::format::{When, label};
 use crate::web::page::{Nav, Params, money, render};
@@ -33,12 +34,7 @@ struct AgencyPage {
 }
 
 /// `GET /agency`.
-pub async fn page(
-    State(state): State<Console>,
-    session: Session,
-    axum::extract::RawQuery(raw): axum::extract::RawQuery,
-) -> Result<Response, AppError> {
-    let params = Params::parse(raw.unwrap_or_default().as_bytes());
+pub async fn page(State(state): State<Console>, session: Session, params: Params) -> Result<Response, AppError> {
     let notice = params.get("invited").map(|_| "Invitation sent.".to_owned());
     render_agency(&state, &session, String::new(), Vec::new(), notice, StatusCode::OK).await
 }
@@ -95,8 +91,8 @@ async fn render_agency(
 }
 
 /// `POST /agency/invites`: invites a team member by email.
-pub async fn invite(State(state): State<Console>, session: Session, body: Bytes) -> Result<Response, AppError> {
-    state.api.gate(&session, &[Scope::WriteAgency]).await?;
+pub async fn invite(State(state): State<Console>, signed: Signed, body: Bytes) -> Result<Response, AppError> {
+    let (session, _) = signed.require(&[Scope::WriteAgency])?;
     let params = Params::parse(&body);
     let email = params.get("email").unwrap_or("").to_owned();
     let plausible = email.len() <= 254
@@ -207,11 +203,11 @@ pub async fn act_as(
 /// (`POST /creators/{creator}/chats/{fan}/message`; `read:creator` + `write:chat`).
 pub async fn send_as(
     State(state): State<Console>,
-    session: Session,
+    signed: Signed,
     Path((creator, fan)): Path<(String, String)>,
     body: Bytes,
 ) -> Result<Response, AppError> {
-    state.api.gate(&session, &[Scope::ReadCreator, Scope::WriteChat]).await?;
+    let (session, _) = signed.require(&[Scope::ReadCreator, Scope::WriteChat])?;
     crate::web::page::require_uuid(&creator, "creator id")?;
     crate::web::page::require_uuid(&fan, "chat (a fan's UUID)")?;
     let params = Params::parse(&body);

@@ -5,13 +5,14 @@
 
 use askama::Template;
 use axum::body::Bytes;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{Path, State};
 use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde_json::{Value, json};
 use tower_sessions::Session;
 
 use super::Console;
+use crate::auth::Signed;
 use crate::web::error::AppError;
 use crate::web::format::{When, initial, label};
 use crate::web::page::{Nav, Pager, Params, https_only, is_uuid, money, render};
@@ -53,13 +54,8 @@ struct ChatRow {
 }
 
 /// `GET /chats?filter=…&search=…&page=N`.
-pub async fn list(
-    State(state): State<Console>,
-    session: Session,
-    RawQuery(raw): RawQuery,
-) -> Result<Response, AppError> {
-    let tokens = state.api.gate(&session, &[Scope::ReadChat]).await?;
-    let params = Params::parse(raw.unwrap_or_default().as_bytes());
+pub async fn list(State(state): State<Console>, signed: Signed, params: Params) -> Result<Response, AppError> {
+    let (session, tokens) = signed.require(&[Scope::ReadChat])?;
     let filter = params.get("filter").filter(|f| FILTERS.iter().any(|(k, _)| k == f)).unwrap_or("").to_owned();
     let search: String = params.get("search").unwrap_or("").chars().take(100).collect();
     // `list=smart:<id>` or `list=custom:<uuid>`: chats of one fan list (needs read:fan).
@@ -175,10 +171,9 @@ pub async fn conversation(
     State(state): State<Console>,
     session: Session,
     Path(uuid): Path<String>,
-    RawQuery(raw): RawQuery,
+    params: Params,
 ) -> Result<Response, AppError> {
     crate::web::page::require_uuid(&uuid, "chat (a fan's UUID)")?;
-    let params = Params::parse(raw.unwrap_or_default().as_bytes());
     let notice = params.get("sent").map(|_| "Message sent.".to_owned());
     render_conversation(
         &state,

@@ -1,12 +1,12 @@
 //! Fans (`read:fan`): subscribers and followers, page by page.
 
 use askama::Template;
-use axum::extract::{RawQuery, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
-use tower_sessions::Session;
 
 use super::Console;
+use crate::auth::Signed;
 use crate::web::error::AppError;
 use crate::web::format::{When, initial};
 use crate::web::page::{Nav, Pager, Params, https_only, render};
@@ -34,13 +34,8 @@ struct FanRow {
 }
 
 /// `GET /fans?tab=subscribers|followers&page=N`.
-pub async fn page(
-    State(state): State<Console>,
-    session: Session,
-    RawQuery(raw): RawQuery,
-) -> Result<Response, AppError> {
-    let tokens = state.api.gate(&session, &[Scope::ReadFan]).await?;
-    let params = Params::parse(raw.unwrap_or_default().as_bytes());
+pub async fn page(State(state): State<Console>, signed: Signed, params: Params) -> Result<Response, AppError> {
+    let (session, tokens) = signed.require(&[Scope::ReadFan])?;
     let tab = if params.get("tab") == Some("followers") { "followers" } else { "subscribers" };
     let page = params.page();
     let list: Page<UserSummary> =

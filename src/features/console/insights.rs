@@ -5,13 +5,14 @@
 use std::collections::BTreeMap;
 
 use askama::Template;
-use axum::extract::{RawQuery, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use time::{Date, Duration, OffsetDateTime};
 use tower_sessions::Session;
 
 use super::Console;
+use crate::auth::Signed;
 use crate::web::error::AppError;
 use crate::web::format::label;
 use crate::web::page::{Nav, Params, money, render};
@@ -117,13 +118,8 @@ fn parse_date(raw: Option<&str>) -> Option<Date> {
 
 /// `GET /insights?start=YYYY-MM-DD&end=YYYY-MM-DD` (end inclusive; default the last 30 days).
 /// The days are sent to Fanvue as UTC date-times with an exclusive end ([`DayRange`]).
-pub async fn page(
-    State(state): State<Console>,
-    session: Session,
-    RawQuery(raw): RawQuery,
-) -> Result<Response, AppError> {
-    let tokens = state.api.gate(&session, &[Scope::ReadInsights]).await?;
-    let params = Params::parse(raw.unwrap_or_default().as_bytes());
+pub async fn page(State(state): State<Console>, signed: Signed, params: Params) -> Result<Response, AppError> {
+    let (session, tokens) = signed.require(&[Scope::ReadInsights])?;
     let today = OffsetDateTime::now_utc().date();
     let mut errors = Vec::new();
     // Nothing after tomorrow (also keeps `end + 1 day` far from the calendar's end).

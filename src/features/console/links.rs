@@ -4,13 +4,14 @@
 
 use askama::Template;
 use axum::body::Bytes;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{Path, State};
 use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde_json::json;
 use tower_sessions::Session;
 
 use super::Console;
+use crate::auth::Signed;
 use crate::web::error::AppError;
 use crate::web::format::{When, label};
 use crate::web::page::{Nav, Pager, Params, money, parse_trail, render};
@@ -56,12 +57,7 @@ struct LinkForm {
 }
 
 /// `GET /links?cursor=…&trail=…`.
-pub async fn page(
-    State(state): State<Console>,
-    session: Session,
-    RawQuery(raw): RawQuery,
-) -> Result<Response, AppError> {
-    let params = Params::parse(raw.unwrap_or_default().as_bytes());
+pub async fn page(State(state): State<Console>, session: Session, params: Params) -> Result<Response, AppError> {
     // Notices never echo the query string (a crafted link could put any words in the app's
     // own banner): `created` carries an id, and the name shown is the one Fanvue lists.
     let notice = params.get("deleted").map(|_| "Link deleted.".to_owned());
@@ -126,8 +122,8 @@ async fn render_list(
 }
 
 /// `POST /links`: validates, creates the link at Fanvue, back to the list.
-pub async fn create(State(state): State<Console>, session: Session, body: Bytes) -> Result<Response, AppError> {
-    state.api.gate(&session, &[Scope::WriteTrackingLinks]).await?;
+pub async fn create(State(state): State<Console>, signed: Signed, body: Bytes) -> Result<Response, AppError> {
+    let (session, _) = signed.require(&[Scope::WriteTrackingLinks])?;
     let params = Params::parse(&body);
     let form = LinkForm {
         name: params.get("name").unwrap_or("").chars().take(200).collect(),
@@ -156,10 +152,10 @@ pub async fn create(State(state): State<Console>, session: Session, body: Bytes)
 /// `POST /links/{uuid}/delete`.
 pub async fn delete(
     State(state): State<Console>,
-    session: Session,
+    signed: Signed,
     Path(uuid): Path<String>,
 ) -> Result<Response, AppError> {
-    state.api.gate(&session, &[Scope::WriteTrackingLinks]).await?;
+    let (session, _) = signed.require(&[Scope::WriteTrackingLinks])?;
     crate::web::page::require_uuid(&uuid, "link id")?;
     let answer = state.api.send_json(&session, Method::DELETE, &format!("/tracking-links/{uuid}"), None).await?;
     answer.error_for_status()?;
@@ -184,13 +180,12 @@ struct LinkUserRow {
 /// `GET /links/{uuid}/users`: who came through one link.
 pub async fn users(
     State(state): State<Console>,
-    session: Session,
+    signed: Signed,
     Path(uuid): Path<String>,
-    RawQuery(raw): RawQuery,
+    params: Params,
 ) -> Result<Response, AppError> {
-    let tokens = state.api.gate(&session, &[Scope::ReadTrackingLinks]).await?;
+    let (session, tokens) = signed.require(&[Scope::ReadTrackingLinks])?;
     crate::web::page::require_uuid(&uuid, "link id")?;
-    let params = Params::parse(raw.unwrap_or_default().as_bytes());
     let cursor = params.get("cursor");
     let list: CursorPage<LinkUser> = state
         .api

@@ -9,7 +9,7 @@ use std::task::Poll;
 use askama::Template;
 use axum::body::{Body, Bytes};
 use axum::extract::multipart::Field;
-use axum::extract::{FromRequest, Multipart, Path, RawQuery, State};
+use axum::extract::{FromRequest, Multipart, Path, State};
 use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use futures_util::StreamExt;
@@ -17,6 +17,7 @@ use serde_json::json;
 use tower_sessions::Session;
 
 use super::Console;
+use crate::auth::Signed;
 use crate::web::error::AppError;
 use crate::web::format::{When, label};
 use crate::web::page::{Nav, Pager, Params, https_only, is_uuid, render};
@@ -99,12 +100,7 @@ fn check_folder_name(name: &str) -> Result<(), String> {
 }
 
 /// `GET /media?page=N`.
-pub async fn page(
-    State(state): State<Console>,
-    session: Session,
-    RawQuery(raw): RawQuery,
-) -> Result<Response, AppError> {
-    let params = Params::parse(raw.unwrap_or_default().as_bytes());
+pub async fn page(State(state): State<Console>, session: Session, params: Params) -> Result<Response, AppError> {
     let notice = match (params.get("uploaded"), params.get("done")) {
         (Some(uuid), _) => Notice::Uploaded { uuid: uuid.to_owned(), ready: params.get("status") == Some("ready") },
         (None, Some("created")) => Notice::Text("Folder created."),
@@ -174,8 +170,8 @@ async fn render_library(
 }
 
 /// `POST /media/folders`: creates a vault folder.
-pub async fn create_folder(State(state): State<Console>, session: Session, body: Bytes) -> Result<Response, AppError> {
-    state.api.gate(&session, &[Scope::WriteMedia]).await?;
+pub async fn create_folder(State(state): State<Console>, signed: Signed, body: Bytes) -> Result<Response, AppError> {
+    let (session, _) = signed.require(&[Scope::WriteMedia])?;
     let params = Params::parse(&body);
     let name = params.get("name").unwrap_or("").to_owned();
     let errors = match check_folder_name(&name) {
@@ -212,10 +208,9 @@ pub async fn folder(
     State(state): State<Console>,
     session: Session,
     Path(name): Path<String>,
-    RawQuery(raw): RawQuery,
+    params: Params,
 ) -> Result<Response, AppError> {
     check_folder_name(&name).map_err(AppError::BadRequest)?;
-    let params = Params::parse(raw.unwrap_or_default().as_bytes());
     let notice = params.get("done").map(|_| "Saved.".to_owned());
     render_folder(
         &state,
@@ -264,11 +259,11 @@ async fn render_folder(
 /// `POST /media/folders/{name}/rename`, `/delete` and `/attach`.
 pub async fn change_folder(
     State(state): State<Console>,
-    session: Session,
+    signed: Signed,
     Path((name, action)): Path<(String, String)>,
     body: Bytes,
 ) -> Result<Response, AppError> {
-    state.api.gate(&session, &[Scope::WriteMedia]).await?;
+    let (session, _) = signed.require(&[Scope::WriteMedia])?;
     check_folder_name(&name).map_err(AppError::BadRequest)?;
     let params = Params::parse(&body);
     let path = format!("/vault/folders/{}", segment(&name));
@@ -490,11 +485,11 @@ impl FormReader {
 /// that sends nothing for `UPLOAD_IDLE_TIMEOUT_SECS` is aborted (its slot freed with it).
 pub async fn upload(
     State(state): State<Console>,
-    session: Session,
+    signed: Signed,
     headers: axum::http::HeaderMap,
     request: axum::extract::Request,
 ) -> Result<Response, AppError> {
-    let tokens = state.api.gate(&session, &[Scope::WriteMedia]).await?;
+    let (session, tokens) = signed.require(&[Scope::WriteMedia])?;
     let user = state.api.tokens.budget_key(&session, &tokens);
     let _slot = state.uploads.try_acquire(&user).map_err(|refusal| match refusal {
         SlotRefusal::User => AppError::from(UploadError::AlreadyUploading),

@@ -48,6 +48,12 @@ pub struct Console {
     pub uploads: Arc<media::UploadSlots>,
 }
 
+impl axum::extract::FromRef<Console> for Api {
+    fn from_ref(state: &Console) -> Api {
+        state.api.clone()
+    }
+}
+
 impl Console {
     /// The console's state: `api` for console sessions, upload slots from `UPLOAD_SLOTS`.
     pub fn new(api: Api, config: Arc<Config>) -> Self {

@@ -4,13 +4,14 @@
 
 use askama::Template;
 use axum::body::Bytes;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{Path, State};
 use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde_json::{Value, json};
 use tower_sessions::Session;
 
 use super::Console;
+use crate::auth::Signed;
 use crate::web::error::AppError;
 use crate::web::format::{When, label};
 use crate::web::page::{Nav, Pager, Params, money, render};
@@ -70,12 +71,7 @@ impl PostForm {
 }
 
 /// `GET /posts?page=N`.
-pub async fn page(
-    State(state): State<Console>,
-    session: Session,
-    RawQuery(raw): RawQuery,
-) -> Result<Response, AppError> {
-    let params = Params::parse(raw.unwrap_or_default().as_bytes());
+pub async fn page(State(state): State<Console>, session: Session, params: Params) -> Result<Response, AppError> {
     let notice = match (params.get("created"), params.get("updated")) {
         (Some(_), _) => Some("Post created.".to_owned()),
         (None, Some(_)) => Some("Post updated.".to_owned()),
@@ -174,8 +170,8 @@ fn validate(form: &PostForm, now: time::OffsetDateTime) -> Result<Value, Vec<Str
 }
 
 /// `POST /posts`: validates, creates the post at Fanvue, back to the list.
-pub async fn create(State(state): State<Console>, session: Session, body: Bytes) -> Result<Response, AppError> {
-    state.api.gate(&session, &[Scope::WritePost]).await?;
+pub async fn create(State(state): State<Console>, signed: Signed, body: Bytes) -> Result<Response, AppError> {
+    let (session, _) = signed.require(&[Scope::WritePost])?;
     let form = PostForm::from_params(&Params::parse(&body));
     let errors = match validate(&form, time::OffsetDateTime::now_utc()) {
         Ok(request) => {

@@ -40,6 +40,12 @@ pub struct Paid {
     pub config: Arc<Config>,
 }
 
+impl axum::extract::FromRef<Paid> for Api {
+    fn from_ref(state: &Paid) -> Api {
+        state.api.clone()
+    }
+}
+
 /// `/premium`, its checkout link and "check again".
 pub fn router<S: Clone + Send + Sync + 'static>(paid: Paid) -> Router<S> {
     let origin = paid.config.origin();

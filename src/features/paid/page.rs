@@ -11,13 +11,14 @@
 
 use askama::Template;
 use axum::body::Bytes;
-use axum::extract::{RawQuery, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use tower_sessions::Session;
 
 use super::{Paid, Subscribed, not_subscribed};
 use crate::auth::ReturnTo;
+use crate::auth::Signed;
 use crate::auth::entitlement::Entitlement;
 use crate::web::error::AppError;
 use crate::web::page::{Nav, Params, render, require_uuid};
@@ -40,12 +41,11 @@ struct PremiumPage {
 /// `GET /premium[?creator=UUID]`.
 pub(super) async fn page(
     State(state): State<Paid>,
-    session: Session,
+    signed: Signed,
     Subscribed(plan): Subscribed,
-    RawQuery(raw): RawQuery,
+    params: Params,
 ) -> Result<Response, AppError> {
-    let tokens = state.api.gate(&session, &[]).await?;
-    let params = Params::parse(raw.unwrap_or_default().as_bytes());
+    let (session, tokens) = signed.require(&[])?;
     let covered = covered_creators(&state, &session, &plan, tokens.scopes.contains(Scope::ReadCreator)).await;
     let acting_for = match params.get("creator") {
         Some(creator) => {
@@ -106,8 +106,8 @@ pub(super) async fn checkout(State(state): State<Paid>, session: Session) -> Res
 }
 
 /// `POST /premium/recheck` (form: `return_to`): "I've subscribed — check again".
-pub(super) async fn recheck(State(state): State<Paid>, session: Session, body: Bytes) -> Result<Response, AppError> {
-    state.api.gate(&session, &[]).await?;
+pub(super) async fn recheck(State(state): State<Paid>, signed: Signed, body: Bytes) -> Result<Response, AppError> {
+    let (session, _) = signed.require(&[])?;
     state.entitlements.forget_session(&state.api, &session);
     let params = Params::parse(&body);
     let back = ReturnTo::parse(params.get("return_to").or(Some("/premium")));

@@ -184,6 +184,12 @@ pub struct WebhookState {
     pub config: Arc<Config>,
 }
 
+impl axum::extract::FromRef<WebhookState> for Api {
+    fn from_ref(state: &WebhookState) -> Api {
+        state.api.clone()
+    }
+}
+
 /// Every webhook route: the receiver (server to server: no cookies, no cross-site check, the
 /// signature protects it; JSON errors) and the pages (cross-site posts refused; the live feeds
 /// without a time limit, since they stay open as long as the page does).
