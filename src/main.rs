@@ -22,7 +22,7 @@ Usage: fanvue-app-starter [--sandbox]
   --help      show this help
   --version   show the version
 
-Logging: RUST_LOG (default `info`), LOG_FORMAT (`pretty` or `json`). Configuration: see the README.";
+Logging: RUST_LOG (default `info`), LOG_FORMAT (`pretty` or `json`). Configuration: docs/configuration.md.";
 
 fn main() -> ExitCode {
     // Before the runtime's threads exist: taking handed-over sockets edits the environment.

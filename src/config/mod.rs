@@ -266,7 +266,7 @@ impl fmt::Display for ConfigError {
         for problem in &self.0 {
             writeln!(f, "  - {}: {}", problem.var, problem.message)?;
         }
-        write!(f, "Set these in .env (copy .env.example) or the environment; see the README's configuration table.")?;
+        write!(f, "Set these in .env (copy .env.example) or the environment; see docs/configuration.md.")?;
         // Nothing of Fanvue's configured at all: most likely a first run, which needs none.
         if self.0.iter().any(|p| p.var == "OAUTH_CLIENT_ID") {
             write!(

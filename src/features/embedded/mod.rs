@@ -27,7 +27,7 @@
 //! Only these routes may be framed, and only by `FANVUE_PLATFORM_URL`
 //! (`Content-Security-Policy: frame-ancestors …`, no `X-Frame-Options`); every other route
 //! still refuses framing. The iframe needs `allow-scripts allow-same-origin` (the page calls
-//! its own origin); see the README.
+//! its own origin); see docs/webhooks-embedded-paid.md.
 
 pub mod exchange;
 
