@@ -32,8 +32,8 @@ impl Signed {
     /// The session and its tokens if the grant has every scope in `needed`; otherwise the
     /// "missing scope" page (403), and Fanvue is not called.
     pub fn require(self, needed: &[Scope]) -> Result<(Session, TokenSet), AppError> {
-        let missing = self.tokens.scopes.missing(needed.iter().copied().collect());
-        if missing.is_empty() { Ok((self.session, self.tokens)) } else { Err(AppError::MissingScope(missing)) }
+        crate::auth::upstream::require_scopes(self.tokens.scopes, needed.iter().copied().collect())?;
+        Ok((self.session, self.tokens))
     }
 }
 

@@ -26,7 +26,7 @@ use crate::infra::rate_limit::RateLimits;
 use crate::web::error::AppError;
 use fanvue::endpoints::{self, Lookup};
 use fanvue::oauth::TokenSet;
-use fanvue::scopes::Scope;
+use fanvue::scopes::{Scope, ScopeSet};
 use fanvue::{ApiPath, ApiRequest, ApiResponse, FanvueClient, FanvueError};
 
 /// Fanvue, as one kind of signed-in session reaches it. Cheap to clone.
@@ -65,8 +65,8 @@ impl Api {
     /// to Fanvue, so a page whose scope was not granted never reaches it.
     pub async fn gate(&self, session: &Session, needed: &[Scope]) -> Result<TokenSet, AppError> {
         let tokens = self.tokens.current(session).await?.ok_or(AppError::NotSignedIn)?;
-        let missing = tokens.scopes.missing(needed.iter().copied().collect());
-        if missing.is_empty() { Ok(tokens) } else { Err(AppError::MissingScope(missing)) }
+        require_scopes(tokens.scopes, needed.iter().copied().collect())?;
+        Ok(tokens)
     }
 
     /// Sends `request` for the session's user; returns Fanvue's answer for any status but 401.
@@ -79,10 +79,7 @@ impl Api {
         };
         // Scopes first, from the stored grant: a refused call must not even refresh.
         let granted = sessions.current(session).await?.ok_or(AppError::NotSignedIn)?;
-        let missing = granted.scopes.missing(endpoint.required());
-        if !missing.is_empty() {
-            return Err(AppError::MissingScope(missing));
-        }
+        require_scopes(granted.scopes, endpoint.required())?;
         let tokens = sessions.fresh(session, None).await?;
         // Fanvue counts per app and user, and separately per managed creator (`/creators/{uuid}/…`).
         let mut bucket = sessions.budget_key(session, &tokens);
@@ -164,6 +161,13 @@ impl Api {
     pub fn cache(&self, key: String, body: Bytes) {
         self.read_cache.put(key, body);
     }
+}
+
+/// The one scope check: `granted` covers `needed`, or the "missing scope" error naming what
+/// is missing (pages, the proxy and [`crate::auth::Signed`] all refuse through it).
+pub fn require_scopes(granted: ScopeSet, needed: ScopeSet) -> Result<(), AppError> {
+    let missing = granted.missing(needed);
+    if missing.is_empty() { Ok(()) } else { Err(AppError::MissingScope(missing)) }
 }
 
 /// Counts an upstream answer in `fanvue_upstream_requests_total{endpoint, status}` (status 0:
