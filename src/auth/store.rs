@@ -385,7 +385,7 @@ pub async fn open_store(config: &SessionConfig, connections: &Connections) -> Re
         )),
         StoreKind::Sqlite(path) => {
             let opened = match connections.sqlite(path).await {
-                Ok(pool) => open_sqlite(pool).await,
+                Ok(pool) => sqlite_store(pool).await,
                 Err(reason) => Err(reason),
             };
             let store = opened.map_err(|reason| StoreError { path: path.display().to_string(), reason })?;
@@ -414,7 +414,8 @@ fn without_password(url: &str) -> String {
     }
 }
 
-async fn open_sqlite(pool: SqlitePool) -> Result<SqliteStore, String> {
+/// The session store on the SQLite file's pool, its table created when missing.
+async fn sqlite_store(pool: SqlitePool) -> Result<SqliteStore, String> {
     let store = SqliteStore::new(pool);
     store.migrate().await.map_err(|e| e.to_string())?;
     Ok(store)
@@ -485,7 +486,7 @@ mod tests {
     async fn a_read_overlapping_a_delete_never_brings_the_tokens_back() {
         let dir = tempfile::tempdir().unwrap();
         let pool = Connections::default().sqlite(&dir.path().join("sessions.db")).await.unwrap();
-        let store = AnyStore::Sqlite(open_sqlite(pool).await.unwrap());
+        let store = AnyStore::Sqlite(sqlite_store(pool).await.unwrap());
         let vault = TokenVault::new(store, "0123456789abcdef0123456789abcdef", None);
         let tokens = TokenSet {
             access_token: oauth2::AccessToken::new("ory_at_race".into()),
