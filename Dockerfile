@@ -2,8 +2,9 @@
 # Production image: release build without the sandbox, run as an unprivileged user (uid 10001).
 #   docker build -t fanvue-app-starter .
 #   docker run --env-file .env -p 3001:3001 -v "$PWD/certs:/app/certs:ro" -v fanvue-data:/app/data fanvue-app-starter
-# The certificate files must be readable by uid 10001 (`chmod 644 certs/*.pem` for the
-# certificate, `chown 10001 certs/*-key.pem` for the key, or terminate TLS in a proxy).
+# The certificate files must be readable by uid 10001: `chmod 644 certs/<host>.pem` for the
+# certificate, `sudo chown 10001 certs/<host>-key.pem` for the key (keep it 0600), or terminate
+# TLS in a proxy. CI builds and runs this file with buildah: scripts/container-check.
 # No secret is baked in: configuration comes from the environment at run time. In `--env-file`,
 # values are taken literally: no quotes, lists with commas (OAUTH_SCOPES=read:self,read:chat).
 

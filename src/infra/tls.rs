@@ -101,7 +101,20 @@ pub fn load_or_generate(setting: &TlsSetting) -> Result<Option<TlsMaterial>, Tls
 }
 
 fn read(path: &Path) -> Result<Vec<u8>, TlsError> {
-    std::fs::read(path).map_err(|e| TlsError::Read { path: path.to_owned(), reason: e.to_string() })
+    std::fs::read(path).map_err(|e| {
+        let reason = if e.kind() == std::io::ErrorKind::PermissionDenied {
+            // The usual cause: certificates mounted into the Docker image, which runs as uid 10001,
+            // while the key is readable by its owner (you) only.
+            format!(
+                "{e}; the server's user must be able to read it (in the Docker image that is uid 10001: \
+                 `chown 10001 {}`; see docs/operations.md)",
+                path.display()
+            )
+        } else {
+            e.to_string()
+        };
+        TlsError::Read { path: path.to_owned(), reason }
+    })
 }
 
 fn generate(host: &str, cert_path: &Path, key_path: &Path) -> Result<TlsMaterial, TlsError> {
