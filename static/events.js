@@ -1,7 +1,9 @@
 // Live updates of the events pages (templates/pages/events.html) from their feed: the
 // table's data-stream (/events/stream for a creator, /operator/events/stream for operators).
-// Rows are built with textContent only: event data never becomes markup. When the session
-// ends the server sends `end` and closes; the page says so and stops reconnecting.
+// The feed starts with the recent list, then live notices: a row already on the page is
+// updated in place (by id), a new one goes on top. Rows are built with textContent only: event
+// data never becomes markup. When the session ends the server sends `end` and closes; the page
+// says so and stops reconnecting.
 (function () {
   "use strict";
   var body = document.getElementById("event-rows");
@@ -9,26 +11,29 @@
 
   function newRow() {
     var row = document.createElement("tr");
-    function cell(cls) {
+    // The cells of the server's rows: a class to fill, a label for the stacked phone layout.
+    function cell(cls, label) {
       var td = document.createElement("td");
       if (cls) td.className = cls;
+      td.dataset.label = label;
       row.appendChild(td);
       return td;
     }
-    cell("event-id");
-    cell("event-received");
-    var type = cell("");
+    cell("event-id", "#");
+    cell("event-received", "Received");
+    var what = document.createElement("span");
+    what.className = "event-what";
     var name = document.createElement("span");
     name.className = "event-type";
     var detail = document.createElement("small");
     detail.className = "event-detail muted";
-    type.appendChild(name);
-    type.appendChild(document.createElement("br"));
-    type.appendChild(detail);
-    cell("event-verification");
-    cell("event-state");
-    cell("event-deliveries");
-    cell("event-attempts");
+    what.appendChild(name);
+    what.appendChild(detail);
+    cell("", "Type").appendChild(what);
+    cell("event-verification", "Signature");
+    cell("event-state", "State");
+    cell("event-deliveries", "Deliveries");
+    cell("event-attempts", "Attempts");
     return row;
   }
 
@@ -48,8 +53,13 @@
     if (!row) {
       row = newRow();
       body.insertBefore(row, body.firstChild);
-      row.querySelector(".event-received").textContent =
-        new Date(n.receivedAt).toISOString().slice(0, 16).replace("T", " ");
+      // As the server renders it (it words the moment): relative, with the exact local time
+      // as the tooltip.
+      var time = document.createElement("time");
+      time.dateTime = n.receivedIso;
+      time.title = new Date(n.receivedAt).toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" });
+      time.textContent = n.receivedRelative;
+      row.querySelector(".event-received").appendChild(time);
       var empty = document.getElementById("no-events");
       if (empty) empty.remove();
     }
@@ -60,8 +70,8 @@
     set("event-id", id);
     set("event-type", n.typeName);
     set("event-detail", n.detail || "");
-    set("event-verification", n.verification);
-    set("event-state", n.state);
+    set("event-verification", n.verificationLabel);
+    set("event-state", n.stateLabel);
     set("event-deliveries", String(n.deliveries));
     set("event-attempts", String(n.attempts));
   });

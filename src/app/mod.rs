@@ -4,13 +4,15 @@
 //! ([`serve::run`]). Deleting a feature is its folder under `features/`, its `.merge(...)`
 //! line here, its state in [`state`], and its configuration section.
 
+pub mod error;
 pub mod serve;
 pub mod state;
 
 use axum::Router;
 use axum::http::StatusCode;
 
-pub use serve::{Inherited, Mode, SHUTDOWN_GRACE, StartError, healthcheck, install_crypto_provider, run};
+pub use error::StartError;
+pub use serve::{Inherited, Mode, SHUTDOWN_GRACE, healthcheck, install_crypto_provider, run};
 pub use state::AppState;
 
 use crate::features::{console, embedded, login, ops, paid, proxy, webhooks};

@@ -9,8 +9,9 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 use super::build_app;
+use super::error::StartError;
 use super::state::AppState;
-use crate::config::{self, Config, ConfigError};
+use crate::config::{self, Config};
 use crate::infra::{server, tls};
 
 /// How the binary was started.
@@ -26,31 +27,6 @@ pub enum Mode {
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
 pub use crate::infra::tls::install_crypto_provider;
-
-/// Why the server could not start. Each message says what to fix.
-#[derive(Debug, thiserror::Error)]
-pub enum StartError {
-    /// Bad or missing configuration.
-    #[error("{0}")]
-    Config(#[from] ConfigError),
-    /// The certificate could not be loaded or generated.
-    #[error("TLS: {0}")]
-    Tls(#[from] tls::TlsError),
-    /// The session store could not be opened.
-    #[error("{0}")]
-    Store(#[from] crate::auth::store::StoreError),
-    /// The port is taken or not allowed.
-    #[error("cannot listen on {addr}: {reason}. Stop whatever uses the port or set PORT (and BASE_URL) to another one")]
-    Bind {
-        /// The address.
-        addr: SocketAddr,
-        /// The OS error.
-        reason: String,
-    },
-    /// Anything else.
-    #[error("{0}")]
-    Other(String),
-}
 
 /// `--healthcheck` (the Docker `HEALTHCHECK`): GETs `/healthz` from the server on this machine
 /// at `PORT` (https, or http with `TLS_TERMINATED_BY_PROXY=true`). Exit 0 when it answers 200.

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use super::serve::StartError;
+use super::error::StartError;
 use crate::auth::Api;
 use crate::auth::entitlement::Entitlements;
 use crate::auth::store::{AnyStore, SealedStore};

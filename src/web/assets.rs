@@ -7,7 +7,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
 /// `(name, content type, bytes)` of every file under `static/`.
-const FILES: [(&str, &str, &[u8]); 6] = [
+const FILES: [(&str, &str, &[u8]); 7] = [
+    ("local-time.js", "text/javascript; charset=utf-8", include_bytes!("../../static/local-time.js")),
     ("upload.js", "text/javascript; charset=utf-8", include_bytes!("../../static/upload.js")),
     ("embedded.js", "text/javascript; charset=utf-8", include_bytes!("../../static/embedded.js")),
     ("events.js", "text/javascript; charset=utf-8", include_bytes!("../../static/events.js")),

@@ -17,6 +17,22 @@ struct Browser {
     _profile: tempfile::TempDir,
 }
 
+/// The browsers' time zone: UTC+5:45 all year (no daylight saving), so every local time
+/// differs from UTC in its minutes.
+const BROWSER_TIME_ZONE: &str = "Asia/Kathmandu";
+
+/// `datetime` (RFC 3339) as the browser's zone shows it in a tooltip's "h:mm": e.g. `6:31`.
+fn local_clock(datetime: &str) -> String {
+    let at = time::OffsetDateTime::parse(datetime, &time::format_description::well_known::Rfc3339)
+        .unwrap_or_else(|e| panic!("{datetime:?} is not RFC 3339: {e}"))
+        .to_offset(time::UtcOffset::from_hms(5, 45, 0).unwrap());
+    let hour = match at.hour() % 12 {
+        0 => 12,
+        h => h,
+    };
+    format!("{hour}:{:02}", at.minute())
+}
+
 async fn browser() -> Option<Browser> {
     browser_with(serde_json::json!({})).await
 }
@@ -30,6 +46,9 @@ async fn browser_with(prefs: serde_json::Value) -> Option<Browser> {
     let port = free_port();
     let driver = tokio::process::Command::new("chromedriver")
         .arg(format!("--port={port}"))
+        // The browser lives in a zone 5:45 ahead of UTC (Chromium takes it from TZ), as most
+        // creators do not live in UTC: a time shown in UTC instead of local time shows up.
+        .env("TZ", BROWSER_TIME_ZONE)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .kill_on_drop(true)
@@ -365,6 +384,23 @@ async fn chromium_sees_webhook_events_arrive_live() {
         .expect("the delivery appears live");
     assert_eq!(row.find(Locator::Css(".event-type")).await.unwrap().text().await.unwrap(), "new-follower");
     assert!(c.find(Locator::Id("no-events")).await.is_err(), "the empty-list note went away");
+    // Words, not the stored values, and the time as the server renders it: relative, with the
+    // exact local time as its tooltip.
+    // (data-state and the words are set together, so the row found above already has them.)
+    assert_eq!(row.find(Locator::Css(".event-state")).await.unwrap().text().await.unwrap(), "Handled");
+    assert_eq!(row.find(Locator::Css(".event-verification")).await.unwrap().text().await.unwrap(), "Verified");
+    let stamp = row.find(Locator::Css(".event-received time")).await.unwrap();
+    assert_eq!(stamp.text().await.unwrap(), "just now");
+    let (datetime, title) =
+        (stamp.attr("datetime").await.unwrap().unwrap(), stamp.attr("title").await.unwrap().unwrap());
+    assert!(title.contains(&local_clock(&datetime)), "{title:?} is not {datetime} in {BROWSER_TIME_ZONE}");
+    // Reloaded, the row is the server's: the same words, and its UTC tooltip made local.
+    c.goto(&app.url("/events")).await.unwrap();
+    assert_eq!(text_of(c, "#event-rows tr[data-state='handled'] .event-state").await, "Handled");
+    let stamp = c.find(Locator::Css("#event-rows tr[data-state='handled'] .event-received time")).await.unwrap();
+    let (datetime, title) =
+        (stamp.attr("datetime").await.unwrap().unwrap(), stamp.attr("title").await.unwrap().unwrap());
+    assert!(!title.ends_with("UTC") && title.contains(&local_clock(&datetime)), "{title:?} for {datetime}");
     // Signed out (from this page's own origin, as another tab would): the feed ends and the
     // page says so instead of reconnecting.
     c.execute("fetch('/api/oauth/logout', {method: 'POST', redirect: 'manual'}); return true;", vec![]).await.unwrap();

@@ -390,6 +390,29 @@ async fn each_creator_sees_only_the_events_addressed_to_them() {
     assert!(page.contains("creator(s) you manage") && !page.contains("event-detail muted\">attempt"), "{page}");
 }
 
+/// An event that arrives after the page was rendered but before its feed connected (the page's
+/// script is still loading, or the browser is reconnecting) reaches the page all the same:
+/// a feed starts with the recent list, then goes live. Before, it was lost until a reload.
+#[tokio::test]
+async fn an_event_that_arrives_before_the_feed_connects_still_reaches_the_page() {
+    let app = TestApp::spawn(&[("FANVUE_WEBHOOK_SECRET", SECRET)]).await;
+    let (ava, bo) = (app.client(), app.client());
+    login(&app, &ava).await;
+    login_as(&app, &bo, "bo.unsubscribed").await;
+    let page = ava.get(app.url("/events")).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("id=\"no-events\""), "{page}");
+    let to_ava = deliver(&app, &follower_of(AVA)).await;
+    let to_bo = deliver(&app, &follower_of(BO)).await;
+
+    let mut feed = ava.get(app.url("/events/stream")).send().await.unwrap();
+    assert_eq!(feed.status(), StatusCode::OK);
+    let seen = read_feed(&mut feed, |s| s.contains(&format!("\"id\":{to_ava},"))).await;
+    // Worded as the page's rows are, and still only Ava's.
+    assert!(seen.contains("\"stateLabel\":") && seen.contains("\"verificationLabel\":\"Verified\""), "{seen}");
+    assert!(seen.contains("\"receivedRelative\":\"just now\""), "{seen}");
+    assert!(!seen.contains(&format!("\"id\":{to_bo},")), "Ava got Bo's event: {seen}");
+}
+
 /// An open feed ends when its session does: at sign-out, and when any request finds the
 /// grant revoked at Fanvue; the page is told (`end`) so it stops reconnecting.
 #[tokio::test]

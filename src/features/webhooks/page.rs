@@ -11,8 +11,10 @@
 //! the feed ends when its session does: every [`LIVENESS_EVERY`] it checks that the session
 //! still holds its tokens (sign-out, expiry, a grant found dead by any request), and every
 //! [`RECHECK_EVERY`] it asks Fanvue who the session is, which also notices a grant revoked at
-//! Fanvue while the tab sat idle.
+//! Fanvue while the tab sat idle. A feed starts with the page's recent list, then goes live, so
+//! nothing that happened between the page's render and the connection is missed.
 
+use std::collections::VecDeque;
 use std::time::Duration;
 
 use askama::Template;
@@ -31,6 +33,7 @@ use super::events::PLATFORM_EVENTS;
 use super::store::Endpoint;
 use super::{Notice, subscriptions};
 use crate::web::error::AppError;
+use crate::web::format::When;
 use crate::web::page::{Nav, render};
 use fanvue::models::{ManagedCreator, User, WebhookSubscription};
 use fanvue::pagination::Page;
@@ -121,11 +124,13 @@ struct Row {
     id: String,
     type_name: String,
     verification: &'static str,
+    verification_label: &'static str,
     state: &'static str,
+    state_label: &'static str,
     deliveries: i64,
     attempts: i64,
     detail: String,
-    received: crate::web::format::When,
+    received: When,
 }
 
 impl From<Notice> for Row {
@@ -134,14 +139,77 @@ impl From<Notice> for Row {
             id: n.id.map(|i| i.to_string()).unwrap_or_default(),
             type_name: n.type_name,
             verification: n.verification,
+            verification_label: verification_label(n.verification),
             state: n.state,
+            state_label: state_label(n.state),
             deliveries: n.deliveries,
             attempts: n.attempts,
             detail: n.detail.unwrap_or_default(),
-            received: time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(n.received_at) * 1_000_000)
-                .ok()
-                .map(|t| crate::web::format::When::at(t, time::OffsetDateTime::now_utc()))
-                .unwrap_or_default(),
+            received: received(n.received_at),
+        }
+    }
+}
+
+/// An event's state as a person reads it. The live rows get the same words (see [`Live`]), so
+/// this is the one table; the raw value stays in the row's `data-state` for styling and tests.
+fn state_label(state: &str) -> &'static str {
+    match state {
+        "pending" => "Waiting",
+        "handled" => "Handled",
+        "failed" => "Failed",
+        "duplicate" => "Repeat delivery",
+        "rejected" => "Refused",
+        _ => "Unknown",
+    }
+}
+
+/// A delivery's signature check as a person reads it (the codes of
+/// [`fanvue::webhooks::signature::Rejection::code`], and `verified`).
+fn verification_label(code: &str) -> &'static str {
+    match code {
+        "verified" => "Verified",
+        "missing_signature" => "No signature",
+        "malformed_signature" => "Unreadable signature",
+        "stale_timestamp" => "Too old",
+        "future_timestamp" => "Dated in the future",
+        "signature_mismatch" => "Wrong signature",
+        "not_configured" => "No secret set",
+        _ => "Unknown",
+    }
+}
+
+/// When a notice's event arrived (Unix ms), as pages show moments.
+fn received(at_ms: i64) -> When {
+    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(at_ms) * 1_000_000)
+        .ok()
+        .map(|t| When::at(t, time::OffsetDateTime::now_utc()))
+        .unwrap_or_default()
+}
+
+/// A notice as the live feed sends it: the notice and what the page shows for it, worded
+/// here as in the server-rendered rows (the script only places the text).
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Live<'a> {
+    #[serde(flatten)]
+    notice: &'a Notice,
+    state_label: &'static str,
+    verification_label: &'static str,
+    /// RFC 3339, for `<time datetime>` (the script shows it as a local time in the tooltip).
+    received_iso: String,
+    /// "just now", "3 minutes ago".
+    received_relative: String,
+}
+
+impl<'a> From<&'a Notice> for Live<'a> {
+    fn from(notice: &'a Notice) -> Self {
+        let When { iso, relative, .. } = received(notice.received_at);
+        Live {
+            notice,
+            state_label: state_label(notice.state),
+            verification_label: verification_label(notice.verification),
+            received_iso: iso,
+            received_relative: relative,
         }
     }
 }
@@ -342,6 +410,12 @@ struct Feed {
     audience: Option<Vec<String>>,
     liveness: tokio::time::Interval,
     last_recheck: tokio::time::Instant,
+    /// Stored events to send before live ones, oldest first: the page's recent list, read once
+    /// the feed is subscribed (`None` until then). Whatever happened between the page's render
+    /// and this connection (a delivery, a state change), during a reconnect, or while this feed
+    /// lagged behind the broadcast is so sent too, instead of being lost until a reload; rows
+    /// the page already has are updated in place (by id).
+    backlog: Option<VecDeque<Notice>>,
 }
 
 impl Feed {
@@ -369,12 +443,34 @@ impl Feed {
     fn shows(&self, notice: &Notice) -> bool {
         self.audience.as_ref().is_none_or(|audience| notice.is_for(audience))
     }
+
+    /// The recent stored events this feed shows, oldest first (refused deliveries are not
+    /// stored, so an operator's feed sends those live only).
+    async fn recent(&self) -> VecDeque<Notice> {
+        let store = self.state.webhooks.store();
+        let stored = match &self.audience {
+            Some(audience) => store.recent_for(audience, LISTED).await,
+            None => store.recent(LISTED).await,
+        };
+        match stored {
+            Ok(events) => events.iter().rev().map(|e| Notice::stored(e, e.state, None)).collect(),
+            Err(err) => {
+                tracing::warn!(error = %err, "an events feed could not read the recent events; sending live ones only");
+                VecDeque::new()
+            }
+        }
+    }
+
+    /// `notice` as this feed's page receives it.
+    fn event(&self, notice: Notice) -> Result<SseEvent, axum::Error> {
+        let notice = if self.audience.is_some() { for_creator(notice) } else { notice };
+        SseEvent::default().event("webhook").json_data(Live::from(&notice))
+    }
 }
 
 /// The server-sent events of `audience`'s notices (`None`: all), until the session ends; the
 /// last event is `end` with the reason, and the page's script then stops reconnecting.
 fn feed(state: WebhookState, session: Session, audience: Option<Vec<String>>) -> Response {
-    let creator = audience.is_some();
     let mut liveness = tokio::time::interval(LIVENESS_EVERY);
     liveness.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let feed = Feed {
@@ -384,20 +480,27 @@ fn feed(state: WebhookState, session: Session, audience: Option<Vec<String>>) ->
         audience,
         liveness,
         last_recheck: tokio::time::Instant::now(),
+        backlog: None,
     };
     let events = futures_util::stream::unfold(Some(feed), move |feed| async move {
         let mut feed = feed?;
         loop {
+            if feed.backlog.is_none() {
+                feed.backlog = Some(feed.recent().await);
+            }
+            if let Some(notice) = feed.backlog.as_mut().and_then(VecDeque::pop_front) {
+                let event = feed.event(notice);
+                return Some((event, Some(feed)));
+            }
             tokio::select! {
                 received = feed.notices.recv() => match received {
                     Ok(notice) if feed.shows(&notice) => {
-                        let notice = if creator { for_creator(notice) } else { notice };
-                        let event = SseEvent::default().event("webhook").json_data(&notice);
+                        let event = feed.event(notice);
                         return Some((event, Some(feed)));
                     }
                     Ok(_) => {}
-                    // A slow page missed some: it still gets the next ones.
-                    Err(RecvError::Lagged(_)) => {}
+                    // A slow page missed some: it gets the recent list again, then the next ones.
+                    Err(RecvError::Lagged(_)) => feed.backlog = None,
                     Err(RecvError::Closed) => return None,
                 },
                 _ = feed.liveness.tick() => {
