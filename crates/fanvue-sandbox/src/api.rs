@@ -18,16 +18,13 @@ use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
-use super::SandboxState;
 use super::store::{Side, Violation};
+use crate::state::SandboxState;
 use fanvue::ApiPath;
 use fanvue::contract::{self, Operation};
 use fanvue::endpoints::{self, Lookup};
 
-/// The seeded creator's UUID.
-pub const USER_UUID: &str = "a3c1e6f2-5b7d-4e8a-9c0f-1d2e3f4a5b6c";
-/// The seeded creator's handle.
-pub const USER_HANDLE: &str = "ava.sandbox";
+pub use crate::users::{USER_HANDLE, USER_UUID};
 /// The only API version the sandbox serves (Fanvue's current one).
 pub const CURRENT_VERSION: &str = "2025-06-26";
 /// A version Fanvue documents as sunset.

@@ -103,7 +103,7 @@ impl SandboxEnv {
         move |var: &str| {
             let from_env = || env(var).filter(|v| !v.trim().is_empty());
             match var {
-                "OAUTH_CLIENT_ID" => Some(crate::CLIENT_ID.to_owned()),
+                "OAUTH_CLIENT_ID" => Some(crate::settings::CLIENT_ID.to_owned()),
                 "OAUTH_CLIENT_SECRET" => Some(client_secret(&session_secret)),
                 "OAUTH_ISSUER_BASE_URL" => Some(issuer.clone()),
                 "API_BASE_URL" => Some(format!("{issuer}/api")),
@@ -120,10 +120,10 @@ impl SandboxEnv {
                 "OAUTH_SCOPES" => {
                     from_env().or_else(|| Some(Scope::ALL.iter().map(|(_, name)| *name).collect::<Vec<_>>().join(" ")))
                 }
-                "FANVUE_APP_UUID" => from_env().or_else(|| Some(crate::APP_UUID.to_owned())),
-                "FANVUE_APP_PLAN_UUID" => from_env().or_else(|| Some(crate::PLAN_UUID.to_owned())),
+                "FANVUE_APP_UUID" => from_env().or_else(|| Some(crate::settings::APP_UUID.to_owned())),
+                "FANVUE_APP_PLAN_UUID" => from_env().or_else(|| Some(crate::settings::PLAN_UUID.to_owned())),
                 "FANVUE_APP_STORE_URL" => {
-                    from_env().or_else(|| Some(format!("{issuer}/app-store/{}", crate::APP_UUID)))
+                    from_env().or_else(|| Some(format!("{issuer}/app-store/{}", crate::settings::APP_UUID)))
                 }
                 "FANVUE_WEBHOOK_SECRET" => from_env().or_else(|| Some(webhook_secret(&session_secret))),
                 _ => env(var),
@@ -156,7 +156,11 @@ mod tests {
         };
         let sandbox = SandboxEnv::read(&|_| None).unwrap();
         let layered = sandbox.layer(&env, "a-session-secret-of-32-characters");
-        assert_eq!(layered("OAUTH_CLIENT_ID").as_deref(), Some(crate::CLIENT_ID), "a .env for Fanvue still runs");
+        assert_eq!(
+            layered("OAUTH_CLIENT_ID").as_deref(),
+            Some(crate::settings::CLIENT_ID),
+            "a .env for Fanvue still runs"
+        );
         assert_eq!(layered("OAUTH_ISSUER_BASE_URL").as_deref(), Some("https://127.0.0.1:3002"));
         assert_eq!(layered("OAUTH_SCOPES").as_deref(), Some("read:self"), "the environment's own choice");
         assert_eq!(layered("BASE_URL").as_deref(), Some("https://localhost:4000"));

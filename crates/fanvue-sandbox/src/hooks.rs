@@ -17,9 +17,9 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde_json::{Value, json};
 
-use super::SandboxState;
 use super::resources::Call;
 use super::store::Delivery;
+use crate::state::SandboxState;
 use fanvue::webhooks::events::{Kind, PLATFORM_EVENTS};
 use fanvue::webhooks::{samples, signature};
 
@@ -153,7 +153,7 @@ struct EventsPage<'a> {
 /// `GET /_sandbox/events`: send a test event; the delivery history.
 pub async fn page(State(sb): State<SandboxState>) -> Response {
     let page = EventsPage { names: &samples::NAMES, deliveries: sb.store.deliveries(), app_origin: &sb.app.origin };
-    super::render(&page)
+    crate::html::render(&page)
 }
 
 /// `POST /_sandbox/events` (form `event=NAME`): sends it; JSON of the first attempts for

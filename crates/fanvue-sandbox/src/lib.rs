@@ -37,7 +37,8 @@
 //! - [`resources`]: its endpoints, over the seeded data of [`seed`];
 //! - [`store`]: codes, grants, tokens and counters (`GET /_sandbox/stats`);
 //! - [`surface`]: the creator surface and the App Store; [`hooks`]: webhook deliveries;
-//! - [`env`]: the sandbox's settings as environment variables, for an app started with it.
+//! - [`settings`]: what a sandbox is started with; [`state`]: what its handlers share;
+//! - [`env`](mod@env): the sandbox's settings as environment variables, for an app started with it.
 //!
 //! Extras exist for tests and demos: `GET /_sandbox/stats` (counters), `GET /_sandbox/contract`
 //! (requests and answers that departed from Fanvue's published reference, see [`api`]) and
@@ -47,15 +48,17 @@ pub mod api;
 pub mod crypto;
 pub mod env;
 pub mod hooks;
+mod html;
 pub mod provider;
 pub mod resources;
 pub mod seed;
+pub mod settings;
+pub mod state;
 pub mod store;
 pub mod surface;
 pub mod users;
 
 use std::net::SocketAddr;
-use std::time::Duration;
 
 use axum::Router;
 use axum::http::{HeaderValue, header};
@@ -63,183 +66,13 @@ use axum::response::IntoResponse;
 use axum::routing::{any, get, post};
 use axum_server::Handle;
 use axum_server::tls_rustls::RustlsConfig;
-use fanvue::ScopeSet;
 
+pub use html::render;
+pub use settings::{APP_UUID, AppSettings, CLIENT_ID, PLAN_UUID, Settings, TlsPem};
+pub use state::{AppTarget, SandboxState};
 pub use store::RegisteredClient;
 
-/// The client id the sandbox registers for the starter.
-pub const CLIENT_ID: &str = "fanvue-app-starter-sandbox";
-/// The app's UUID in the sandbox's App Store.
-pub const APP_UUID: &str = "0b1e4a8c-7d2f-4c39-a6e5-9f8d7c6b5a41";
-/// The sandbox app's paid plan (the App Store samples' plan).
-pub const PLAN_UUID: &str = fanvue::webhooks::samples::PLAN_UUID;
-
-/// Everything a sandbox needs to play Fanvue for one app.
-#[derive(Clone, Debug)]
-pub struct Settings {
-    /// Port on 127.0.0.1 (0: any free one).
-    pub port: u16,
-    /// The app's OAuth client, as Fanvue's Builder holds it.
-    pub client: RegisteredClient,
-    /// The app: where deliveries and the creator surface go, what consent asks for.
-    pub app: AppSettings,
-    /// How long access tokens live (Fanvue: an hour).
-    pub access_token_ttl: Duration,
-    /// Delay added to every API and token answer, to see an app with a slow Fanvue.
-    pub latency: Duration,
-    /// API calls per user a minute (Fanvue: 200).
-    pub rate_limit: u32,
-    /// The certificate and key to serve with (PEM); `None`: a self-signed one for 127.0.0.1,
-    /// made at start. The access tokens are signed under a key derived from this key, so a
-    /// persistent certificate makes tokens outlive restarts, as Fanvue's do.
-    pub tls: Option<TlsPem>,
-}
-
-/// A certificate chain and its key, PEM.
-#[derive(Clone)]
-pub struct TlsPem {
-    /// Certificate chain.
-    pub cert_pem: Vec<u8>,
-    /// Private key.
-    pub key_pem: Vec<u8>,
-}
-
-impl std::fmt::Debug for TlsPem {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("TlsPem { .. }")
-    }
-}
-
-/// What the sandbox knows about the app (what the Builder holds at Fanvue).
-#[derive(Clone, Debug)]
-pub struct AppSettings {
-    /// The app's origin, e.g. `https://localhost:3001` (the creator surface frames
-    /// `{origin}/embedded`).
-    pub origin: String,
-    /// The app's scopes, asked for by the in-shell consent.
-    pub scopes: ScopeSet,
-    /// Where platform events go: `{webhooks_url}/{event}`; default `{origin}/api/webhooks/fanvue`.
-    pub webhooks_url: String,
-    /// The app-level signing secret of deliveries (the Builder's), if any.
-    pub webhook_secret: Option<String>,
-    /// The app's certificate, trusted by the delivery client (a self-signed local one).
-    pub cert_pem: Option<Vec<u8>>,
-    /// Deliveries reach the app's host at this address (a browser needs a hosts entry for
-    /// `my-fanvue-app.dev`; the sandbox does not).
-    pub resolve: Option<SocketAddr>,
-}
-
-impl AppSettings {
-    /// An app at `origin` asking for `scopes`, with the default webhook URL.
-    pub fn new(origin: &str, scopes: ScopeSet) -> Self {
-        let origin = origin.trim_end_matches('/').to_owned();
-        AppSettings {
-            webhooks_url: format!("{origin}/api/webhooks/fanvue"),
-            origin,
-            scopes,
-            webhook_secret: None,
-            cert_pem: None,
-            resolve: None,
-        }
-    }
-}
-
-impl Settings {
-    /// Fanvue's behaviour (an hour's tokens, no added latency, 200 calls a minute) for `client`
-    /// and `app`, on any free port.
-    pub fn for_app(client: RegisteredClient, app: AppSettings) -> Self {
-        Settings {
-            port: 0,
-            client,
-            app,
-            access_token_ttl: Duration::from_secs(3600),
-            latency: Duration::ZERO,
-            rate_limit: store::RATE_LIMIT,
-            tls: None,
-        }
-    }
-}
-
-/// State of the sandbox's handlers.
-#[derive(Clone)]
-pub struct SandboxState {
-    /// Codes, grants, tokens, counters.
-    pub store: store::SandboxStore,
-    /// The sandbox's issuer URL, e.g. `https://127.0.0.1:3002`.
-    pub issuer: String,
-    /// Delay added to every API answer.
-    pub latency: Duration,
-    /// The seeded creator's world, changed by the API's write endpoints.
-    pub world: std::sync::Arc<std::sync::Mutex<seed::World>>,
-    /// The app, as Fanvue knows it.
-    pub app: AppTarget,
-}
-
-/// The app as the handlers use it: its settings and the client deliveries go out with.
-#[derive(Clone)]
-pub struct AppTarget {
-    /// The app's origin.
-    pub origin: String,
-    /// The app's scopes.
-    pub scopes: ScopeSet,
-    /// Where platform events go.
-    pub webhooks_url: String,
-    /// The app-level signing secret.
-    pub webhook_secret: Option<String>,
-    /// The client deliveries go out with: it trusts the app's certificate and reaches its host.
-    pub http: reqwest::Client,
-}
-
-impl SandboxState {
-    /// The sandbox for `settings` at `issuer` (e.g. `https://127.0.0.1:3002`), signing its
-    /// tokens under keys derived from `signing_secret` ([`spawn`] derives it from the
-    /// certificate's key; an in-process test passes its own).
-    pub fn new(settings: &Settings, issuer: &str, signing_secret: &str) -> Self {
-        let issuer = issuer.trim_end_matches('/').to_owned();
-        let world = seed::World::seed(time::OffsetDateTime::now_utc(), &issuer);
-        let app = &settings.app;
-        SandboxState {
-            store: store::SandboxStore::new(
-                settings.client.clone(),
-                signing_secret,
-                settings.access_token_ttl,
-                settings.rate_limit,
-            ),
-            issuer,
-            latency: settings.latency,
-            world: std::sync::Arc::new(std::sync::Mutex::new(world)),
-            app: AppTarget {
-                origin: app.origin.clone(),
-                scopes: app.scopes,
-                webhooks_url: app.webhooks_url.clone(),
-                webhook_secret: app.webhook_secret.clone(),
-                http: delivery_client(app),
-            },
-        }
-    }
-}
-
-/// Installs ring as rustls's crypto provider when none is (reqwest and the listener need one).
-fn install_crypto_provider() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-}
-
-fn delivery_client(app: &AppSettings) -> reqwest::Client {
-    install_crypto_provider();
-    let mut builder = reqwest::Client::builder()
-        .timeout(Duration::from_secs(10))
-        .redirect(reqwest::redirect::Policy::none())
-        .user_agent("Fanvue-Webhooks (sandbox)");
-    if let Some(cert) = app.cert_pem.as_deref().and_then(|pem| reqwest::Certificate::from_pem(pem).ok()) {
-        builder = builder.tls_certs_merge([cert]);
-    }
-    if let (Some(addr), Ok(origin)) = (app.resolve, url::Url::parse(&app.origin))
-        && let Some(url::Host::Domain(host)) = origin.host()
-    {
-        builder = builder.resolve(host, addr);
-    }
-    builder.build().unwrap_or_default()
-}
+use state::install_crypto_provider;
 
 /// The sandbox's routes.
 pub fn router(state: SandboxState) -> Router {
@@ -373,14 +206,6 @@ async fn asset(axum::extract::Path(file): axum::extract::Path<String>) -> axum::
         _ => return axum::http::StatusCode::NOT_FOUND.into_response(),
     };
     ([(header::CONTENT_TYPE, HeaderValue::from_static(content_type))], body).into_response()
-}
-
-/// Renders one of the sandbox's pages (a render failure is a bare 500: nothing to leak).
-pub fn render(page: &impl askama::Template) -> axum::response::Response {
-    match page.render() {
-        Ok(html) => axum::response::Html(html).into_response(),
-        Err(_) => (axum::http::StatusCode::INTERNAL_SERVER_ERROR, "render failed").into_response(),
-    }
 }
 
 /// A running sandbox.

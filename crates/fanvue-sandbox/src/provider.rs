@@ -18,9 +18,9 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
-use super::SandboxState;
 use super::store::ConsentRequest;
 use crate::crypto;
+use crate::state::SandboxState;
 use fanvue::oauth::now_unix;
 use fanvue::scopes::{Scope, ScopeSet};
 

@@ -292,7 +292,7 @@ struct Owner<'a> {
 impl World {
     /// The signed-in creator's world, dated relative to `now`, with the agency's creators.
     pub fn seed(now: OffsetDateTime, asset_base: &str) -> World {
-        let owner = Owner { tenant: 0, uuid: super::api::USER_UUID, handle: super::api::USER_HANDLE, fans: 48 };
+        let owner = Owner { tenant: 0, uuid: crate::users::USER_UUID, handle: crate::users::USER_HANDLE, fans: 48 };
         let mut world = World::seed_for(&owner, now, asset_base);
         world.creators = [("Nova Lane", "nova.lane"), ("Kit Summers", "kit.summers"), ("Ash Moreno", "ash.moreno")]
             .iter()

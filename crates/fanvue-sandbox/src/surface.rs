@@ -11,9 +11,9 @@ use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::SandboxState;
 use super::resources::Call;
 use super::users::{self, Account};
+use crate::state::SandboxState;
 
 /// The seeded agency's first creators hold an active plan of the app; the others none (so
 /// an agency member sees coverage per creator).
@@ -49,7 +49,7 @@ struct ListingPage<'a> {
 
 /// `None` for the sandbox's app, else the 404 Fanvue gives for an unknown app.
 fn unknown_app(app_uuid: &str) -> Option<Response> {
-    (app_uuid != crate::APP_UUID).then(|| (StatusCode::NOT_FOUND, "not_found: no such app").into_response())
+    (app_uuid != crate::settings::APP_UUID).then(|| (StatusCode::NOT_FOUND, "not_found: no such app").into_response())
 }
 
 fn query(raw: Option<String>) -> std::collections::HashMap<String, String> {
@@ -83,7 +83,7 @@ pub async fn creator_surface(
         frame_src,
         consent_scopes: sb.app.scopes.iter().map(fanvue::scopes::Scope::as_str).collect(),
     };
-    super::render(&page)
+    crate::html::render(&page)
 }
 
 /// A form naming a sandbox account (the in-shell consent, the checkout).
@@ -126,14 +126,14 @@ pub async fn listing(
     let q = query(raw);
     let page = ListingPage {
         app_uuid: &app_uuid,
-        plan_uuid: crate::PLAN_UUID,
+        plan_uuid: crate::settings::PLAN_UUID,
         checkout: q.get("action").is_some_and(|a| a == "checkout"),
         accounts: &users::ACCOUNTS,
         payer: users::signed_in(&headers),
         done: q.get("subscribed").and_then(|u| users::find(u)),
         app_origin: &sb.app.origin,
     };
-    super::render(&page)
+    crate::html::render(&page)
 }
 
 /// `POST /app-store/{appUuid}/checkout`: starts the monthly plan. As at Fanvue, an app
@@ -152,7 +152,7 @@ pub async fn checkout(
 
 /// `GET /apps/{appUuid}/subscription/me` for the token's account.
 pub fn entitlement(sb: &SandboxState, call: &Call<'_>, user: &str) -> Response {
-    if call.params.first().map(String::as_str) != Some(crate::APP_UUID) {
+    if call.params.first().map(String::as_str) != Some(crate::settings::APP_UUID) {
         return (StatusCode::NOT_FOUND, axum::Json(json!({"message": "App not found"}))).into_response();
     }
     let account = users::find(user).unwrap_or(users::default_account());
@@ -170,7 +170,7 @@ pub fn entitlement(sb: &SandboxState, call: &Call<'_>, user: &str) -> Response {
     } else {
         Vec::new()
     };
-    answer["appUuid"] = json!(crate::APP_UUID);
+    answer["appUuid"] = json!(crate::settings::APP_UUID);
     answer["managedCreators"] = json!(managed);
     axum::Json(answer).into_response()
 }
@@ -182,7 +182,7 @@ fn plan_json(user: &str, active: bool) -> serde_json::Value {
         "userUuid": user,
         "hasActiveSubscription": active,
         "status": if active { "active" } else { "none" },
-        "planUuid": active.then_some(crate::PLAN_UUID),
+        "planUuid": active.then_some(crate::settings::PLAN_UUID),
         "planName": active.then_some("Pro Monthly"),
         "currentPeriodEnd": active.then_some(period_end),
         "cancelAtPeriodEnd": false,

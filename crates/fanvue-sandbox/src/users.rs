@@ -5,6 +5,11 @@
 
 use serde_json::{Value, json};
 
+/// The seeded creator's UUID.
+pub const USER_UUID: &str = "a3c1e6f2-5b7d-4e8a-9c0f-1d2e3f4a5b6c";
+/// The seeded creator's handle.
+pub const USER_HANDLE: &str = "ava.sandbox";
+
 /// One sandbox account.
 #[derive(Clone, Copy, Debug)]
 pub struct Account {
@@ -25,8 +30,8 @@ pub struct Account {
 /// Every account; the first is the default.
 pub const ACCOUNTS: [Account; 3] = [
     Account {
-        uuid: super::api::USER_UUID,
-        handle: super::api::USER_HANDLE,
+        uuid: USER_UUID,
+        handle: USER_HANDLE,
         display_name: "Ava Sandbox",
         is_creator: true,
         agency: false,
@@ -63,7 +68,7 @@ pub fn default_account() -> &'static Account {
 /// `GET /users/me` for `uuid` (Ava's is the seeded world's creator).
 pub fn profile(uuid: &str, issuer: &str) -> Value {
     let account = find(uuid).unwrap_or(default_account());
-    let ava = account.uuid == super::api::USER_UUID;
+    let ava = account.uuid == USER_UUID;
     json!({
         "uuid": account.uuid,
         "email": format!("{}@sandbox.fanvue.test", account.handle.split('.').next().unwrap_or("user")),

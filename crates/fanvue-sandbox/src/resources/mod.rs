@@ -29,8 +29,8 @@ use serde_json::{Value, json};
 
 pub use media::PART_SIZE;
 
-use super::SandboxState;
 use super::seed::World;
+use crate::state::SandboxState;
 
 /// A request as the resource handlers see it.
 pub struct Call<'a> {
