@@ -54,12 +54,12 @@
       row = newRow();
       body.insertBefore(row, body.firstChild);
       // As the server renders it (it words the moment): relative, with the exact local time
-      // as the tooltip.
+      // as the tooltip (local-time.js, loaded on every page).
       var time = document.createElement("time");
       time.dateTime = n.receivedIso;
-      time.title = new Date(n.receivedAt).toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" });
       time.textContent = n.receivedRelative;
       row.querySelector(".event-received").appendChild(time);
+      if (window.localTimes) window.localTimes(row);
       var empty = document.getElementById("no-events");
       if (empty) empty.remove();
     }

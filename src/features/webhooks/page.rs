@@ -214,6 +214,17 @@ impl<'a> From<&'a Notice> for Live<'a> {
     }
 }
 
+/// The stored events a page lists, newest first: those addressed to `audience`, or (`None`, the
+/// operator's) all. The page renders them and its feed starts with them.
+async fn recent(state: &WebhookState, audience: Option<&[String]>) -> Result<Vec<Notice>, super::store::StoreError> {
+    let store = state.webhooks.store();
+    let stored = match audience {
+        Some(audience) => store.recent_for(audience, LISTED).await?,
+        None => store.recent(LISTED).await?,
+    };
+    Ok(stored.iter().map(|e| Notice::stored(e, e.state, None)).collect())
+}
+
 /// What a creator is shown of a notice: the handler's errors are the operator's business.
 fn for_creator(notice: Notice) -> Notice {
     Notice { detail: None, ..notice }
@@ -296,15 +307,14 @@ fn delivery_urls(state: &WebhookState) -> (Vec<(&'static str, String, &'static s
 pub async fn page(State(state): State<WebhookState>, session: Session) -> Result<Response, AppError> {
     let viewer = viewer(&state, &session).await?;
     let (audience, managed_unavailable) = audience(&state, &session, &viewer).await?;
-    let stored =
-        state.webhooks.store().recent_for(&audience, LISTED).await.map_err(|e| AppError::Internal(e.to_string()))?;
+    let stored = recent(&state, Some(&audience)).await.map_err(|e| AppError::Internal(e.to_string()))?;
     let (urls, shared_url) = delivery_urls(&state);
     let page = EventsPage {
         nav: Nav::for_scopes(viewer.tokens.scopes, PAGE_PATH),
         operator_view: false,
         is_operator: viewer.operator,
         stream: STREAM_PATH,
-        rows: stored.iter().map(|e| Row::from(for_creator(Notice::stored(e, e.state, None)))).collect(),
+        rows: stored.into_iter().map(|n| Row::from(for_creator(n))).collect(),
         managed: audience.len().saturating_sub(1),
         managed_unavailable,
         configured: state.webhooks.is_configured(),
@@ -328,8 +338,7 @@ async fn render_operator(
     viewer: &Viewer,
     notice: Option<&'static str>,
 ) -> Result<Response, AppError> {
-    let stored = state.webhooks.store().recent(LISTED).await.map_err(|e| AppError::Internal(e.to_string()))?;
-    let mut notices: Vec<Notice> = stored.iter().map(|e| Notice::stored(e, e.state, None)).collect();
+    let mut notices = recent(state, None).await.map_err(|e| AppError::Internal(e.to_string()))?;
     notices.extend(state.webhooks.rejections());
     notices.sort_by_key(|n| std::cmp::Reverse(n.received_at));
     notices.truncate(LISTED as usize);
@@ -447,13 +456,8 @@ impl Feed {
     /// The recent stored events this feed shows, oldest first (refused deliveries are not
     /// stored, so an operator's feed sends those live only).
     async fn recent(&self) -> VecDeque<Notice> {
-        let store = self.state.webhooks.store();
-        let stored = match &self.audience {
-            Some(audience) => store.recent_for(audience, LISTED).await,
-            None => store.recent(LISTED).await,
-        };
-        match stored {
-            Ok(events) => events.iter().rev().map(|e| Notice::stored(e, e.state, None)).collect(),
+        match recent(&self.state, self.audience.as_deref()).await {
+            Ok(notices) => notices.into_iter().rev().collect(),
             Err(err) => {
                 tracing::warn!(error = %err, "an events feed could not read the recent events; sending live ones only");
                 VecDeque::new()

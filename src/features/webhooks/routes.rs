@@ -71,9 +71,8 @@ async fn subscription(
     }
     let endpoint =
         state.webhooks.endpoint(&endpoint).await.map_err(super::ReceiveError::from)?.ok_or(AppError::NotFound)?;
-    let signature = headers.get(HEADER).map(|v| v.as_bytes());
-    let receipt = state.webhooks.receive_at(&endpoint, signature, &body).await?;
-    Ok(Json(serde_json::json!({"received": true, "id": receipt.id, "duplicate": receipt.duplicate})).into_response())
+    let receipt = state.webhooks.receive_at(&endpoint, signature(&headers), &body).await?;
+    Ok(acknowledged(receipt))
 }
 
 async fn receive(
@@ -82,7 +81,16 @@ async fn receive(
     headers: &HeaderMap,
     body: &[u8],
 ) -> Result<Response, AppError> {
-    let signature = headers.get(HEADER).map(|v| v.as_bytes());
-    let receipt = state.webhooks.receive(kind, signature, body).await?;
-    Ok(Json(serde_json::json!({"received": true, "id": receipt.id, "duplicate": receipt.duplicate})).into_response())
+    let receipt = state.webhooks.receive(kind, signature(headers), body).await?;
+    Ok(acknowledged(receipt))
+}
+
+/// The delivery's signature header, as the verifier takes it.
+fn signature(headers: &HeaderMap) -> Option<&[u8]> {
+    headers.get(HEADER).map(|v| v.as_bytes())
+}
+
+/// The 200 Fanvue gets for a delivery that was stored (or had been): what the app received.
+fn acknowledged(receipt: super::Receipt) -> Response {
+    Json(serde_json::json!({"received": true, "id": receipt.id, "duplicate": receipt.duplicate})).into_response()
 }
