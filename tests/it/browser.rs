@@ -376,12 +376,26 @@ async fn chromium_sees_webhook_events_arrive_live() {
         .await
         .unwrap();
     assert!(sent.status().is_success());
-    let row = c
+    // The sandbox answers 200 with its delivery records, whether or not the app took them.
+    let deliveries = sent.text().await.unwrap();
+    let row = match c
         .wait()
         .at_most(Duration::from_secs(15))
         .for_element(Locator::Css("#event-rows tr[data-state='handled'][data-verification='verified']"))
         .await
-        .expect("the delivery appears live");
+    {
+        Ok(row) => row,
+        Err(e) => {
+            let rows = c.find(Locator::Id("event-rows")).await.unwrap().html(false).await.unwrap_or_default();
+            let logs = app.logs();
+            let tail: Vec<&str> = logs.lines().rev().take(30).collect();
+            panic!(
+                "the delivery did not appear live ({e}); sandbox deliveries: {deliveries}\nrows: {rows}\n\
+                 app log, newest first:\n{}",
+                tail.join("\n")
+            );
+        }
+    };
     assert_eq!(row.find(Locator::Css(".event-type")).await.unwrap().text().await.unwrap(), "new-follower");
     assert!(c.find(Locator::Id("no-events")).await.is_err(), "the empty-list note went away");
     // Words, not the stored values, and the time as the server renders it: relative, with the
